@@ -1,0 +1,70 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioEmbedded: Target.Dependency = .product(name: "NIOEmbedded", package: "swift-nio")
+let nioTestUtils: Target.Dependency = .product(name: "NIOTestUtils", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let atomics: Target.Dependency = .product(name: "Atomics", package: "swift-atomics")
+let dequeModule: Target.Dependency = .product(name: "DequeModule", package: "swift-collections")
+
+let package = Package(
+    name: "Plexus",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Plexus", targets: ["Plexus"]),
+        .library(name: "PlexusRelay", targets: ["PlexusRelay"]),
+        .library(name: "PlexusWire", targets: ["PlexusWire"]),
+        .executable(name: "plexus", targets: ["PlexusCLI"]),
+        .executable(name: "plexus-bench", targets: ["PlexusBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", exact: "1.3.0"),
+    ],
+    targets: [
+        // libsodium, from Debian's libsodium-dev.
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        // Relay protocol v1 codec: pure, NIOCore only.
+        .target(name: "PlexusWire", dependencies: [nioCore]),
+        // Typed libsodium wrappers: keys, AEAD, hashing, key files.
+        .target(name: "PlexusCrypto", dependencies: ["CSodium"]),
+        // Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b as a pure state machine.
+        .target(name: "PlexusNoise", dependencies: ["PlexusCrypto"]),
+        // Encrypted relay-to-relay sessions on SwiftNIO.
+        .target(name: "PlexusSession", dependencies: ["PlexusNoise", "PlexusCrypto", nioCore, logging]),
+        // SWIM + Lifeguard membership and the service directory: pure state machines.
+        .target(name: "PlexusMembership", dependencies: []),
+        // The relay core and its client endpoint.
+        .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule]),
+        // The Swift client binding.
+        .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
+        // The `plexus` command-line tool.
+        .executableTarget(name: "PlexusCLI", dependencies: [
+            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusSession", logging,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The benchmark command.
+        .executableTarget(name: "PlexusBench", dependencies: [
+            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioPosix, nioEmbedded,
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
+        .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
+        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", nioCore, nioEmbedded]),
+        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
+        .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded]),
+        .testTarget(name: "PlexusIntegrationTests", dependencies: [
+            "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

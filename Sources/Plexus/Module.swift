@@ -1,0 +1,1 @@
+// Plexus: module placeholder until its first real file lands.

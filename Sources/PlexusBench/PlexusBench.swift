@@ -1,0 +1,2 @@
+@main
+struct PlexusBench { static func main() { print("plexus-bench: under construction") } }

@@ -1,0 +1,2 @@
+@main
+struct PlexusCommand { static func main() { print("plexus: under construction") } }

@@ -1,0 +1,1 @@
+// PlexusCrypto: module placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// PlexusMembership: module placeholder until its first real file lands.

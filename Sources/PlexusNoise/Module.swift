@@ -1,0 +1,1 @@
+// PlexusNoise: module placeholder until its first real file lands.

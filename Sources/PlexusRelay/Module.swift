@@ -1,0 +1,1 @@
+// PlexusRelay: module placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// PlexusSession: module placeholder until its first real file lands.

@@ -1,0 +1,1 @@
+// PlexusWire: module placeholder until its first real file lands.

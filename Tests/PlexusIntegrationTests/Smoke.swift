@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlexusIntegrationTestsSmoke: XCTestCase {
+    func testModuleBuilds() { XCTAssertEqual(1 + 1, 2) }
+}

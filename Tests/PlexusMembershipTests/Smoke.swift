@@ -1,0 +1,5 @@
+import XCTest
+
+final class PlexusMembershipTestsSmoke: XCTestCase {
+    func testModuleBuilds() { XCTAssertEqual(1 + 1, 2) }
+}
