@@ -1,1 +1,0 @@
-// PlexusWire: module placeholder until its first real file lands.

@@ -1,0 +1,49 @@
+/// A violation of relay protocol v1 found while decoding.
+///
+/// Packets carry no length prefix, so the stream cannot be resynchronised after any of these:
+/// the receiver must close the connection (spec §3). `description` says what was wrong in words
+/// a person can act on.
+public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of violation this is.
+    public enum Kind: Sendable, Hashable {
+        case unknownOpcode
+        case invalidBool
+        case lengthOverLimit
+        case varintTooLong
+        case badMagic
+        case unsupportedVersion
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+
+    static func unknownOpcode(_ byte: UInt8, direction: String) -> WireError {
+        WireError(.unknownOpcode, "unknown opcode 0x\(String(byte, radix: 16)) in a \(direction) packet")
+    }
+
+    static func invalidBool(_ byte: UInt8, field: StaticString) -> WireError {
+        WireError(.invalidBool, "invalid bool 0x\(String(byte, radix: 16)) in field '\(field)' (only 0x00 and 0x01 are allowed)")
+    }
+
+    static func lengthOverLimit(field: StaticString, length: UInt64, limit: Int) -> WireError {
+        WireError(.lengthOverLimit, "field '\(field)' announces \(length) bytes, over the limit of \(limit) bytes")
+    }
+
+    static func varintTooLong(field: StaticString) -> WireError {
+        WireError(.varintTooLong, "varint in field '\(field)' is longer than \(WireLimits.maxVarintBytes) bytes or overflows 64 bits")
+    }
+
+    static func badMagic(expected: String) -> WireError {
+        WireError(.badMagic, "wrong magic: expected \"\(expected)\"; the peer does not speak the Iris relay protocol")
+    }
+
+    /// The peer speaks a protocol version this codec does not.
+    public static func unsupportedVersion(_ version: String) -> WireError {
+        WireError(.unsupportedVersion, WireConstants.unsupportedVersionReason(clientVersion: version))
+    }
+}
