@@ -55,6 +55,8 @@ final class ConnectionCore: ChannelInboundHandler {
     private var output: ByteBuffer
     private var flushScheduled = false
     private var inRead = false
+    /// Queues with an item for a waiting consumer, woken once at the end of the read burst.
+    private var pendingWakes: [any Wakeable] = []
 
     private var nextRequestID: UInt64 = 0
     private var requests: [UInt64: PendingRequest] = [:]
@@ -92,12 +94,18 @@ final class ConnectionCore: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false
+        if !pendingWakes.isEmpty {
+            let wakes = pendingWakes
+            pendingWakes.removeAll(keepingCapacity: true)
+            for queue in wakes { queue.wake() }
+        }
         flushNow()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         terminate(reason: "connection dropped: end of stream without CLOSE", drop: true)
         self.context = nil
+        selfBound = nil  // breaks the core → bound → core cycle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -138,14 +146,14 @@ final class ConnectionCore: ChannelInboundHandler {
             context?.close(promise: nil)
         case .broadcast(let message):
             guard let service else { return violation("BROADCAST delivered to a plain client") }
-            if !service.broadcasts.offer(message, bytes: message.readableBytes) {
+            if !deliver(message, bytes: message.readableBytes, to: service.broadcasts) {
                 logger.debug("broadcast dropped by the memory limit", metadata: ["bytes": "\(message.readableBytes)"])
             }
         case .request(let id, let payload, let timeoutMilliseconds):
             guard let service else { return violation("REQUEST delivered to a plain client") }
             let ms = Int64(clamping: min(timeoutMilliseconds, 2_147_483_647))
             let request = InboundRequest(id: id, payload: payload, expiry: .now() + .milliseconds(ms))
-            if !service.requests.offer(request, bytes: payload.readableBytes) {
+            if !deliver(request, bytes: payload.readableBytes, to: service.requests) {
                 logger.debug("request dropped by the memory limit", metadata: ["bytes": "\(payload.readableBytes)"])
             }
         case .reply(let id, let result):
@@ -161,7 +169,7 @@ final class ConnectionCore: ChannelInboundHandler {
             }
         case .publish(let topic, let event):
             guard let queue = subscriptions[topic] else { return }
-            if !queue.offer(event, bytes: event.readableBytes) {
+            if !deliver(event, bytes: event.readableBytes, to: queue) {
                 logger.debug("event dropped by the memory limit", metadata: ["bytes": "\(event.readableBytes)"])
             }
         case .tunnelOffer(let buildID, let chunkLimit):
@@ -200,6 +208,17 @@ final class ConnectionCore: ChannelInboundHandler {
             tunnels[id]?.receiveChunk(size: size, chunk: chunk)
         case .tunnelClose(let id, let reason):
             tunnels.removeValue(forKey: id)?.remoteClosed(reason: String(buffer: reason))
+        }
+    }
+
+    /// Queues an inbound message; a waiting consumer is woken at the end of the read burst.
+    private func deliver<Item>(_ item: Item, bytes: Int, to queue: WorkQueue<Item>) -> Bool {
+        switch queue.enqueue(item, bytes: bytes) {
+        case .dropped: return false
+        case .queued: return true
+        case .wakeDue:
+            if inRead { pendingWakes.append(queue) } else { queue.wake() }
+            return true
         }
     }
 

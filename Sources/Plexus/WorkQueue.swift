@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 /// Spec §11 semantics: an item of n bytes is accepted only if queued bytes + n ≤ limit (plain
 /// `≤`), otherwise dropped; the bytes leave the count when a consumer takes the item, before its
 /// handler runs. The number of consumers is the concurrency limit. Nothing is re-ordered.
-final class WorkQueue<Item: Sendable>: Sendable {
+final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
     private struct Waiter {
         var id: UInt64
         var continuation: UnsafeContinuation<Item?, Never>
@@ -19,6 +19,7 @@ final class WorkQueue<Item: Sendable>: Sendable {
         var waiters: Deque<Waiter> = []
         var nextWaiterID: UInt64 = 0
         var finished = false
+        var wakeDue = false
     }
 
     private enum Immediate {
@@ -57,6 +58,35 @@ final class WorkQueue<Item: Sendable>: Sendable {
             continuation.resume(returning: item)
             return true
         }
+    }
+
+    /// Like `offer`, but never resumes a waiting consumer itself: returns `.wakeDue` when the
+    /// caller must call `wake()` later (once per batch, e.g. at the end of a read burst), so a
+    /// burst of items costs one consumer wake-up instead of one per item.
+    func enqueue(_ item: Item, bytes: Int) -> EnqueueResult {
+        state.withLockedValue { s in
+            guard !s.finished, s.queuedBytes + bytes <= limitBytes else { return .dropped }
+            s.items.append((item, bytes))
+            s.queuedBytes += bytes
+            guard !s.waiters.isEmpty, !s.wakeDue else { return .queued }
+            s.wakeDue = true
+            return .wakeDue
+        }
+    }
+
+    enum EnqueueResult { case dropped, queued, wakeDue }
+
+    /// Hands queued items to waiting consumers.
+    func wake() {
+        var handOvers: [(UnsafeContinuation<Item?, Never>, Item)] = []
+        state.withLockedValue { s in
+            s.wakeDue = false
+            while !s.waiters.isEmpty, let first = s.items.popFirst() {
+                s.queuedBytes -= first.bytes
+                handOvers.append((s.waiters.removeFirst().continuation, first.item))
+            }
+        }
+        for (continuation, item) in handOvers { continuation.resume(returning: item) }
     }
 
     /// Takes the next item, waiting if none is queued; `nil` once finished (or the calling task
@@ -113,4 +143,9 @@ final class WorkQueue<Item: Sendable>: Sendable {
     }
 
     var queuedBytes: Int { state.withLockedValue { $0.queuedBytes } }
+}
+
+/// Something with deferred consumer wake-ups (`WorkQueue` of any item type).
+protocol Wakeable: AnyObject {
+    func wake()
 }
