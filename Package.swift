@@ -8,6 +8,7 @@ let nioTestUtils: Target.Dependency = .product(name: "NIOTestUtils", package: "s
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let atomics: Target.Dependency = .product(name: "Atomics", package: "swift-atomics")
 let dequeModule: Target.Dependency = .product(name: "DequeModule", package: "swift-collections")
+let heapModule: Target.Dependency = .product(name: "HeapModule", package: "swift-collections")
 
 let package = Package(
     name: "Plexus",
@@ -42,7 +43,7 @@ let package = Package(
         // SWIM + Lifeguard membership and the service directory: pure state machines.
         .target(name: "PlexusMembership", dependencies: []),
         // The relay core and its client endpoint.
-        .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule]),
+        .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
         // The Swift client binding.
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
@@ -57,11 +58,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // libFuzzer target for the wire decoders; see scripts/fuzz.sh.
+        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore]),
+
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", nioCore, nioEmbedded]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
-        .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded]),
+        .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
         ]),

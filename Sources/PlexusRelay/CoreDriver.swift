@@ -1,0 +1,173 @@
+import Logging
+import NIOCore
+import PlexusWire
+
+/// The thin shell around `RelayCore`: owned by the relay's core event loop and only touched
+/// there (no locks, no actor hops).
+///
+/// Path of a message: a connection's `RelayConnectionHandler` decodes packets and calls
+/// `received`; the core appends effects; `apply` encodes every `.send` into the target
+/// connection's outbound buffer (and marks it dirty); at the end of the read batch
+/// (`channelReadComplete`) `flushDirty` writes each dirty buffer with one `writeAndFlush`. The
+/// write's completion reports the bytes back to the core (`written`), which is how the core knows
+/// each connection's queued bytes. ONE scheduled task drives every deadline.
+final class CoreDriver {
+    let eventLoop: EventLoop
+    let logger: Logger
+    let queueLimit: Int
+    private(set) var core: RelayCore
+    private var handlers: [ConnectionID: RelayConnectionHandler] = [:]
+    private var dirty: [ConnectionID] = []
+    private var nextConnectionID: UInt64 = 0
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var shuttingDown = false
+    private var drained: EventLoopPromise<Void>?
+
+    init(configuration: CoreConfiguration, eventLoop: EventLoop, logger: Logger) {
+        self.core = RelayCore(configuration: configuration)
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.queueLimit = configuration.outboundQueueLimitBytes
+        dirty.reserveCapacity(64)
+    }
+
+    var statistics: RelayStatistics { core.statistics }
+
+    // MARK: Events from handlers
+
+    func opened(_ handler: RelayConnectionHandler) -> ConnectionID {
+        let id = ConnectionID(nextConnectionID)
+        nextConnectionID += 1
+        handlers[id] = handler
+        if shuttingDown {
+            handler.closeAfterFlush = true
+            markDirty(id, handler)
+            return id
+        }
+        core.connectionOpened(id, now: .now())
+        rescheduleTimer()
+        return id
+    }
+
+    func received(_ packet: ClientPacket, from id: ConnectionID) {
+        core.receive(packet, from: id, now: .now())
+        apply()
+    }
+
+    func decodeFailed(_ id: ConnectionID, error: String) {
+        logger.debug("protocol violation", metadata: ["connection": "\(id)", "error": "\(error)"])
+        core.decodeFailed(id, error: error)
+        apply()
+        flushDirty()
+    }
+
+    /// End of one connection's read batch: write everything the batch produced, once per connection.
+    func batchComplete(_ id: ConnectionID) {
+        flushDirty()
+        if let handler = handlers[id], core.queuedBytes(of: id) > queueLimit {
+            handler.pauseReading() // it does not read what we send: stop reading what it sends
+        }
+        rescheduleTimer()
+    }
+
+    func closed(_ id: ConnectionID) {
+        handlers[id] = nil
+        core.connectionClosed(id)
+        apply()
+        flushDirty()
+        rescheduleTimer()
+        if shuttingDown, handlers.isEmpty { drained?.succeed(); drained = nil }
+    }
+
+    func written(_ id: ConnectionID, bytes: Int) {
+        core.written(id, bytes: bytes)
+        if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit / 2 {
+            handler.resumeReading()
+        }
+        apply()
+        flushDirty()
+    }
+
+    // MARK: Effects
+
+    private func apply() {
+        guard !core.effects.isEmpty else { return }
+        for effect in core.effects {
+            switch effect {
+            case .send(let id, let packet):
+                guard let handler = handlers[id], !handler.closeAfterFlush else { continue }
+                handler.pending.writeRelayPacket(packet)
+                markDirty(id, handler)
+            case .close(let id):
+                guard let handler = handlers[id] else { continue }
+                handler.closeAfterFlush = true
+                markDirty(id, handler)
+            }
+        }
+        core.effects.removeAll(keepingCapacity: true)
+    }
+
+    private func markDirty(_ id: ConnectionID, _ handler: RelayConnectionHandler) {
+        if !handler.dirty {
+            handler.dirty = true
+            dirty.append(id)
+        }
+    }
+
+    func flushDirty() {
+        guard !dirty.isEmpty else { return }
+        var index = 0
+        while index < dirty.count { // `written` callbacks never run synchronously, but be safe
+            let id = dirty[index]
+            index += 1
+            guard let handler = handlers[id] else { continue }
+            handler.dirty = false
+            handler.flush(driver: self, id: id)
+        }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Deadlines
+
+    private func rescheduleTimer() {
+        guard let next = core.nextDeadline else {
+            timer?.cancel()
+            timer = nil
+            timerDeadline = nil
+            return
+        }
+        if let current = timerDeadline, current <= next { return }
+        timer?.cancel()
+        timerDeadline = next
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
+            timer = nil
+            timerDeadline = nil
+            core.expire(now: .now())
+            apply()
+            flushDirty()
+            rescheduleTimer()
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// CLOSE(reason) to every client, close every socket after its queue is written; sockets that
+    /// do not drain within `grace` are closed hard. Succeeds when every connection is gone.
+    func shutdown(reason: String, grace: TimeAmount) -> EventLoopFuture<Void> {
+        shuttingDown = true
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        core.shutdown(reason: reason)
+        apply()
+        flushDirty()
+        if handlers.isEmpty { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        drained = promise
+        eventLoop.assumeIsolated().scheduleTask(in: grace) { [self] in
+            for handler in handlers.values { handler.closeNow() }
+        }
+        return promise.futureResult
+    }
+}

@@ -1,1 +1,0 @@
-// PlexusRelay: module placeholder until its first real file lands.

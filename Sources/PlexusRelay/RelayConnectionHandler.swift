@@ -1,0 +1,108 @@
+import NIOCore
+import PlexusWire
+
+/// The per-connection NIO handler: hands decoded packets to the `CoreDriver` and owns the
+/// connection's outbound buffer. It contains no protocol logic.
+final class RelayConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ClientPacket
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let driver: CoreDriver
+    private var id: ConnectionID?
+    private var context: ChannelHandlerContext?
+    /// Encoded packets not yet handed to the channel.
+    var pending = ByteBuffer()
+    var dirty = false
+    /// Write what is pending, then close; nothing more is queued.
+    var closeAfterFlush = false
+    private var closing = false
+    private(set) var readingPaused = false
+    private var readRequested = false
+
+    init(driver: CoreDriver) {
+        self.driver = driver
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        id = driver.opened(self)
+        driver.flushDirty()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let id, !closeAfterFlush else { return }
+        driver.received(unwrapInboundIn(data), from: id)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard let id else { return }
+        driver.batchComplete(id)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let id else { context.close(promise: nil); return }
+        if let wireError = error as? WireError {
+            driver.decodeFailed(id, error: wireError.description)
+        } else if !closeAfterFlush {
+            closeNow()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let id { driver.closed(id) }
+        id = nil
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readingPaused { readRequested = true } else { context.read() }
+    }
+
+    // MARK: Driven by the CoreDriver
+
+    func pauseReading() { readingPaused = true }
+
+    func resumeReading() {
+        readingPaused = false
+        if readRequested, let context {
+            readRequested = false
+            context.read()
+        }
+    }
+
+    /// Writes the pending bytes with one flush; reports them to the driver once the socket took them.
+    func flush(driver: CoreDriver, id: ConnectionID) {
+        guard let context, !closing else { return }
+        let bytes = pending.readableBytes
+        if bytes > 0 {
+            let buffer = pending
+            pending = ByteBuffer()
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenComplete { _ in
+                driver.written(id, bytes: bytes)
+            }
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+            if closeAfterFlush {
+                closing = true
+                promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.closeNow() }
+            }
+        } else if closeAfterFlush {
+            closing = true
+            closeNow()
+        }
+    }
+
+    func closeNow() {
+        closing = true
+        context?.close(promise: nil)
+    }
+}

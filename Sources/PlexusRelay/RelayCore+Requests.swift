@@ -1,0 +1,62 @@
+import NIOCore
+import PlexusWire
+
+/// A request delivered to a service and not yet answered.
+struct DeliveredRequest: Sendable {
+    var requester: ConnectionID
+    var requestID: UInt64
+}
+
+extension RelayCore {
+    /// The fault text a requester gets when the chosen member's outbound queue is full.
+    static let overloadedFault = "plexus: service overloaded"
+
+    /// Longest timeout honoured (~34 years); larger wire values are clamped, not rejected.
+    static let maxTimeoutMilliseconds: UInt64 = 1 << 40
+
+    /// §7.2: pick one member, deliver with the ORIGINAL timeout, keep the deadline.
+    mutating func request(from requester: ConnectionID, requestID: UInt64, cluster: ByteBuffer,
+                          payload: ByteBuffer, timeout: UInt64, now: NIODeadline) {
+        guard timeout > 0 else {
+            send(.reply(id: requestID, result: .timedOut), to: requester)
+            return
+        }
+        let deadline = now + .milliseconds(Int64(min(timeout, Self.maxTimeoutMilliseconds)))
+        guard let destination = routes.pickMember(of: Name(cluster)) else {
+            // No member: the requester gets its timed-out REPLY at the deadline (reference).
+            deadlines.schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+            return
+        }
+        switch destination {
+        case .local(let server):
+            guard let relayID = connections[server]?.nextRelayRequestID else { return }
+            let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
+            guard hasRoom(server, bytes: packet.encodedSize) else {
+                counters.overloadedRequests[Name.compact(cluster), default: 0] += 1
+                send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.overloadedFault))), to: requester)
+                return
+            }
+            connections[server]!.nextRelayRequestID &+= 1
+            connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester, requestID: requestID)
+            deadlines.schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
+            send(packet, to: server)
+        }
+    }
+
+    /// §7.2 step 5: forward the first answer for a pending id unchanged; drop anything else.
+    /// An empty fault is forwarded as-is (an empty remote error; Go bindings read it as a timeout).
+    mutating func reply(from server: ConnectionID, relayID: UInt64, outcome: ReplyOutcome) {
+        guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
+        let result: RequestResult
+        switch outcome {
+        case .success(let bytes): result = .success(bytes)
+        case .fault(let text): result = .fault(text)
+        }
+        send(.reply(id: entry.requestID, result: result), to: entry.requester)
+    }
+
+    mutating func expireDeliveredRequest(server: ConnectionID, relayID: UInt64) {
+        guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
+        send(.reply(id: entry.requestID, result: .timedOut), to: entry.requester)
+    }
+}

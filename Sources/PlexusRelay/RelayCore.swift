@@ -1,0 +1,263 @@
+import NIOCore
+import PlexusWire
+
+/// What the core asks its driver to do. Effects are appended to `RelayCore.effects` in order;
+/// the driver applies them and clears the buffer (keeping its capacity).
+enum RelayEffect: Sendable {
+    /// Encode this packet into the connection's outbound buffer (flushed at the end of the batch).
+    case send(ConnectionID, RelayPacket)
+    /// Close the connection once everything queued for it so far has been written.
+    case close(ConnectionID)
+}
+
+/// The relay's core tunables, taken from `RelayConfiguration`.
+struct CoreConfiguration: Sendable {
+    var handshakeTimeout: TimeAmount = .seconds(5)
+    var outboundQueueLimitBytes = 8 * 1024 * 1024
+    var chunkLimit = WireConstants.referenceChunkLimit
+    var tunnelWindow = WireConstants.referenceRelayWindow
+    var acceptorConfirmTimeout: TimeAmount = .seconds(3)
+
+    init() {}
+
+    init(_ c: RelayConfiguration) {
+        handshakeTimeout = c.handshakeTimeout
+        outboundQueueLimitBytes = c.outboundQueueLimitBytes
+        chunkLimit = c.chunkLimit
+        tunnelWindow = c.tunnelWindow
+        acceptorConfirmTimeout = c.acceptorConfirmTimeout
+    }
+}
+
+/// Everything the relay knows about one client connection.
+struct ClientConnection {
+    var lifecycle: ConnectionLifecycle
+    var subscriptions: Set<Name> = []
+    /// Bytes handed to the driver for this connection and not yet written to its socket.
+    var queuedBytes = 0
+    var nextRelayRequestID: UInt64 = 0
+    /// Requests delivered to this connection (a service), by relay request id.
+    var delivered: [UInt64: DeliveredRequest] = [:]
+    var nextBuildID: UInt64 = 0
+    /// Tunnel offers sent to this connection and not yet confirmed, by build id.
+    var offers: [UInt64: TunnelOffer] = [:]
+    /// Live tunnels by this client's tunnel id.
+    var tunnels: [UInt64: TunnelSide] = [:]
+}
+
+/// The relay core: one value owning every connection, route, pending request and tunnel of the
+/// relay. It is a pure state machine — events plus the current time in, `effects` out — driven by
+/// `CoreDriver` on the relay's single core event loop, and unit-tested on virtual time.
+///
+/// Packets of one connection are processed strictly in order, and each connection's output is a
+/// FIFO, so broadcasts and events keep per-sender order.
+struct RelayCore {
+    let configuration: CoreConfiguration
+    var routes = RouteTable()
+    var connections: [ConnectionID: ClientConnection] = [:]
+    var deadlines = DeadlineQueue()
+    var tunnels: [TunnelKey: Tunnel] = [:]
+    var nextTunnelKey: UInt64 = 0
+    var counters = RelayCounters()
+    /// The effects produced since the driver last cleared them.
+    var effects: [RelayEffect] = []
+
+    init(configuration: CoreConfiguration) {
+        self.configuration = configuration
+        effects.reserveCapacity(64)
+    }
+
+    // MARK: Events
+
+    /// A socket was accepted: start its handshake deadline.
+    mutating func connectionOpened(_ id: ConnectionID, now: NIODeadline) {
+        let lifecycle = ConnectionLifecycle(now: now, handshakeTimeout: configuration.handshakeTimeout)
+        connections[id] = ClientConnection(lifecycle: lifecycle)
+        deadlines.schedule(.handshake(id), at: now + configuration.handshakeTimeout)
+    }
+
+    /// One decoded packet from connection `id`.
+    mutating func receive(_ packet: ClientPacket, from id: ConnectionID, now: NIODeadline) {
+        guard let action = connections[id]?.lifecycle.packetReceived(packet) else { return }
+        switch action {
+        case .ignore:
+            return
+        case .dropSilently:
+            drop(id, reason: nil)
+        case .deny(let reason):
+            send(.deny(reason: ByteBuffer(string: reason)), to: id)
+            drop(id, reason: nil)
+        case .violation(let reason):
+            drop(id, reason: reason)
+        case .accept(let cluster):
+            if let cluster { routes.addMember(id, to: cluster) }
+            send(.accept(version: ByteBuffer(string: WireConstants.protocolVersion)), to: id)
+        case .process:
+            dispatch(packet, from: id, now: now)
+        }
+    }
+
+    /// The decoder found a protocol violation on connection `id`.
+    mutating func decodeFailed(_ id: ConnectionID, error: String) {
+        guard let action = connections[id]?.lifecycle.decodeFailed(error) else { return }
+        switch action {
+        case .violation(let reason): drop(id, reason: reason)
+        case .ignore: return
+        default: drop(id, reason: nil)
+        }
+    }
+
+    /// The socket is gone (EOF, reset, write error). No CLOSE can be sent any more.
+    mutating func connectionClosed(_ id: ConnectionID) {
+        guard connections[id] != nil else { return }
+        connections[id]!.lifecycle.markClosed()
+        removeConnection(id)
+    }
+
+    /// The driver wrote `bytes` of this connection's queue to its socket.
+    mutating func written(_ id: ConnectionID, bytes: Int) {
+        guard connections[id] != nil else { return }
+        connections[id]!.queuedBytes -= bytes
+        counters.queuedBytes -= bytes
+        pumpTunnels(toward: id)
+    }
+
+    /// The earliest pending deadline (possibly of something already answered).
+    var nextDeadline: NIODeadline? { deadlines.nextDeadline }
+
+    /// Fires every deadline due at `now`.
+    mutating func expire(now: NIODeadline) {
+        while let kind = deadlines.popDue(now: now) {
+            switch kind {
+            case .handshake(let id):
+                if connections[id]?.lifecycle.handshakeDeadlinePassed(now: now) == true {
+                    drop(id, reason: nil)
+                }
+            case .deliveredRequest(let server, let relayID):
+                expireDeliveredRequest(server: server, relayID: relayID)
+            case .unroutedRequest(let requester, let requestID):
+                if connections[requester]?.lifecycle.isActive == true {
+                    send(.reply(id: requestID, result: .timedOut), to: requester)
+                }
+            case .tunnelOffer(let acceptor, let buildID):
+                expireTunnelOffer(acceptor: acceptor, buildID: buildID)
+            case .unroutedTunnel(let initiator, let tunnelID):
+                if connections[initiator]?.lifecycle.isActive == true {
+                    send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
+                }
+            }
+        }
+    }
+
+    /// Relay shutdown: CLOSE(reason) to every active client, close every socket, forget everything.
+    mutating func shutdown(reason: String) {
+        for id in connections.keys.sorted() {
+            if connections[id]!.lifecycle.isActive {
+                send(.close(reason: ByteBuffer(string: reason)), to: id)
+            }
+            effects.append(.close(id))
+        }
+        connections.removeAll()
+        routes = RouteTable()
+        tunnels.removeAll()
+        counters.queuedBytes = 0
+    }
+
+    // MARK: Dispatch
+
+    private mutating func dispatch(_ packet: ClientPacket, from id: ConnectionID, now: NIODeadline) {
+        switch packet {
+        case .initiate:
+            break // handled by the lifecycle
+        case .close:
+            closeGracefully(id)
+        case .broadcast(let cluster, let message):
+            broadcast(cluster: cluster, message: message)
+        case .request(let requestID, let cluster, let payload, let timeout):
+            request(from: id, requestID: requestID, cluster: cluster, payload: payload, timeout: timeout, now: now)
+        case .reply(let relayID, let outcome):
+            reply(from: id, relayID: relayID, outcome: outcome)
+        case .subscribe(let topic):
+            subscribe(id, topic: topic)
+        case .unsubscribe(let topic):
+            unsubscribe(id, topic: topic)
+        case .publish(let topic, let event):
+            publish(topic: topic, event: event)
+        case .tunnelInit(let tunnelID, let cluster, let timeout):
+            tunnelInit(from: id, tunnelID: tunnelID, cluster: cluster, timeout: timeout, now: now)
+        case .tunnelConfirm(let buildID, let tunnelID):
+            tunnelConfirm(from: id, buildID: buildID, tunnelID: tunnelID)
+        case .tunnelAllow(let tunnelID, let allowance):
+            tunnelAllow(from: id, tunnelID: tunnelID, allowance: allowance)
+        case .tunnelTransfer(let tunnelID, let size, let chunk):
+            tunnelTransfer(from: id, tunnelID: tunnelID, size: size, chunk: chunk)
+        case .tunnelClose(let tunnelID):
+            tunnelClose(from: id, tunnelID: tunnelID)
+        }
+    }
+
+    // MARK: Output
+
+    /// Queues `packet` for `id` unconditionally (control packets, replies, tunnel traffic that
+    /// passed its own checks).
+    mutating func send(_ packet: RelayPacket, to id: ConnectionID) {
+        guard connections[id] != nil else { return }
+        let size = packet.encodedSize
+        connections[id]!.queuedBytes += size
+        counters.queuedBytes += size
+        counters.notePeak(connections[id]!.queuedBytes)
+        effects.append(.send(id, packet))
+    }
+
+    /// Whether `bytes` more may be queued for `id` without passing the outbound bound. An empty
+    /// queue always has room, so a single message larger than the bound can still be delivered.
+    func hasRoom(_ id: ConnectionID, bytes: Int) -> Bool {
+        guard let queued = connections[id]?.queuedBytes else { return false }
+        return queued == 0 || queued + bytes <= configuration.outboundQueueLimitBytes
+    }
+
+    func queuedBytes(of id: ConnectionID) -> Int { connections[id]?.queuedBytes ?? 0 }
+
+    // MARK: Tear-down
+
+    /// §10.1: remove from the cluster, send CLOSE("") last, then clean up.
+    private mutating func closeGracefully(_ id: ConnectionID) {
+        if let cluster = connections[id]?.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        send(.close(reason: ByteBuffer()), to: id)
+        effects.append(.close(id))
+        removeConnection(id)
+    }
+
+    /// Closes a connection the relay gives up on: with CLOSE(reason) if it was active and a
+    /// reason is given, silently otherwise.
+    mutating func drop(_ id: ConnectionID, reason: String?) {
+        guard connections[id] != nil else { return }
+        if let cluster = connections[id]!.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        if let reason { send(.close(reason: ByteBuffer(string: reason)), to: id) }
+        connections[id]!.lifecycle.markClosed()
+        effects.append(.close(id))
+        removeConnection(id)
+    }
+
+    /// Forgets a connection: memberships, subscriptions, pending requests (answered timed-out at
+    /// once), unconfirmed offers (initiators answered timed-out at once) and tunnels (peers get
+    /// TUN_CLOSE(""), after any data the closing side had already sent).
+    private mutating func removeConnection(_ id: ConnectionID) {
+        guard let connection = connections[id] else { return }
+        if let cluster = connection.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        for topic in connection.subscriptions { _ = routes.unsubscribe(id, from: topic) }
+        counters.queuedBytes -= connection.queuedBytes
+        connections[id]!.queuedBytes = 0
+        // Nothing more may be sent to `id` from here on.
+        connections.removeValue(forKey: id)
+        for (_, entry) in connection.delivered where entry.requester != id {
+            send(.reply(id: entry.requestID, result: .timedOut), to: entry.requester)
+        }
+        for (_, offer) in connection.offers where offer.initiator != id {
+            send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: nil), to: offer.initiator)
+        }
+        for (tunnelID, side) in connection.tunnels {
+            tearDownTunnel(side.key, closedBy: TunnelEnd(connection: id, tunnelID: tunnelID), acknowledge: false)
+        }
+    }
+}

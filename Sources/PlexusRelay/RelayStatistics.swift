@@ -1,0 +1,69 @@
+/// A snapshot of what the relay is doing, from `RelayServer.statistics()`.
+public struct RelayStatistics: Sendable, Hashable {
+    /// Client connections, including those still in their handshake.
+    public var connections: Int
+    /// Connections that have not completed their handshake yet.
+    public var handshakingConnections: Int
+    /// Clusters with at least one member / topics with at least one subscriber.
+    public var clusters: Int
+    public var topics: Int
+    /// Requests delivered to services and not yet answered or expired.
+    public var pendingRequests: Int
+    /// Linked tunnels.
+    public var tunnels: Int
+    /// Bytes queued for all connections and not yet taken by their sockets.
+    public var queuedBytes: Int
+    /// The highest number of bytes ever queued for a single connection.
+    public var peakConnectionQueuedBytes: Int
+    /// Broadcasts dropped because a member's outbound queue was full, by cluster.
+    public var droppedBroadcasts: [String: Int]
+    /// Events dropped because a subscriber's outbound queue was full, by topic.
+    public var droppedEvents: [String: Int]
+    /// Requests answered with the "service overloaded" fault, by cluster.
+    public var overloadedRequests: [String: Int]
+
+    public var totalDroppedBroadcasts: Int { droppedBroadcasts.values.reduce(0, +) }
+    public var totalDroppedEvents: Int { droppedEvents.values.reduce(0, +) }
+}
+
+/// The counters the core keeps for `RelayStatistics`.
+struct RelayCounters {
+    var queuedBytes = 0
+    var peakConnectionQueuedBytes = 0
+    var droppedBroadcasts: [Name: Int] = [:]
+    var droppedEvents: [Name: Int] = [:]
+    var overloadedRequests: [Name: Int] = [:]
+
+    mutating func notePeak(_ queued: Int) {
+        if queued > peakConnectionQueuedBytes { peakConnectionQueuedBytes = queued }
+    }
+
+    /// Counts one drop; the key is copied only the first time a name drops.
+    static func countDrop(_ table: inout [Name: Int], _ name: Name) {
+        if let index = table.index(forKey: name) {
+            table.values[index] += 1
+        } else {
+            table[Name.compact(name.bytes)] = 1
+        }
+    }
+}
+
+extension RelayCore {
+    var statistics: RelayStatistics {
+        func strings(_ table: [Name: Int]) -> [String: Int] {
+            Dictionary(table.map { ($0.key.description, $0.value) }, uniquingKeysWith: +)
+        }
+        return RelayStatistics(
+            connections: connections.count,
+            handshakingConnections: connections.values.filter { $0.lifecycle.isAwaitingHandshake }.count,
+            clusters: routes.clusterCount,
+            topics: routes.topicCount,
+            pendingRequests: connections.values.reduce(0) { $0 + $1.delivered.count },
+            tunnels: tunnels.count,
+            queuedBytes: counters.queuedBytes,
+            peakConnectionQueuedBytes: counters.peakConnectionQueuedBytes,
+            droppedBroadcasts: strings(counters.droppedBroadcasts),
+            droppedEvents: strings(counters.droppedEvents),
+            overloadedRequests: strings(counters.overloadedRequests))
+    }
+}

@@ -1,0 +1,91 @@
+import NIOCore
+
+/// Where the core sends something. Today every destination is a local client connection; the
+/// overlay adds remote relays here (e.g. `case remote(NodeID)`) without changing the core's
+/// callers, which already switch over `Destination`.
+enum Destination: Hashable, Sendable {
+    case local(ConnectionID)
+}
+
+/// The routing interface of the relay core: "members of cluster C", "subscribers of topic T",
+/// "pick one member of C". The core never looks at connections to decide where a message goes;
+/// it asks its router.
+protocol Router {
+    mutating func addMember(_ connection: ConnectionID, to cluster: Name)
+    mutating func removeMember(_ connection: ConnectionID, from cluster: Name)
+    /// Returns `false` if the connection was already subscribed.
+    mutating func subscribe(_ connection: ConnectionID, to topic: Name) -> Bool
+    /// Returns `false` if the connection was not subscribed.
+    mutating func unsubscribe(_ connection: ConnectionID, from topic: Name) -> Bool
+    /// Every member of `cluster` (a CoW copy: iterating it does not hold the table).
+    func members(of cluster: Name) -> [Destination]
+    /// Every subscriber of `topic`.
+    func subscribers(of topic: Name) -> [Destination]
+    /// One member for a request or tunnel, or `nil` if the cluster has none.
+    mutating func pickMember(of cluster: Name) -> Destination?
+}
+
+/// The single-relay router: local members and subscribers only.
+///
+/// Member lists are arrays in registration order (removal is linear, which is fine for the
+/// rare register/unregister); `pickMember` round-robins over them, which spreads load evenly and
+/// keeps tests deterministic (the reference relay picks uniformly at random; the spec allows any
+/// choice).
+struct RouteTable: Router {
+    private struct Cluster {
+        var members: [Destination] = []
+        var cursor = 0
+    }
+    private var clusters: [Name: Cluster] = [:]
+    private var topics: [Name: [Destination]] = [:]
+
+    mutating func addMember(_ connection: ConnectionID, to cluster: Name) {
+        clusters[cluster, default: Cluster()].members.append(.local(connection))
+    }
+
+    mutating func removeMember(_ connection: ConnectionID, from cluster: Name) {
+        guard var entry = clusters.removeValue(forKey: cluster) else { return }
+        entry.members.removeAll { $0 == .local(connection) }
+        if !entry.members.isEmpty { clusters[cluster] = entry }
+    }
+
+    mutating func subscribe(_ connection: ConnectionID, to topic: Name) -> Bool {
+        if var list = topics[topic] {
+            if list.contains(.local(connection)) { return false }
+            topics[topic] = nil // keep the array uniquely referenced while appending
+            list.append(.local(connection))
+            topics[topic] = list
+        } else {
+            topics[topic] = [.local(connection)]
+        }
+        return true
+    }
+
+    mutating func unsubscribe(_ connection: ConnectionID, from topic: Name) -> Bool {
+        guard var list = topics.removeValue(forKey: topic) else { return false }
+        let before = list.count
+        list.removeAll { $0 == .local(connection) }
+        if !list.isEmpty { topics[topic] = list }
+        return list.count != before
+    }
+
+    func members(of cluster: Name) -> [Destination] {
+        clusters[cluster]?.members ?? []
+    }
+
+    func subscribers(of topic: Name) -> [Destination] {
+        topics[topic] ?? []
+    }
+
+    mutating func pickMember(of cluster: Name) -> Destination? {
+        guard let index = clusters.index(forKey: cluster) else { return nil }
+        let count = clusters.values[index].members.count
+        guard count > 0 else { return nil }
+        let slot = clusters.values[index].cursor % count
+        clusters.values[index].cursor = slot + 1
+        return clusters.values[index].members[slot]
+    }
+
+    var clusterCount: Int { clusters.count }
+    var topicCount: Int { topics.count }
+}

@@ -1,0 +1,4 @@
+import NIOCore
+@testable import PlexusRelay
+import PlexusWire
+import XCTest
