@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PlexusWire
@@ -13,9 +14,12 @@ public final class Connection: Sendable {
     let channel: any Channel
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    private init(core: NIOLoopBound<ConnectionCore>, channel: any Channel) {
+    let endedReason: NIOLockedValueBox<String?>
+
+    private init(core: NIOLoopBound<ConnectionCore>, channel: any Channel, endedReason: NIOLockedValueBox<String?>) {
         self.core = core
         self.channel = channel
+        self.endedReason = endedReason
     }
 
     /// Connects as a plain client.
@@ -91,8 +95,9 @@ public final class Connection: Sendable {
         let loop = channel.eventLoop
         let handshake = loop.makePromise(of: Void.self)
         let core: NIOLoopBound<ConnectionCore>
+        let endedReason: NIOLockedValueBox<String?>
         do {
-            core = try await loop.submit {
+            (core, endedReason) = try await loop.submit {
                 let core = ConnectionCore(eventLoop: loop, cluster: cluster, service: service, logger: logger, handshake: handshake)
                 let bound = NIOLoopBound(core, eventLoop: loop)
                 core.selfBound = bound
@@ -104,7 +109,7 @@ public final class Connection: Sendable {
                 } else {
                     core.sendHandshake()
                 }
-                return bound
+                return (bound, core.endedReason)
             }.get()
         } catch {
             channel.close(promise: nil)
@@ -119,7 +124,7 @@ public final class Connection: Sendable {
             service?.broadcasts.finish()
             throw error
         }
-        return Connection(core: core, channel: channel)
+        return Connection(core: core, channel: channel, endedReason: endedReason)
     }
 
     // MARK: Request / reply
@@ -154,7 +159,7 @@ public final class Connection: Sendable {
     public func broadcast(_ message: ByteBuffer, to cluster: String) async throws {
         let name = try Validate.name(cluster, "cluster")
         try Validate.payload(message, "broadcast message")
-        try await perform { core in try core.send(.broadcast(cluster: name, message: message)) }
+        try await fireAndForget(.broadcast(cluster: name, message: message))
     }
 
     public func broadcast(_ message: [UInt8], to cluster: String) async throws {
@@ -169,7 +174,7 @@ public final class Connection: Sendable {
     public func publish(_ event: ByteBuffer, to topic: String) async throws {
         let name = try Validate.name(topic, "topic")
         try Validate.payload(event, "event")
-        try await perform { core in try core.send(.publish(topic: name, event: event)) }
+        try await fireAndForget(.publish(topic: name, event: event))
     }
 
     public func publish(_ event: [UInt8], to topic: String) async throws {
@@ -237,6 +242,19 @@ public final class Connection: Sendable {
         let core = self.core
         eventLoop.execute { core.value.close(promise: promise) }
         try await promise.futureResult.get()
+    }
+
+    /// Sends a packet without an answer. While the socket is writable this does not wait for
+    /// the event loop (packets keep their order: `execute` is FIFO); when it is not, the call
+    /// waits for the loop, which paces a fast sender.
+    private func fireAndForget(_ packet: ClientPacket) async throws {
+        if let reason = endedReason.withLockedValue({ $0 }) { throw PlexusError.closed(reason: reason) }
+        if channel.isWritable {
+            let core = self.core
+            eventLoop.execute { try? core.value.send(packet) }
+        } else {
+            try await perform { core in try core.send(packet) }
+        }
     }
 
     private func perform(_ body: @escaping @Sendable (ConnectionCore) throws -> Void) async throws {

@@ -1,4 +1,5 @@
 import DequeModule
+import NIOConcurrencyHelpers
 import Logging
 import NIOCore
 import PlexusWire
@@ -64,6 +65,9 @@ final class ConnectionCore: ChannelInboundHandler {
     private var tunnelInits: [UInt64: PendingTunnel] = [:]
     private(set) var tunnels: [UInt64: TunnelCore] = [:]
     private var subscriptions: [ByteBuffer: WorkQueue<ByteBuffer>] = [:]
+    /// Why the connection stopped accepting operations (nil while open); readable from any thread
+    /// so fire-and-forget calls can fail fast without a hop to the event loop.
+    let endedReason = NIOLockedValueBox<String?>(nil)
     /// Set once the core is published inside `NIOLoopBound`; used to hand out references.
     var selfBound: NIOLoopBound<ConnectionCore>?
 
@@ -351,6 +355,7 @@ final class ConnectionCore: ChannelInboundHandler {
         output.writeClientPacket(.close)
         flushNow()
         state = .closing
+        endedReason.withLockedValue { $0 = "connection closing" }
         closeTimer = eventLoop.scheduleTask(in: Validate.timeAmount(Defaults.closeBound)) { [selfBound] in
             guard let core = selfBound?.value else { return }
             core.terminate(reason: "connection dropped: no CLOSE from the relay within \(Defaults.closeBound)", drop: true)
@@ -364,6 +369,7 @@ final class ConnectionCore: ChannelInboundHandler {
         let previous = state
         if case .closed = previous { return }
         state = .closed(reason: reason)
+        endedReason.withLockedValue { $0 = reason }
         closeTimer?.cancel()
         let closedError = PlexusError.closed(reason: reason)
         if case .handshaking(let promise) = previous {

@@ -24,7 +24,7 @@ final class BindingPerformanceTests: XCTestCase {
         let payload = ByteBuffer(bytes: [1])
         var samples: [Duration] = []
         let clock = ContinuousClock()
-        for _ in 0..<3000 {
+        for _ in 0..<iterations(release: 20_000, debug: 1000) {
             let start = clock.now
             _ = try await service.request(payload, to: "perf", timeout: .seconds(5))
             samples.append(clock.now - start)
@@ -43,7 +43,7 @@ final class BindingPerformanceTests: XCTestCase {
         let subscription = try await client.subscribe(to: "perf")
         await relay.waitUntil { $0.contains(.subscribe(topic: ByteBuffer(string: "perf"))) }
         let peer = try XCTUnwrap(relay.lastPeer)
-        let count = 200_000
+        let count = iterations(release: 300_000, debug: 20_000)
         let event = ByteBuffer(repeating: 0x61, count: 1024)
         let topic = ByteBuffer(string: "perf")
         // Pre-encode in batches so the fake relay is not the bottleneck.
