@@ -387,8 +387,11 @@ final class EndToEndTests: XCTestCase {
         let port = self.port, cluster = self.cluster
         let n = 7
         var connections: [Connection] = []
+        var handlers: [Recorder] = []
         for _ in 0..<n {
-            connections.append(try await Connection.register(cluster: cluster, handler: Recorder(), port: port))
+            let handler = Recorder()
+            handlers.append(handler)
+            connections.append(try await Connection.register(cluster: cluster, handler: handler, port: port))
             connections.append(try await Connection.connect(port: port))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -407,7 +410,12 @@ final class EndToEndTests: XCTestCase {
             }
             try await group.waitForAll()
         }
+        // Every acceptor saw its tunnel closed by the initiator and left its echo loop.
+        let all = handlers
+        let ended = await poll(within: .seconds(10)) { all.reduce(0) { $0 + $1.tunnelsEnded } == 2 * n * n }
+        XCTAssertTrue(ended)
         for connection in connections { try await connection.close() }
+        for handler in handlers { XCTAssertEqual(handler.drops, []) }
     }
 
     func testTunnelThousandOrderedMessages() async throws {
@@ -448,7 +456,7 @@ final class EndToEndTests: XCTestCase {
         let service = try await Connection.register(cluster: cluster, handler: Recorder(), port: port)
         let tunnel = try await service.tunnel(to: cluster, timeout: .seconds(5))
         let huge = ByteBuffer(repeating: 7, count: 64 << 20)
-        for _ in 0..<3 {
+        for _ in 0..<10 {
             do {
                 try await tunnel.send(huge, timeout: .milliseconds(10))
                 XCTFail("64 MiB went through within 10 ms")
