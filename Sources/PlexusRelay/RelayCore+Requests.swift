@@ -29,7 +29,11 @@ extension RelayCore {
         }
         switch destination {
         case .local(let server):
-            guard let relayID = connections[server]?.nextRelayRequestID else { return }
+            guard let relayID = connections[server]?.nextRelayRequestID else {
+                assertionFailure("route to a connection the core does not know")
+                deadlines.schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+                return
+            }
             let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
             guard hasRoom(server, bytes: packet.encodedSize) else {
                 counters.overloadedRequests[Name.compact(cluster), default: 0] += 1

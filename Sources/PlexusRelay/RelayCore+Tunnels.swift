@@ -47,7 +47,11 @@ extension RelayCore {
         }
         switch destination {
         case .local(let acceptor):
-            guard let buildID = connections[acceptor]?.nextBuildID else { return }
+            guard let buildID = connections[acceptor]?.nextBuildID else {
+                assertionFailure("route to a connection the core does not know")
+                deadlines.schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+                return
+            }
             connections[acceptor]!.nextBuildID &+= 1
             connections[acceptor]!.offers[buildID] = TunnelOffer(initiator: initiator, initiatorTunnelID: tunnelID)
             let wait = min(requested, configuration.acceptorConfirmTimeout)

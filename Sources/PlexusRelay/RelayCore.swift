@@ -32,6 +32,8 @@ struct CoreConfiguration: Sendable {
 /// Everything the relay knows about one client connection.
 struct ClientConnection {
     var lifecycle: ConnectionLifecycle
+    /// The cluster this connection is a member of (kept after the lifecycle closes, for clean-up).
+    var cluster: Name?
     var subscriptions: Set<Name> = []
     /// Bytes handed to the driver for this connection and not yet written to its socket.
     var queuedBytes = 0
@@ -90,7 +92,10 @@ struct RelayCore {
         case .violation(let reason):
             drop(id, reason: reason)
         case .accept(let cluster):
-            if let cluster { routes.addMember(id, to: cluster) }
+            if let cluster {
+                connections[id]!.cluster = cluster
+                routes.addMember(id, to: cluster)
+            }
             send(.accept(version: ByteBuffer(string: WireConstants.protocolVersion)), to: id)
         case .process:
             dispatch(packet, from: id, now: now)
@@ -222,7 +227,7 @@ struct RelayCore {
 
     /// §10.1: remove from the cluster, send CLOSE("") last, then clean up.
     private mutating func closeGracefully(_ id: ConnectionID) {
-        if let cluster = connections[id]?.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        leaveCluster(id)
         send(.close(reason: ByteBuffer()), to: id)
         effects.append(.close(id))
         removeConnection(id)
@@ -232,11 +237,18 @@ struct RelayCore {
     /// reason is given, silently otherwise.
     mutating func drop(_ id: ConnectionID, reason: String?) {
         guard connections[id] != nil else { return }
-        if let cluster = connections[id]!.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        leaveCluster(id)
         if let reason { send(.close(reason: ByteBuffer(string: reason)), to: id) }
         connections[id]!.lifecycle.markClosed()
         effects.append(.close(id))
         removeConnection(id)
+    }
+
+    /// Removes the connection from its cluster: no new requests, broadcasts or offers reach it.
+    private mutating func leaveCluster(_ id: ConnectionID) {
+        guard let cluster = connections[id]?.cluster else { return }
+        connections[id]!.cluster = nil
+        routes.removeMember(id, from: cluster)
     }
 
     /// Forgets a connection: memberships, subscriptions, pending requests (answered timed-out at
@@ -244,7 +256,7 @@ struct RelayCore {
     /// TUN_CLOSE(""), after any data the closing side had already sent).
     private mutating func removeConnection(_ id: ConnectionID) {
         guard let connection = connections[id] else { return }
-        if let cluster = connection.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        leaveCluster(id)
         for topic in connection.subscriptions { _ = routes.unsubscribe(id, from: topic) }
         counters.queuedBytes -= connection.queuedBytes
         connections[id]!.queuedBytes = 0

@@ -63,6 +63,13 @@ final class CoreLifecycleTests: XCTestCase {
         XCTAssertEqual(h.receive(.publish(topic: s("t"), event: s("e")), from: other), [])
         XCTAssertEqual(h.receive(.publish(topic: s("t"), event: s("e")), from: svc), [])
         XCTAssertEqual(h.core.routes.topicCount, 0)
+        XCTAssertEqual(h.core.routes.members(of: Name(s("svc"))), [.local(other)])
+        h.core.connectionClosed(other)
+        XCTAssertEqual(h.core.routes.clusterCount, 0)
+        // A request to the now empty cluster waits for its deadline instead of vanishing.
+        let c = h.connect(nil)
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 5), from: c), [])
+        XCTAssertEqual(h.advance(milliseconds: 5), [p(c, .reply(id: 1, result: .timedOut))])
     }
 
     func testShutdownClosesEveryoneWithReason() {
