@@ -8,6 +8,9 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// How long a closing connection may take to accept its last bytes before it is closed hard.
+    static let closeGrace: TimeAmount = .seconds(2)
+
     private let driver: CoreDriver
     private var id: ConnectionID?
     private var context: ChannelHandlerContext?
@@ -94,6 +97,8 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
             if closeAfterFlush {
                 closing = true
                 promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.closeNow() }
+                // A peer that does not read would keep the socket open forever: bound the wait.
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { [weak self] in self?.closeNow() }
             }
         } else if closeAfterFlush {
             closing = true
