@@ -66,6 +66,15 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client shut its write side: if it already sent CLOSE, the answer is still written
+        // before the socket closes; otherwise this is a drop.
+        if let event = event as? ChannelEvent, event == .inputClosed, !closeAfterFlush {
+            closeNow()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func read(context: ChannelHandlerContext) {
         if readingPaused { readRequested = true } else { context.read() }
     }

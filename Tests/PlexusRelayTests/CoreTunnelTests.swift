@@ -123,4 +123,27 @@ final class CoreTunnelTests: XCTestCase {
         XCTAssertTrue(out.contains(p(a, .tunnelTransfer(id: 1, sizeOrContinuation: 40, chunk: ByteBuffer(repeating: 1, count: 40)))))
         XCTAssertTrue(out.contains(p(c, .tunnelAllow(id: 0, allowance: 80))))
     }
+
+    /// TestTunnelOverload in the core: an abandoned huge message, then small messages.
+    func testAbandonedMessageThenForcedRestart() {
+        var (h, a, c) = linked()
+        h.receive(.tunnelAllow(id: 1, allowance: 65536), from: a)
+        let chunk = ByteBuffer(repeating: 3, count: 65536)
+        var toA = 0
+        for index in 0..<8 { // 8 chunks of a 64 MiB message, then the sender gives up
+            for out in h.receive(.tunnelTransfer(id: 0, sizeOrContinuation: index == 0 ? 64 << 20 : 0, chunk: chunk), from: c) {
+                if case .packet(let id, .tunnelTransfer) = out, id == a { toA += 1 }
+            }
+        }
+        XCTAssertEqual(toA, 8, "first chunk within allowance, continuations forced")
+        XCTAssertEqual(h.core.tunnels.first!.value.toAcceptor.allowance, 65536 - 8 * 65536)
+        // New message while the previous is incomplete: forced restart despite negative allowance.
+        XCTAssertEqual(h.receive(.tunnelTransfer(id: 0, sizeOrContinuation: 8, chunk: s("12345678")), from: c),
+                       [p(a, .tunnelTransfer(id: 1, sizeOrContinuation: 8, chunk: s("12345678"))), p(c, .tunnelAllow(id: 0, allowance: 8))])
+        // The next one follows a complete message: it waits until the receiver grants enough.
+        XCTAssertEqual(h.receive(.tunnelTransfer(id: 0, sizeOrContinuation: 8, chunk: s("abcdefgh")), from: c), [])
+        XCTAssertEqual(h.receive(.tunnelAllow(id: 1, allowance: 7 * 65536 + 8), from: a), [])
+        XCTAssertEqual(h.receive(.tunnelAllow(id: 1, allowance: 8), from: a),
+                       [p(a, .tunnelTransfer(id: 1, sizeOrContinuation: 8, chunk: s("abcdefgh"))), p(c, .tunnelAllow(id: 0, allowance: 8))])
+    }
 }

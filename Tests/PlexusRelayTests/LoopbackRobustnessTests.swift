@@ -66,6 +66,13 @@ final class LoopbackBadInputTests: LoopbackTestCase {
         XCTAssertEqual(try silent.waitForClose(timeout: 5), [])
     }
 
+    func testCloseThenHalfCloseStillGetsTheAnswer() throws {
+        let s = try handshake(cluster: "svc")
+        s.send(.close)
+        try? s.channel.close(mode: .output).wait() // may race with the relay closing first
+        XCTAssertEqual(try s.waitForClose(), [0x02, 0x00])
+    }
+
     func testNothingIsSentAfterClose() throws {
         let s = try handshake(cluster: "svc")
         s.send(.close, .broadcast(cluster: ByteBuffer(string: "svc"), message: ByteBuffer(string: "after")))
