@@ -24,14 +24,14 @@ extension RelayCore {
         let deadline = now + .milliseconds(Int64(min(timeout, Self.maxTimeoutMilliseconds)))
         guard let destination = routes.pickMember(of: Name(cluster)) else {
             // No member: the requester gets its timed-out REPLY at the deadline (reference).
-            deadlines.schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+            schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
             return
         }
         switch destination {
         case .local(let server):
             guard let relayID = connections[server]?.nextRelayRequestID else {
                 assertionFailure("route to a connection the core does not know")
-                deadlines.schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+                schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
                 return
             }
             let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
@@ -42,7 +42,7 @@ extension RelayCore {
             }
             connections[server]!.nextRelayRequestID &+= 1
             connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester, requestID: requestID)
-            deadlines.schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
+            schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
             send(packet, to: server)
         }
     }

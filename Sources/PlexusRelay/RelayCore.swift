@@ -75,7 +75,7 @@ struct RelayCore {
     mutating func connectionOpened(_ id: ConnectionID, now: NIODeadline) {
         let lifecycle = ConnectionLifecycle(now: now, handshakeTimeout: configuration.handshakeTimeout)
         connections[id] = ClientConnection(lifecycle: lifecycle)
-        deadlines.schedule(.handshake(id), at: now + configuration.handshakeTimeout)
+        schedule(.handshake(id), at: now + configuration.handshakeTimeout)
     }
 
     /// One decoded packet from connection `id`.
@@ -129,6 +129,26 @@ struct RelayCore {
 
     /// The earliest pending deadline (possibly of something already answered).
     var nextDeadline: NIODeadline? { deadlines.nextDeadline }
+
+    /// Whether the thing a deadline names is still pending.
+    func isLive(_ kind: DeadlineKind) -> Bool {
+        switch kind {
+        case .handshake(let id): return connections[id]?.lifecycle.isAwaitingHandshake == true
+        case .deliveredRequest(let server, let relayID): return connections[server]?.delivered[relayID] != nil
+        case .unroutedRequest(let requester, _): return connections[requester] != nil
+        case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
+        case .unroutedTunnel(let initiator, _): return connections[initiator] != nil
+        }
+    }
+
+    /// Schedules a deadline, sweeping stale entries when the heap has doubled since the last sweep.
+    mutating func schedule(_ kind: DeadlineKind, at deadline: NIODeadline) {
+        if deadlines.needsCompaction {
+            let core = self
+            deadlines.compact(keeping: { core.isLive($0) })
+        }
+        deadlines.schedule(kind, at: deadline)
+    }
 
     /// Fires every deadline due at `now`.
     mutating func expire(now: NIODeadline) {

@@ -100,4 +100,21 @@ final class CoreRequestTests: XCTestCase {
         XCTAssertEqual(h.receive(.request(id: 3, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
                        [p(a, .request(id: 1, payload: big, timeoutMilliseconds: 1000))])
     }
+
+    func testAnsweredRequestsDoNotAccumulateInTheDeadlineHeap() {
+        var h = CoreHarness()
+        let a = h.connect("svc")
+        for i in 0..<20_000 {
+            h.receive(.request(id: UInt64(i), cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 60_000), from: a)
+            h.receive(.reply(id: UInt64(i), outcome: .success(s("r"))), from: a)
+        }
+        XCTAssertLessThanOrEqual(h.core.deadlines.count, 4096)
+        // Live entries survive a sweep.
+        h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 10), from: a)
+        for i in 0..<5000 {
+            h.receive(.request(id: UInt64(100 + i), cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 60_000), from: a)
+            h.receive(.reply(id: UInt64(20_001 + i), outcome: .success(s("r"))), from: a)
+        }
+        XCTAssertEqual(h.advance(milliseconds: 10), [p(a, .reply(id: 1, result: .timedOut))])
+    }
 }
