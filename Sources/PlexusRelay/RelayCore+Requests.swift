@@ -49,6 +49,10 @@ extension RelayCore {
 
     /// §7.2 step 5: forward the first answer for a pending id unchanged; drop anything else.
     /// An empty fault is forwarded as-is (an empty remote error; Go bindings read it as a timeout).
+    ///
+    /// Replies are never dropped. A requester whose queue already holds more than
+    /// `replyHardLimitBytes` (4 × the outbound bound) is not reading its answers: it is closed with
+    /// CLOSE("plexus: client not reading …") instead of growing the relay's memory further.
     mutating func reply(from server: ConnectionID, relayID: UInt64, outcome: ReplyOutcome) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
         let result: RequestResult
@@ -56,8 +60,17 @@ extension RelayCore {
         case .success(let bytes): result = .success(bytes)
         case .fault(let text): result = .fault(text)
         }
-        send(.reply(id: entry.requestID, result: result), to: entry.requester)
+        let packet = RelayPacket.reply(id: entry.requestID, result: result)
+        if let queued = connections[entry.requester]?.queuedBytes, queued > 0,
+           queued + packet.encodedSize > replyHardLimitBytes {
+            drop(entry.requester, reason: "plexus: client not reading: outbound queue over \(replyHardLimitBytes) bytes")
+            return
+        }
+        send(packet, to: entry.requester)
     }
+
+    /// Past this many queued bytes a requester that gets another reply is closed.
+    var replyHardLimitBytes: Int { 4 * configuration.outboundQueueLimitBytes }
 
     mutating func expireDeliveredRequest(server: ConnectionID, relayID: UInt64) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }

@@ -117,4 +117,23 @@ final class CoreRequestTests: XCTestCase {
         }
         XCTAssertEqual(h.advance(milliseconds: 10), [p(a, .reply(id: 1, result: .timedOut))])
     }
+
+    func testRequesterThatNeverReadsIsClosedPastTheHardLimit() {
+        var h = CoreHarness { $0.outboundQueueLimitBytes = 100 }
+        let a = h.connect("svc"), c = h.connect(nil)
+        h.stalled.insert(c)
+        let answer = ByteBuffer(repeating: 1, count: 90)
+        var closed = false
+        for i in 0..<10 where !closed {
+            h.receive(.request(id: UInt64(i), cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 1000), from: c)
+            let out = h.receive(.reply(id: UInt64(i), outcome: .success(answer)), from: a)
+            if out.contains(.close(c)) {
+                closed = true
+                XCTAssertEqual(i, 4, "4 replies of 95 bytes fit in 400; the 5th does not")
+                XCTAssertEqual(out.first, p(c, .close(reason: s("plexus: client not reading: outbound queue over 400 bytes"))))
+            }
+        }
+        XCTAssertTrue(closed)
+        XCTAssertNil(h.core.connections[c])
+    }
 }
