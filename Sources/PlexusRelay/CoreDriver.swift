@@ -134,7 +134,7 @@ final class CoreDriver {
     // MARK: Deadlines
 
     private func rescheduleTimer() {
-        guard let next = core.nextDeadline else {
+        guard !shuttingDown, let next = core.nextDeadline else {
             timer?.cancel()
             timer = nil
             timerDeadline = nil

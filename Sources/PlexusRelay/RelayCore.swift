@@ -183,6 +183,7 @@ struct RelayCore {
             effects.append(.close(id))
         }
         connections.removeAll()
+        deadlines = DeadlineQueue()
         routes = RouteTable()
         tunnels.removeAll()
         counters.queuedBytes = 0
@@ -226,11 +227,11 @@ struct RelayCore {
     /// Queues `packet` for `id` unconditionally (control packets, replies, tunnel traffic that
     /// passed its own checks).
     mutating func send(_ packet: RelayPacket, to id: ConnectionID) {
-        guard connections[id] != nil else { return }
+        guard let index = connections.index(forKey: id) else { return }
         let size = packet.encodedSize
-        connections[id]!.queuedBytes += size
+        connections.values[index].queuedBytes += size
         counters.queuedBytes += size
-        counters.notePeak(connections[id]!.queuedBytes)
+        counters.notePeak(connections.values[index].queuedBytes)
         effects.append(.send(id, packet))
     }
 

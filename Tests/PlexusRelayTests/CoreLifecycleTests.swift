@@ -79,6 +79,7 @@ final class CoreLifecycleTests: XCTestCase {
         h.core.shutdown(reason: "bye")
         XCTAssertEqual(h.collect(), [p(a, .close(reason: s("bye"))), .close(a), .close(pending)])
         XCTAssertEqual(h.core.connections.count, 0)
+        XCTAssertNil(h.core.nextDeadline)
     }
 
     func testEncodedSizeMatchesEncoder() {
