@@ -74,5 +74,11 @@ final class CoreFanoutTests: XCTestCase {
         let stored = h.core.connections[a]!.subscriptions.first!
         XCTAssertEqual(stored.bytes, s("topic"))
         XCTAssertLessThan(stored.bytes.capacity, 1000)
+        // Another subscriber leaves through a slice: the table's key stays the compact copy.
+        let b = h.connect(nil)
+        h.receive(.subscribe(topic: s("topic")), from: b)
+        h.receive(.unsubscribe(topic: slice), from: b)
+        XCTAssertEqual(h.core.routes.topicNames.map(\.bytes.capacity).max()! < 1000, true)
+        XCTAssertEqual(h.core.routes.subscribers(of: Name(s("topic"))), [.local(a)])
     }
 }
