@@ -36,7 +36,7 @@ extension RelayCore {
             }
             let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
             guard hasRoom(server, bytes: packet.encodedSize) else {
-                counters.overloadedRequests[Name.compact(cluster), default: 0] += 1
+                RelayCounters.countDrop(&counters.overloadedRequests, Name(cluster))
                 send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.overloadedFault))), to: requester)
                 return
             }
