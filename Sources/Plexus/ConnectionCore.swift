@@ -1,0 +1,409 @@
+import DequeModule
+import NIOConcurrencyHelpers
+import Logging
+import NIOCore
+import PlexusWire
+
+/// A request delivered to this service, waiting for a request worker.
+struct InboundRequest: Sendable {
+    var id: UInt64
+    var payload: ByteBuffer
+    var expiry: NIODeadline
+}
+
+/// The service side of a connection: the handler and its two limited queues (spec §11).
+struct ServiceDispatch: Sendable {
+    let handler: any ServiceHandler
+    let requests: WorkQueue<InboundRequest>
+    let broadcasts: WorkQueue<ByteBuffer>
+}
+
+/// All state of one relay connection. Lives on the connection's event loop: it is the channel
+/// handler after the packet decoder, and every public call hops here with `execute`/`submit`.
+/// No locks, no actors; async callers wait on `EventLoopPromise`s this object completes.
+final class ConnectionCore: ChannelInboundHandler {
+    typealias InboundIn = RelayPacket
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case handshaking(EventLoopPromise<Void>)
+        case open
+        /// CLOSE sent; waiting for the relay's CLOSE.
+        case closing
+        case closed(reason: String)
+    }
+
+    private struct PendingRequest {
+        var promise: EventLoopPromise<ByteBuffer>
+        var timer: Scheduled<Void>?
+    }
+
+    private struct PendingTunnel {
+        var promise: EventLoopPromise<Tunnel>
+        var timer: Scheduled<Void>?
+    }
+
+    let eventLoop: any EventLoop
+    let logger: Logger
+    let service: ServiceDispatch?
+    private let cluster: String
+    private var context: ChannelHandlerContext?
+    private var state: State
+    private var closeWaiters: [EventLoopPromise<Void>] = []
+    private var closeTimer: Scheduled<Void>?
+
+    // Output coalescing: packets are encoded into one buffer and flushed once per batch.
+    private var output: ByteBuffer
+    private var flushScheduled = false
+    private var inRead = false
+    /// Queues with an item for a waiting consumer, woken once at the end of the read burst.
+    private var pendingWakes: [any Wakeable] = []
+
+    private var nextRequestID: UInt64 = 0
+    private var requests: [UInt64: PendingRequest] = [:]
+    private var nextTunnelID: UInt64 = 0
+    private var tunnelInits: [UInt64: PendingTunnel] = [:]
+    private(set) var tunnels: [UInt64: TunnelCore] = [:]
+    private var subscriptions: [ByteBuffer: WorkQueue<ByteBuffer>] = [:]
+    /// Why the connection stopped accepting operations (nil while open); readable from any thread
+    /// so fire-and-forget calls can fail fast without a hop to the event loop.
+    let endedReason = NIOLockedValueBox<String?>(nil)
+    /// Set once the core is published inside `NIOLoopBound`; used to hand out references.
+    var selfBound: NIOLoopBound<ConnectionCore>?
+
+    init(eventLoop: any EventLoop, cluster: String, service: ServiceDispatch?, logger: Logger, handshake: EventLoopPromise<Void>) {
+        self.eventLoop = eventLoop
+        self.cluster = cluster
+        self.service = service
+        self.logger = logger
+        self.state = .handshaking(handshake)
+        self.output = ByteBuffer()
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        output = context.channel.allocator.buffer(capacity: 256)
+    }
+
+    func sendHandshake() {
+        write(.initiate(version: ByteBuffer(string: WireConstants.protocolVersion), cluster: ByteBuffer(string: cluster)), force: true)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inRead = true
+        handle(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        if !pendingWakes.isEmpty {
+            let wakes = pendingWakes
+            pendingWakes.removeAll(keepingCapacity: true)
+            for queue in wakes { queue.wake() }
+        }
+        flushNow()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        terminate(reason: "connection dropped: end of stream without CLOSE", drop: true)
+        self.context = nil
+        selfBound = nil  // breaks the core → bound → core cycle
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let text = String(describing: error)
+        logger.warning("relay connection error, closing", metadata: ["error": "\(text)"])
+        terminate(reason: "protocol violation: \(text)", drop: true, handshakeError: .protocolViolation(text))
+        context.close(promise: nil)
+    }
+
+    // MARK: Inbound packets
+
+    private func handle(_ packet: RelayPacket) {
+        if case .handshaking(let promise) = state {
+            switch packet {
+            case .accept:
+                state = .open
+                promise.succeed()
+            case .deny(let reason):
+                let text = String(buffer: reason)
+                terminate(reason: "denied: \(text)", drop: false, handshakeError: .denied(reason: text))
+                context?.close(promise: nil)
+            default:
+                violation("expected INIT or DENY during the handshake, got \(packet)")
+            }
+            return
+        }
+        if case .closed = state { return }
+        switch packet {
+        case .accept, .deny:
+            violation("INIT/DENY after the handshake")
+        case .close(let reason):
+            let text = String(buffer: reason)
+            if text.isEmpty {
+                terminate(reason: "connection closed", drop: false)
+            } else {
+                terminate(reason: "connection dropped: \(text)", drop: true)
+            }
+            context?.close(promise: nil)
+        case .broadcast(let message):
+            guard let service else { return violation("BROADCAST delivered to a plain client") }
+            if !deliver(message, bytes: message.readableBytes, to: service.broadcasts) {
+                logger.debug("broadcast dropped by the memory limit", metadata: ["bytes": "\(message.readableBytes)"])
+            }
+        case .request(let id, let payload, let timeoutMilliseconds):
+            guard let service else { return violation("REQUEST delivered to a plain client") }
+            let ms = Int64(clamping: min(timeoutMilliseconds, 2_147_483_647))
+            let request = InboundRequest(id: id, payload: payload, expiry: .now() + .milliseconds(ms))
+            if !deliver(request, bytes: payload.readableBytes, to: service.requests) {
+                logger.debug("request dropped by the memory limit", metadata: ["bytes": "\(payload.readableBytes)"])
+            }
+        case .reply(let id, let result):
+            guard let pending = requests.removeValue(forKey: id) else {
+                logger.debug("ignoring REPLY for an id not pending", metadata: ["id": "\(id)"])
+                return
+            }
+            pending.timer?.cancel()
+            switch result {
+            case .success(let reply): pending.promise.succeed(reply)
+            case .fault(let fault): pending.promise.fail(PlexusError.remoteFault(String(buffer: fault)))
+            case .timedOut: pending.promise.fail(PlexusError.timedOut)
+            }
+        case .publish(let topic, let event):
+            guard let queue = subscriptions[topic] else { return }
+            if !deliver(event, bytes: event.readableBytes, to: queue) {
+                logger.debug("event dropped by the memory limit", metadata: ["bytes": "\(event.readableBytes)"])
+            }
+        case .tunnelOffer(let buildID, let chunkLimit):
+            guard let service else { return violation("TUN_INIT offered to a plain client") }
+            guard chunkLimit >= 1 else { return violation("tunnel offer with chunk limit 0") }
+            let id = nextTunnelID
+            nextTunnelID &+= 1
+            let tunnel = TunnelCore(id: id, chunkLimit: chunkLimit, connection: self)
+            tunnels[id] = tunnel
+            write(.tunnelConfirm(buildID: buildID, tunnelID: id))
+            write(.tunnelAllow(id: id, allowance: UInt64(WireConstants.bindingTunnelBuffer)))
+            let handle = Tunnel(core: NIOLoopBound(tunnel, eventLoop: eventLoop), eventLoop: eventLoop)
+            let handler = service.handler
+            Task { await handler.handleTunnel(handle) }
+        case .tunnelResult(let id, let chunkLimit):
+            guard let pending = tunnelInits.removeValue(forKey: id) else {
+                if chunkLimit != nil {
+                    // Our local timer gave up already: release the relay's end.
+                    write(.tunnelClose(id: id))
+                }
+                return
+            }
+            pending.timer?.cancel()
+            guard let chunkLimit else { return pending.promise.fail(PlexusError.timedOut) }
+            guard chunkLimit >= 1 else {
+                pending.promise.fail(PlexusError.protocolViolation("tunnel result with chunk limit 0"))
+                return violation("tunnel result with chunk limit 0")
+            }
+            let tunnel = TunnelCore(id: id, chunkLimit: chunkLimit, connection: self)
+            tunnels[id] = tunnel
+            write(.tunnelAllow(id: id, allowance: UInt64(WireConstants.bindingTunnelBuffer)))
+            pending.promise.succeed(Tunnel(core: NIOLoopBound(tunnel, eventLoop: eventLoop), eventLoop: eventLoop))
+        case .tunnelAllow(let id, let allowance):
+            tunnels[id]?.allow(allowance)
+        case .tunnelTransfer(let id, let size, let chunk):
+            tunnels[id]?.receiveChunk(size: size, chunk: chunk)
+        case .tunnelClose(let id, let reason):
+            tunnels.removeValue(forKey: id)?.remoteClosed(reason: String(buffer: reason))
+        }
+    }
+
+    /// Queues an inbound message; a waiting consumer is woken at the end of the read burst.
+    private func deliver<Item>(_ item: Item, bytes: Int, to queue: WorkQueue<Item>) -> Bool {
+        switch queue.enqueue(item, bytes: bytes) {
+        case .dropped: return false
+        case .queued: return true
+        case .wakeDue:
+            if inRead { pendingWakes.append(queue) } else { queue.wake() }
+            return true
+        }
+    }
+
+    private func violation(_ text: String) {
+        logger.warning("relay protocol violation, closing", metadata: ["detail": "\(text)"])
+        terminate(reason: "protocol violation: \(text)", drop: true, handshakeError: .protocolViolation(text))
+        context?.close(promise: nil)
+    }
+
+    // MARK: Output
+
+    /// Encodes a packet into the batch; flushed at the end of the read burst or event-loop tick.
+    func write(_ packet: ClientPacket, force: Bool = false) {
+        guard context != nil else { return }
+        switch state {
+        case .open: break
+        case .handshaking: guard force else { return }
+        case .closing, .closed: return   // nothing may follow our CLOSE
+        }
+        output.writeClientPacket(packet)
+        if !inRead && !flushScheduled {
+            flushScheduled = true
+            eventLoop.execute { [selfBound] in
+                guard let core = selfBound?.value else { return }
+                core.flushScheduled = false
+                core.flushNow()
+            }
+        }
+    }
+
+    private func flushNow() {
+        guard output.readableBytes > 0, let context else { return }
+        let batch = output
+        output = context.channel.allocator.buffer(capacity: 256)
+        context.writeAndFlush(wrapOutboundOut(batch), promise: nil)
+    }
+
+    /// Flushes right away (used by `send` paths that want their chunks on the wire now).
+    func flushIfIdle() {
+        if !inRead && !flushScheduled { flushNow() }
+    }
+
+    // MARK: Operations (called on the event loop)
+
+    private var isOpen: Bool {
+        if case .open = state { return true }
+        return false
+    }
+
+    var closedReason: String {
+        switch state {
+        case .closed(let reason): reason
+        case .closing: "connection closing"
+        default: "connection closed"
+        }
+    }
+
+    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, promise: EventLoopPromise<ByteBuffer>) {
+        guard isOpen else { return promise.fail(PlexusError.closed(reason: closedReason)) }
+        let id = nextRequestID
+        nextRequestID &+= 1
+        let timer = eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)) { [selfBound] in
+            guard let core = selfBound?.value, let pending = core.requests.removeValue(forKey: id) else { return }
+            core.logger.debug("request timed out locally without the relay's REPLY", metadata: ["id": "\(id)"])
+            pending.promise.fail(PlexusError.timedOut)
+        }
+        requests[id] = PendingRequest(promise: promise, timer: timer)
+        write(.request(id: id, cluster: cluster, payload: payload, timeoutMilliseconds: milliseconds))
+    }
+
+    func reply(id: UInt64, outcome: ReplyOutcome) {
+        write(.reply(id: id, outcome: outcome))
+    }
+
+    func send(_ packet: ClientPacket) throws(PlexusError) {
+        guard isOpen else { throw .closed(reason: closedReason) }
+        write(packet)
+    }
+
+    func subscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) throws(PlexusError) {
+        guard isOpen else { throw .closed(reason: closedReason) }
+        guard subscriptions[topic] == nil else { throw .invalidArgument("already subscribed to \(String(buffer: topic))") }
+        subscriptions[topic] = queue
+        write(.subscribe(topic: topic))
+    }
+
+    func unsubscribe(topic: ByteBuffer) throws(PlexusError) {
+        guard isOpen else { throw .closed(reason: closedReason) }
+        guard let queue = subscriptions.removeValue(forKey: topic) else {
+            throw .invalidArgument("not subscribed to \(String(buffer: topic))")
+        }
+        queue.finish()
+        write(.unsubscribe(topic: topic))
+    }
+
+    func openTunnel(cluster: ByteBuffer, milliseconds: UInt64, promise: EventLoopPromise<Tunnel>) {
+        guard isOpen else { return promise.fail(PlexusError.closed(reason: closedReason)) }
+        let id = nextTunnelID
+        nextTunnelID &+= 1
+        let timer = eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)) { [selfBound] in
+            guard let core = selfBound?.value, let pending = core.tunnelInits.removeValue(forKey: id) else { return }
+            pending.promise.fail(PlexusError.timedOut)
+        }
+        tunnelInits[id] = PendingTunnel(promise: promise, timer: timer)
+        write(.tunnelInit(id: id, cluster: cluster, timeoutMilliseconds: milliseconds))
+    }
+
+    func forgetTunnel(id: UInt64) {
+        tunnels.removeValue(forKey: id)
+    }
+
+    /// Graceful close (spec §10.1): CLOSE, then wait (bounded) for the relay's CLOSE.
+    func close(promise: EventLoopPromise<Void>) {
+        switch state {
+        case .closed(let reason):
+            if reason == "connection closed" { promise.succeed() } else { promise.fail(PlexusError.closed(reason: reason)) }
+            return
+        case .closing:
+            closeWaiters.append(promise)
+            return
+        case .handshaking:
+            closeWaiters.append(promise)
+            terminate(reason: "connection closed", drop: false, handshakeError: .closed(reason: "closed during the handshake"))
+            context?.close(promise: nil)
+            return
+        case .open:
+            break
+        }
+        closeWaiters.append(promise)
+        output.writeClientPacket(.close)
+        flushNow()
+        state = .closing
+        endedReason.withLockedValue { $0 = "connection closing" }
+        closeTimer = eventLoop.scheduleTask(in: Validate.timeAmount(Defaults.closeBound)) { [selfBound] in
+            guard let core = selfBound?.value else { return }
+            core.terminate(reason: "connection dropped: no CLOSE from the relay within \(Defaults.closeBound)", drop: true)
+            core.context?.close(promise: nil)
+        }
+    }
+
+    /// Ends the connection exactly once: fails every pending operation, closes tunnels and
+    /// subscriptions, completes `close()` waiters and reports a drop to the service.
+    private func terminate(reason: String, drop: Bool, handshakeError: PlexusError? = nil) {
+        let previous = state
+        if case .closed = previous { return }
+        state = .closed(reason: reason)
+        endedReason.withLockedValue { $0 = reason }
+        closeTimer?.cancel()
+        let closedError = PlexusError.closed(reason: reason)
+        if case .handshaking(let promise) = previous {
+            promise.fail(handshakeError ?? .connectionFailed(reason))
+        }
+        for (_, pending) in requests {
+            pending.timer?.cancel()
+            pending.promise.fail(closedError)
+        }
+        requests.removeAll()
+        for (_, pending) in tunnelInits {
+            pending.timer?.cancel()
+            pending.promise.fail(closedError)
+        }
+        tunnelInits.removeAll()
+        let open = tunnels
+        tunnels.removeAll()
+        for (_, tunnel) in open { tunnel.connectionClosed(reason: reason) }
+        for (_, queue) in subscriptions { queue.finish() }
+        subscriptions.removeAll()
+        if let service {
+            service.requests.finish()
+            service.broadcasts.finish()
+        }
+        let waiters = closeWaiters
+        closeWaiters.removeAll()
+        for waiter in waiters {
+            if drop { waiter.fail(closedError) } else { waiter.succeed() }
+        }
+        if drop, let service {
+            if case .handshaking = previous { return }
+            let handler = service.handler
+            logger.info("relay connection dropped", metadata: ["reason": "\(reason)"])
+            Task { await handler.handleDrop(reason: reason) }
+        }
+    }
+}

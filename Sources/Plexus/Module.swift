@@ -1,1 +1,0 @@
-// Plexus: module placeholder until its first real file lands.

@@ -1,0 +1,282 @@
+import DequeModule
+import NIOCore
+import PlexusWire
+
+/// An ordered, flow-controlled, bidirectional message stream to one member of a cluster
+/// (spec §9). Messages are non-empty byte strings of any size; the binding chunks and
+/// reassembles them. All state lives on the connection's event loop.
+public final class Tunnel: Sendable {
+    let core: NIOLoopBound<TunnelCore>
+    let eventLoop: any EventLoop
+
+    init(core: NIOLoopBound<TunnelCore>, eventLoop: any EventLoop) {
+        self.core = core
+        self.eventLoop = eventLoop
+    }
+
+    /// Sends one message, waiting for the relay's allowance before every chunk. `timeout`
+    /// bounds the whole send (nil = wait forever); when it passes, the send throws `.timedOut`
+    /// and chunks already sent stay sent (the peer discards the partial message).
+    public func send(_ message: ByteBuffer, timeout: Duration? = nil) async throws {
+        try Validate.payload(message, "tunnel message")
+        let promise = eventLoop.makePromise(of: Void.self)
+        let core = self.core
+        eventLoop.execute { core.value.send(message, timeout: timeout, promise: promise) }
+        try await promise.futureResult.get()
+    }
+
+    public func send(_ message: [UInt8], timeout: Duration? = nil) async throws {
+        try await send(ByteBuffer(bytes: message), timeout: timeout)
+    }
+
+    public func send(_ message: String, timeout: Duration? = nil) async throws {
+        try await send(ByteBuffer(string: message), timeout: timeout)
+    }
+
+    /// Receives the next complete message, in order. After the tunnel closed, queued messages
+    /// are still returned, then `.closed` is thrown. `timeout` nil = wait forever.
+    public func receive(timeout: Duration? = nil) async throws -> ByteBuffer {
+        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        let core = self.core
+        eventLoop.execute { core.value.receive(timeout: timeout, promise: promise) }
+        return try await promise.futureResult.get()
+    }
+
+    /// Closes the tunnel: TUN_CLOSE, then waits (bounded by `Defaults.closeBound`) for the
+    /// relay's TUN_CLOSE. Throws `.closed(reason:)` if the relay closed it with a non-empty reason.
+    public func close() async throws {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let core = self.core
+        eventLoop.execute { core.value.close(promise: promise) }
+        try await promise.futureResult.get()
+    }
+}
+
+/// Event-loop state of one tunnel end.
+final class TunnelCore {
+    private final class SendOperation {
+        var remaining: ByteBuffer
+        let total: UInt64
+        var started = false
+        let promise: EventLoopPromise<Void>
+        var timer: Scheduled<Void>?
+
+        init(message: ByteBuffer, promise: EventLoopPromise<Void>) {
+            self.remaining = message
+            self.total = UInt64(message.readableBytes)
+            self.promise = promise
+        }
+    }
+
+    private final class ReceiveOperation {
+        let promise: EventLoopPromise<ByteBuffer>
+        var timer: Scheduled<Void>?
+        init(promise: EventLoopPromise<ByteBuffer>) { self.promise = promise }
+    }
+
+    let id: UInt64
+    let chunkLimit: Int
+    private let connection: ConnectionCore
+    private var eventLoop: any EventLoop { connection.eventLoop }
+
+    /// Credit for our outbound chunks (relay grants minus chunks sent).
+    private(set) var allowance: Int64 = 0
+    private var sends: Deque<SendOperation> = []
+    private var messages: Deque<ByteBuffer> = []
+    private var receivers: Deque<ReceiveOperation> = []
+    private var partial: ByteBuffer?
+    private var partialSize = 0
+    /// Set when the tunnel is finished: the reason (empty = graceful).
+    private var closedReason: String?
+    private var closeWaiters: [EventLoopPromise<Void>] = []
+    private var closeTimer: Scheduled<Void>?
+
+    init(id: UInt64, chunkLimit: UInt64, connection: ConnectionCore) {
+        self.id = id
+        self.chunkLimit = Int(min(chunkLimit, 2_147_483_647))
+        self.connection = connection
+    }
+
+    private var closedError: PlexusError {
+        let reason = closedReason ?? ""
+        return .closed(reason: reason.isEmpty ? "tunnel closed" : reason)
+    }
+
+    private var isClosing: Bool { !closeWaiters.isEmpty }
+
+    // MARK: Sending
+
+    func send(_ message: ByteBuffer, timeout: Duration?, promise: EventLoopPromise<Void>) {
+        guard closedReason == nil, !isClosing else { return promise.fail(closedError) }
+        let operation = SendOperation(message: message, promise: promise)
+        if let timeout {
+            let bound = NIOLoopBound((self, operation), eventLoop: eventLoop)
+            operation.timer = eventLoop.scheduleTask(in: Validate.timeAmount(timeout)) {
+                let (tunnel, operation) = bound.value
+                tunnel.sendTimedOut(operation)
+            }
+        }
+        sends.append(operation)
+        pumpSends()
+    }
+
+    private func sendTimedOut(_ operation: SendOperation) {
+        guard let index = sends.firstIndex(where: { $0 === operation }) else { return }
+        sends.remove(at: index)
+        operation.promise.fail(PlexusError.timedOut)
+        pumpSends()
+    }
+
+    /// Writes chunks of the head send while allowance covers them (spec §9.4 binding rule).
+    private func pumpSends() {
+        var wrote = false
+        defer { if wrote { connection.flushIfIdle() } }
+        while let operation = sends.first {
+            while operation.remaining.readableBytes > 0 {
+                let length = min(chunkLimit, operation.remaining.readableBytes)
+                guard allowance >= Int64(length) else { return }
+                let chunk = operation.remaining.readSlice(length: length)!
+                allowance -= Int64(length)
+                connection.write(.tunnelTransfer(id: id, sizeOrContinuation: operation.started ? 0 : operation.total, chunk: chunk))
+                operation.started = true
+                wrote = true
+            }
+            sends.removeFirst()
+            operation.timer?.cancel()
+            operation.promise.succeed()
+        }
+    }
+
+    func allow(_ bytes: UInt64) {
+        allowance += Int64(min(bytes, UInt64(Int64.max / 2)))
+        pumpSends()
+    }
+
+    // MARK: Receiving
+
+    func receiveChunk(size: UInt64, chunk: ByteBuffer) {
+        guard closedReason == nil else { return }
+        if size != 0 {
+            if let dropped = partial {
+                // A new message started while one was incomplete: discard it, re-grant its bytes.
+                partial = nil
+                grant(dropped.readableBytes)
+            }
+            let total = Int(min(size, UInt64(Int.max / 2)))
+            if chunk.readableBytes >= total {
+                complete(chunk)
+            } else {
+                var buffer = ByteBufferAllocator().buffer(capacity: min(total, 64 << 20))
+                buffer.writeImmutableBuffer(chunk)
+                partial = buffer
+                partialSize = total
+            }
+        } else {
+            guard partial != nil else {
+                // Continuation without a message in progress: ignore, but keep the credit.
+                grant(chunk.readableBytes)
+                return
+            }
+            partial!.writeImmutableBuffer(chunk)
+            if partial!.readableBytes >= partialSize {
+                let message = partial!
+                partial = nil
+                complete(message)
+            }
+        }
+    }
+
+    private func complete(_ message: ByteBuffer) {
+        if let receiver = receivers.popFirst() {
+            receiver.timer?.cancel()
+            grant(message.readableBytes)
+            receiver.promise.succeed(message)
+        } else {
+            messages.append(message)
+        }
+    }
+
+    private func grant(_ bytes: Int) {
+        guard bytes > 0, closedReason == nil else { return }
+        connection.write(.tunnelAllow(id: id, allowance: UInt64(bytes)))
+    }
+
+    func receive(timeout: Duration?, promise: EventLoopPromise<ByteBuffer>) {
+        if let message = messages.popFirst() {
+            grant(message.readableBytes)
+            return promise.succeed(message)
+        }
+        guard closedReason == nil else { return promise.fail(closedError) }
+        let operation = ReceiveOperation(promise: promise)
+        if let timeout {
+            let bound = NIOLoopBound((self, operation), eventLoop: eventLoop)
+            operation.timer = eventLoop.scheduleTask(in: Validate.timeAmount(timeout)) {
+                let (tunnel, operation) = bound.value
+                guard let index = tunnel.receivers.firstIndex(where: { $0 === operation }) else { return }
+                tunnel.receivers.remove(at: index)
+                operation.promise.fail(PlexusError.timedOut)
+            }
+        }
+        receivers.append(operation)
+    }
+
+    // MARK: Closing
+
+    func close(promise: EventLoopPromise<Void>) {
+        if let reason = closedReason {
+            return reason.isEmpty ? promise.succeed() : promise.fail(PlexusError.closed(reason: reason))
+        }
+        closeWaiters.append(promise)
+        guard closeWaiters.count == 1 else { return }
+        // Pending sends end now; nothing more goes out on this tunnel but the close.
+        let pending = sends
+        sends.removeAll()
+        for operation in pending {
+            operation.timer?.cancel()
+            operation.promise.fail(PlexusError.closed(reason: "tunnel closed locally"))
+        }
+        connection.write(.tunnelClose(id: id))
+        connection.flushIfIdle()
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        closeTimer = eventLoop.scheduleTask(in: Validate.timeAmount(Defaults.closeBound)) {
+            let tunnel = bound.value
+            tunnel.connection.forgetTunnel(id: tunnel.id)
+            tunnel.finish(reason: "no TUN_CLOSE from the relay within \(Defaults.closeBound)", timedOut: true)
+        }
+    }
+
+    /// The relay's TUN_CLOSE (acknowledgement or notification).
+    func remoteClosed(reason: String) {
+        finish(reason: reason, timedOut: false)
+    }
+
+    /// The connection ended: the tunnel is closed with the connection's reason.
+    func connectionClosed(reason: String) {
+        finish(reason: reason.isEmpty ? "connection closed" : reason, timedOut: false)
+    }
+
+    private func finish(reason: String, timedOut: Bool) {
+        guard closedReason == nil else { return }
+        closedReason = reason
+        closeTimer?.cancel()
+        partial = nil
+        let error = closedError
+        for operation in sends {
+            operation.timer?.cancel()
+            operation.promise.fail(error)
+        }
+        sends.removeAll()
+        for operation in receivers {
+            operation.timer?.cancel()
+            operation.promise.fail(error)
+        }
+        receivers.removeAll()
+        let waiters = closeWaiters
+        closeWaiters.removeAll()
+        for waiter in waiters {
+            if timedOut { waiter.fail(PlexusError.timedOut) }
+            else if reason.isEmpty { waiter.succeed() }
+            else { waiter.fail(PlexusError.closed(reason: reason)) }
+        }
+    }
+}
