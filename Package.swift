@@ -48,13 +48,13 @@ let package = Package(
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusSession", logging,
+            "Plexus", "PlexusRelay", "PlexusCrypto", nioCore, logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioPosix, nioEmbedded,
+            "Plexus", "PlexusRelay", nioCore, logging, atomics,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -33,10 +33,31 @@ public struct RelayConfiguration: Sendable {
         wireLimits = .default
     }
 
+    /// Checks the values a relay cannot work with; `RelayServer.start` throws this error.
+    public func validate() throws(RelayConfigurationError) {
+        let maxValue = Int(WireConstants.maxInteroperableValue)
+        guard (0...65535).contains(port) else { throw .init("port \(port) is not in 0...65535") }
+        guard !hosts.isEmpty else { throw .init("no host to listen on") }
+        guard (1...maxValue).contains(chunkLimit) else { throw .init("chunkLimit must be in 1...2^31-1") }
+        guard (chunkLimit...maxValue).contains(tunnelWindow) else {
+            throw .init("tunnelWindow must be at least chunkLimit (a chunk must fit the window) and at most 2^31-1")
+        }
+        guard outboundQueueLimitBytes >= 1 else { throw .init("outboundQueueLimitBytes must be positive") }
+        guard handshakeTimeout.nanoseconds > 0, acceptorConfirmTimeout.nanoseconds > 0 else {
+            throw .init("timeouts must be positive")
+        }
+    }
+
     /// The decoder limits the relay really applies.
     var effectiveWireLimits: WireLimits {
         var limits = wireLimits
         limits.maxChunkBytes = min(limits.maxChunkBytes, chunkLimit)
         return limits
     }
+}
+
+/// A `RelayConfiguration` value the relay cannot work with.
+public struct RelayConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

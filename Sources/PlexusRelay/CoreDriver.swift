@@ -65,8 +65,11 @@ final class CoreDriver {
     /// End of one connection's read batch: write everything the batch produced, once per connection.
     func batchComplete(_ id: ConnectionID) {
         flushDirty()
-        if let handler = handlers[id], core.queuedBytes(of: id) > queueLimit {
-            handler.pauseReading() // it does not read what we send: stop reading what it sends
+        if let handler = handlers[id], core.queuedBytes(of: id) > 2 * queueLimit {
+            // Only replies and control packets can push a queue past the bound (broadcasts and
+            // events are dropped, tunnel chunks wait), and they answer what this client sent:
+            // it does not read what we send, so stop reading what it sends.
+            handler.pauseReading()
         }
         rescheduleTimer()
     }
@@ -82,7 +85,7 @@ final class CoreDriver {
 
     func written(_ id: ConnectionID, bytes: Int) {
         core.written(id, bytes: bytes)
-        if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit / 2 {
+        if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit {
             handler.resumeReading()
         }
         apply()
@@ -131,7 +134,7 @@ final class CoreDriver {
     // MARK: Deadlines
 
     private func rescheduleTimer() {
-        guard let next = core.nextDeadline else {
+        guard !shuttingDown, let next = core.nextDeadline else {
             timer?.cancel()
             timer = nil
             timerDeadline = nil

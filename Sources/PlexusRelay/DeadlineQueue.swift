@@ -47,4 +47,18 @@ struct DeadlineQueue {
     }
 
     var count: Int { heap.count }
+
+    /// Size at which `compact(keeping:)` is worth running next.
+    private(set) var compactionThreshold = 4096
+
+    /// Whether enough entries accumulated that stale ones should be swept.
+    var needsCompaction: Bool { heap.count >= compactionThreshold }
+
+    /// Drops every entry for which `isLive` is false (answered requests, confirmed offers,
+    /// completed handshakes), in O(n). Run when the heap doubled since the last sweep, this keeps
+    /// the heap proportional to the live entries at amortised O(1) per insert.
+    mutating func compact(keeping isLive: (DeadlineKind) -> Bool) {
+        heap = Heap(heap.unordered.filter { isLive($0.kind) })
+        compactionThreshold = max(4096, 2 * heap.count)
+    }
 }

@@ -8,6 +8,9 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// How long a closing connection may take to accept its last bytes before it is closed hard.
+    static let closeGrace: TimeAmount = .seconds(2)
+
     private let driver: CoreDriver
     private var id: ConnectionID?
     private var context: ChannelHandlerContext?
@@ -63,6 +66,15 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client shut its write side: if it already sent CLOSE, the answer is still written
+        // before the socket closes; otherwise this is a drop.
+        if let event = event as? ChannelEvent, event == .inputClosed, !closeAfterFlush {
+            closeNow()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func read(context: ChannelHandlerContext) {
         if readingPaused { readRequested = true } else { context.read() }
     }
@@ -94,6 +106,8 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
             if closeAfterFlush {
                 closing = true
                 promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.closeNow() }
+                // A peer that does not read would keep the socket open forever: bound the wait.
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { [weak self] in self?.closeNow() }
             }
         } else if closeAfterFlush {
             closing = true

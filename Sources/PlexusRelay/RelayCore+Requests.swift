@@ -24,27 +24,35 @@ extension RelayCore {
         let deadline = now + .milliseconds(Int64(min(timeout, Self.maxTimeoutMilliseconds)))
         guard let destination = routes.pickMember(of: Name(cluster)) else {
             // No member: the requester gets its timed-out REPLY at the deadline (reference).
-            deadlines.schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+            schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
             return
         }
         switch destination {
         case .local(let server):
-            guard let relayID = connections[server]?.nextRelayRequestID else { return }
+            guard let relayID = connections[server]?.nextRelayRequestID else {
+                assertionFailure("route to a connection the core does not know")
+                schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+                return
+            }
             let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
             guard hasRoom(server, bytes: packet.encodedSize) else {
-                counters.overloadedRequests[Name.compact(cluster), default: 0] += 1
+                RelayCounters.countDrop(&counters.overloadedRequests, Name(cluster))
                 send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.overloadedFault))), to: requester)
                 return
             }
             connections[server]!.nextRelayRequestID &+= 1
             connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester, requestID: requestID)
-            deadlines.schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
+            schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
             send(packet, to: server)
         }
     }
 
     /// §7.2 step 5: forward the first answer for a pending id unchanged; drop anything else.
     /// An empty fault is forwarded as-is (an empty remote error; Go bindings read it as a timeout).
+    ///
+    /// Replies are never dropped. A requester whose queue already holds more than
+    /// `replyHardLimitBytes` (4 × the outbound bound) is not reading its answers: it is closed with
+    /// CLOSE("plexus: client not reading …") instead of growing the relay's memory further.
     mutating func reply(from server: ConnectionID, relayID: UInt64, outcome: ReplyOutcome) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
         let result: RequestResult
@@ -52,8 +60,17 @@ extension RelayCore {
         case .success(let bytes): result = .success(bytes)
         case .fault(let text): result = .fault(text)
         }
-        send(.reply(id: entry.requestID, result: result), to: entry.requester)
+        let packet = RelayPacket.reply(id: entry.requestID, result: result)
+        if let queued = connections[entry.requester]?.queuedBytes, queued > 0,
+           queued + packet.encodedSize > replyHardLimitBytes {
+            drop(entry.requester, reason: "plexus: client not reading: outbound queue over \(replyHardLimitBytes) bytes")
+            return
+        }
+        send(packet, to: entry.requester)
     }
+
+    /// Past this many queued bytes a requester that gets another reply is closed.
+    var replyHardLimitBytes: Int { 4 * configuration.outboundQueueLimitBytes }
 
     mutating func expireDeliveredRequest(server: ConnectionID, relayID: UInt64) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }

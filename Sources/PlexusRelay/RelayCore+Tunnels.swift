@@ -42,16 +42,20 @@ extension RelayCore {
         }
         let requested: TimeAmount = .milliseconds(Int64(min(timeout, Self.maxTimeoutMilliseconds)))
         guard let destination = routes.pickMember(of: Name(cluster)) else {
-            deadlines.schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+            schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
             return
         }
         switch destination {
         case .local(let acceptor):
-            guard let buildID = connections[acceptor]?.nextBuildID else { return }
+            guard let buildID = connections[acceptor]?.nextBuildID else {
+                assertionFailure("route to a connection the core does not know")
+                schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+                return
+            }
             connections[acceptor]!.nextBuildID &+= 1
             connections[acceptor]!.offers[buildID] = TunnelOffer(initiator: initiator, initiatorTunnelID: tunnelID)
             let wait = min(requested, configuration.acceptorConfirmTimeout)
-            deadlines.schedule(.tunnelOffer(acceptor: acceptor, buildID: buildID), at: now + wait)
+            schedule(.tunnelOffer(acceptor: acceptor, buildID: buildID), at: now + wait)
             send(.tunnelOffer(buildID: buildID, chunkLimit: UInt64(configuration.chunkLimit)), to: acceptor)
         }
     }

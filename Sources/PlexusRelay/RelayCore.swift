@@ -32,6 +32,8 @@ struct CoreConfiguration: Sendable {
 /// Everything the relay knows about one client connection.
 struct ClientConnection {
     var lifecycle: ConnectionLifecycle
+    /// The cluster this connection is a member of (kept after the lifecycle closes, for clean-up).
+    var cluster: Name?
     var subscriptions: Set<Name> = []
     /// Bytes handed to the driver for this connection and not yet written to its socket.
     var queuedBytes = 0
@@ -73,7 +75,7 @@ struct RelayCore {
     mutating func connectionOpened(_ id: ConnectionID, now: NIODeadline) {
         let lifecycle = ConnectionLifecycle(now: now, handshakeTimeout: configuration.handshakeTimeout)
         connections[id] = ClientConnection(lifecycle: lifecycle)
-        deadlines.schedule(.handshake(id), at: now + configuration.handshakeTimeout)
+        schedule(.handshake(id), at: now + configuration.handshakeTimeout)
     }
 
     /// One decoded packet from connection `id`.
@@ -90,7 +92,10 @@ struct RelayCore {
         case .violation(let reason):
             drop(id, reason: reason)
         case .accept(let cluster):
-            if let cluster { routes.addMember(id, to: cluster) }
+            if let cluster {
+                connections[id]!.cluster = cluster
+                routes.addMember(id, to: cluster)
+            }
             send(.accept(version: ByteBuffer(string: WireConstants.protocolVersion)), to: id)
         case .process:
             dispatch(packet, from: id, now: now)
@@ -125,6 +130,26 @@ struct RelayCore {
     /// The earliest pending deadline (possibly of something already answered).
     var nextDeadline: NIODeadline? { deadlines.nextDeadline }
 
+    /// Whether the thing a deadline names is still pending.
+    func isLive(_ kind: DeadlineKind) -> Bool {
+        switch kind {
+        case .handshake(let id): return connections[id]?.lifecycle.isAwaitingHandshake == true
+        case .deliveredRequest(let server, let relayID): return connections[server]?.delivered[relayID] != nil
+        case .unroutedRequest(let requester, _): return connections[requester] != nil
+        case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
+        case .unroutedTunnel(let initiator, _): return connections[initiator] != nil
+        }
+    }
+
+    /// Schedules a deadline, sweeping stale entries when the heap has doubled since the last sweep.
+    mutating func schedule(_ kind: DeadlineKind, at deadline: NIODeadline) {
+        if deadlines.needsCompaction {
+            let core = self
+            deadlines.compact(keeping: { core.isLive($0) })
+        }
+        deadlines.schedule(kind, at: deadline)
+    }
+
     /// Fires every deadline due at `now`.
     mutating func expire(now: NIODeadline) {
         while let kind = deadlines.popDue(now: now) {
@@ -158,6 +183,7 @@ struct RelayCore {
             effects.append(.close(id))
         }
         connections.removeAll()
+        deadlines = DeadlineQueue()
         routes = RouteTable()
         tunnels.removeAll()
         counters.queuedBytes = 0
@@ -201,11 +227,11 @@ struct RelayCore {
     /// Queues `packet` for `id` unconditionally (control packets, replies, tunnel traffic that
     /// passed its own checks).
     mutating func send(_ packet: RelayPacket, to id: ConnectionID) {
-        guard connections[id] != nil else { return }
+        guard let index = connections.index(forKey: id) else { return }
         let size = packet.encodedSize
-        connections[id]!.queuedBytes += size
+        connections.values[index].queuedBytes += size
         counters.queuedBytes += size
-        counters.notePeak(connections[id]!.queuedBytes)
+        counters.notePeak(connections.values[index].queuedBytes)
         effects.append(.send(id, packet))
     }
 
@@ -222,7 +248,7 @@ struct RelayCore {
 
     /// §10.1: remove from the cluster, send CLOSE("") last, then clean up.
     private mutating func closeGracefully(_ id: ConnectionID) {
-        if let cluster = connections[id]?.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        leaveCluster(id)
         send(.close(reason: ByteBuffer()), to: id)
         effects.append(.close(id))
         removeConnection(id)
@@ -232,11 +258,18 @@ struct RelayCore {
     /// reason is given, silently otherwise.
     mutating func drop(_ id: ConnectionID, reason: String?) {
         guard connections[id] != nil else { return }
-        if let cluster = connections[id]!.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        leaveCluster(id)
         if let reason { send(.close(reason: ByteBuffer(string: reason)), to: id) }
         connections[id]!.lifecycle.markClosed()
         effects.append(.close(id))
         removeConnection(id)
+    }
+
+    /// Removes the connection from its cluster: no new requests, broadcasts or offers reach it.
+    private mutating func leaveCluster(_ id: ConnectionID) {
+        guard let cluster = connections[id]?.cluster else { return }
+        connections[id]!.cluster = nil
+        routes.removeMember(id, from: cluster)
     }
 
     /// Forgets a connection: memberships, subscriptions, pending requests (answered timed-out at
@@ -244,7 +277,7 @@ struct RelayCore {
     /// TUN_CLOSE(""), after any data the closing side had already sent).
     private mutating func removeConnection(_ id: ConnectionID) {
         guard let connection = connections[id] else { return }
-        if let cluster = connection.lifecycle.cluster { routes.removeMember(id, from: cluster) }
+        leaveCluster(id)
         for topic in connection.subscriptions { _ = routes.unsubscribe(id, from: topic) }
         counters.queuedBytes -= connection.queuedBytes
         connections[id]!.queuedBytes = 0

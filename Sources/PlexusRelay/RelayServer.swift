@@ -33,6 +33,7 @@ public final class RelayServer: Sendable {
 
     /// Binds every configured host (failing only if all binds fail) and starts serving.
     public static func start(configuration: RelayConfiguration, logger: Logger) async throws -> RelayServer {
+        try configuration.validate()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let coreConfiguration = CoreConfiguration(configuration)
@@ -46,6 +47,7 @@ public final class RelayServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

@@ -44,29 +44,30 @@ struct RouteTable: Router {
     }
 
     mutating func removeMember(_ connection: ConnectionID, from cluster: Name) {
-        guard var entry = clusters.removeValue(forKey: cluster) else { return }
-        entry.members.removeAll { $0 == .local(connection) }
-        if !entry.members.isEmpty { clusters[cluster] = entry }
+        guard let index = clusters.index(forKey: cluster) else { return }
+        clusters.values[index].members.removeAll { $0 == .local(connection) }
+        if clusters.values[index].members.isEmpty { clusters.remove(at: index) }
     }
 
+    /// `topic` is stored as the key when the topic is new: pass a compact name.
     mutating func subscribe(_ connection: ConnectionID, to topic: Name) -> Bool {
-        if var list = topics[topic] {
-            if list.contains(.local(connection)) { return false }
-            topics[topic] = nil // keep the array uniquely referenced while appending
-            list.append(.local(connection))
-            topics[topic] = list
-        } else {
+        guard let index = topics.index(forKey: topic) else {
             topics[topic] = [.local(connection)]
+            return true
         }
+        if topics.values[index].contains(.local(connection)) { return false }
+        topics.values[index].append(.local(connection)) // in place: the key is never re-inserted
         return true
     }
 
+    /// Never stores `topic`: a slice of a read buffer is fine here.
     mutating func unsubscribe(_ connection: ConnectionID, from topic: Name) -> Bool {
-        guard var list = topics.removeValue(forKey: topic) else { return false }
-        let before = list.count
-        list.removeAll { $0 == .local(connection) }
-        if !list.isEmpty { topics[topic] = list }
-        return list.count != before
+        guard let index = topics.index(forKey: topic) else { return false }
+        let before = topics.values[index].count
+        topics.values[index].removeAll { $0 == .local(connection) }
+        let removed = topics.values[index].count != before
+        if topics.values[index].isEmpty { topics.remove(at: index) }
+        return removed
     }
 
     func members(of cluster: Name) -> [Destination] {
@@ -88,4 +89,5 @@ struct RouteTable: Router {
 
     var clusterCount: Int { clusters.count }
     var topicCount: Int { topics.count }
+    var topicNames: [Name] { Array(topics.keys) }
 }

@@ -59,6 +59,17 @@ final class LoopbackExampleTests: LoopbackTestCase {
         XCTAssertTrue(server.boundAddresses.contains("127.0.0.1:\(server.port)"), "\(server.boundAddresses)")
     }
 
+    func testInvalidConfigurationIsRejected() async throws {
+        var configuration = RelayConfiguration()
+        configuration.port = 0
+        configuration.tunnelWindow = 100
+        do {
+            let relay = try await RelayServer.start(configuration: configuration, logger: Logger(label: "bad"))
+            await relay.shutdown()
+            XCTFail("a window smaller than the chunk limit must be rejected")
+        } catch is RelayConfigurationError {}
+    }
+
     func testWorkedExampleRequestReply() throws {
         let service = try connect()
         service.send(bytes: hexBytes(serviceInit))

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Plexus
+
+/// `plexus request CLUSTER DATA`: sends one request and prints the reply.
+struct RequestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request",
+        abstract: "Send a request to one member of a cluster and print its reply."
+    )
+
+    @Argument(help: "The cluster to ask.") var cluster: String
+    @Argument(help: "The request payload (\"-\" reads standard input).") var data: String
+    @Option(help: "Milliseconds to wait for the reply.") var timeout: Int = 5000
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let logger = Logs.bootstrap(options.logLevel.level, label: "plexus.request")
+        let timeout = try positiveMilliseconds(timeout, option: "timeout")
+        let connection = try await Connection.connect(host: options.host, port: options.port, logger: logger)
+        do {
+            let reply = try await connection.request(Payload.from(argument: data), to: cluster, timeout: timeout)
+            Payload.write(reply)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw RequestFailure(error)
+        }
+    }
+}
+
+/// A failed request, with an exit code that says what went wrong: 3 timed out, 4 remote fault,
+/// 1 anything else (connection refused, closed, invalid argument).
+struct RequestFailure: Error, CustomStringConvertible {
+    let description: String
+    let exitCode: ExitCode
+
+    init(_ error: any Error) {
+        switch error as? PlexusError {
+        case .timedOut?:
+            description = "timed out: no reply within the timeout (is a member of the cluster running?)"
+            exitCode = ExitCode(3)
+        case .remoteFault(let text)?:
+            description = "remote fault: \(text)"
+            exitCode = ExitCode(4)
+        default:
+            description = "\(error)"
+            exitCode = .failure
+        }
+    }
+}
+
+/// `plexus broadcast CLUSTER DATA`: delivers a message to every member of a cluster.
+struct BroadcastCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broadcast",
+        abstract: "Send a message to every member of a cluster."
+    )
+
+    @Argument(help: "The cluster.") var cluster: String
+    @Argument(help: "The message (\"-\" reads standard input).") var data: String
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let logger = Logs.bootstrap(options.logLevel.level, label: "plexus.broadcast")
+        let connection = try await Connection.connect(host: options.host, port: options.port, logger: logger)
+        try await connection.broadcast(Payload.from(argument: data), to: cluster)
+        try await connection.close()
+    }
+}
+
+/// `plexus publish TOPIC DATA`: publishes one event.
+struct PublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish an event to every subscriber of a topic."
+    )
+
+    @Argument(help: "The topic.") var topic: String
+    @Argument(help: "The event (\"-\" reads standard input).") var data: String
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let logger = Logs.bootstrap(options.logLevel.level, label: "plexus.publish")
+        let connection = try await Connection.connect(host: options.host, port: options.port, logger: logger)
+        try await connection.publish(Payload.from(argument: data), to: topic)
+        try await connection.close()
+    }
+}
