@@ -15,6 +15,9 @@ public final class Connection: Sendable {
     var eventLoop: any EventLoop { channel.eventLoop }
 
     let endedReason: NIOLockedValueBox<String?>
+    /// Fire-and-forget packets handed to the event loop and not yet written.
+    private let inFlight = NIOLockedValueBox(0)
+    private static let maxInFlight = 1024
 
     private init(core: NIOLoopBound<ConnectionCore>, channel: any Channel, endedReason: NIOLockedValueBox<String?>) {
         self.core = core
@@ -244,15 +247,26 @@ public final class Connection: Sendable {
         try await promise.futureResult.get()
     }
 
-    /// Sends a packet without an answer. While the socket is writable this does not wait for
-    /// the event loop (packets keep their order: `execute` is FIFO); when it is not, the call
-    /// waits for the loop, which paces a fast sender.
+    /// Sends a packet without an answer. While the socket is writable and fewer than
+    /// `maxInFlight` such packets wait for the event loop, this does not wait for the loop
+    /// (packets keep their order: `execute` is FIFO); otherwise the call waits for the loop,
+    /// which bounds the memory a sender that outruns the loop or the relay can pile up.
     private func fireAndForget(_ packet: ClientPacket) async throws {
         if let reason = endedReason.withLockedValue({ $0 }) { throw PlexusError.closed(reason: reason) }
-        if channel.isWritable {
+        let inFlight = self.inFlight
+        let admitted = inFlight.withLockedValue { count -> Bool in
+            guard count < Self.maxInFlight else { return false }
+            count += 1
+            return true
+        }
+        if admitted && channel.isWritable {
             let core = self.core
-            eventLoop.execute { try? core.value.send(packet) }
+            eventLoop.execute {
+                inFlight.withLockedValue { $0 -= 1 }
+                try? core.value.send(packet)
+            }
         } else {
+            if admitted { inFlight.withLockedValue { $0 -= 1 } }
             try await perform { core in try core.send(packet) }
         }
     }
