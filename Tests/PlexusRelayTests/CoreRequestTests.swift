@@ -136,4 +136,22 @@ final class CoreRequestTests: XCTestCase {
         XCTAssertTrue(closed)
         XCTAssertNil(h.core.connections[c])
     }
+
+    func testOverloadedMemberIsSkippedWhenAnotherHasRoom() {
+        var h = CoreHarness { $0.outboundQueueLimitBytes = 100 }
+        let a = h.connect("svc"), b = h.connect("svc"), c = h.connect(nil)
+        h.stalled.insert(a)
+        let big = ByteBuffer(repeating: 7, count: 60)
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(a, .request(id: 0, payload: big, timeoutMilliseconds: 1000))])
+        // a is full: the next two go to b (round-robin would have picked a for the second).
+        XCTAssertEqual(h.receive(.request(id: 2, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(b, .request(id: 0, payload: big, timeoutMilliseconds: 1000))])
+        XCTAssertEqual(h.receive(.request(id: 3, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(b, .request(id: 1, payload: big, timeoutMilliseconds: 1000))])
+        h.stalled.insert(b)
+        h.receive(.request(id: 4, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c)
+        XCTAssertEqual(h.receive(.request(id: 5, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(c, .reply(id: 5, result: .fault(s("plexus: service overloaded"))))])
+    }
 }
