@@ -22,30 +22,38 @@ extension RelayCore {
             return
         }
         let deadline = now + .milliseconds(Int64(min(timeout, Self.maxTimeoutMilliseconds)))
-        guard let destination = routes.pickMember(of: Name(cluster)) else {
+        let name = Name(cluster)
+        let memberCount = routes.memberCount(of: name)
+        guard memberCount > 0 else {
             // No member: the requester gets its timed-out REPLY at the deadline (reference).
             schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
             return
         }
-        switch destination {
-        case .local(let server):
-            guard let relayID = connections[server]?.nextRelayRequestID else {
-                assertionFailure("route to a connection the core does not know")
-                schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+        // Round-robin, skipping members whose outbound queue is full (at most a few probes).
+        for _ in 0..<min(memberCount, Self.maxOverloadProbes) {
+            guard let destination = routes.pickMember(of: name) else { break }
+            switch destination {
+            case .local(let server):
+                guard let relayID = connections[server]?.nextRelayRequestID else {
+                    assertionFailure("route to a connection the core does not know")
+                    continue
+                }
+                let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
+                guard hasRoom(server, bytes: packet.encodedSize) else { continue }
+                connections[server]!.nextRelayRequestID &+= 1
+                connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester, requestID: requestID)
+                schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
+                send(packet, to: server)
                 return
             }
-            let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
-            guard hasRoom(server, bytes: packet.encodedSize) else {
-                RelayCounters.countDrop(&counters.overloadedRequests, Name(cluster))
-                send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.overloadedFault))), to: requester)
-                return
-            }
-            connections[server]!.nextRelayRequestID &+= 1
-            connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester, requestID: requestID)
-            schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
-            send(packet, to: server)
         }
+        // Every probed member is overloaded: fail fast rather than let the request wait.
+        RelayCounters.countDrop(&counters.overloadedRequests, name)
+        send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.overloadedFault))), to: requester)
     }
+
+    /// How many members a request tries before it is answered "overloaded".
+    static let maxOverloadProbes = 8
 
     /// §7.2 step 5: forward the first answer for a pending id unchanged; drop anything else.
     /// An empty fault is forwarded as-is (an empty remote error; Go bindings read it as a timeout).

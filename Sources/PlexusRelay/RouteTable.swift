@@ -19,6 +19,8 @@ protocol Router {
     mutating func unsubscribe(_ connection: ConnectionID, from topic: Name) -> Bool
     /// Every member of `cluster` (a CoW copy: iterating it does not hold the table).
     func members(of cluster: Name) -> [Destination]
+    /// How many members `cluster` has.
+    func memberCount(of cluster: Name) -> Int
     /// Every subscriber of `topic`.
     func subscribers(of topic: Name) -> [Destination]
     /// One member for a request or tunnel, or `nil` if the cluster has none.
@@ -72,6 +74,10 @@ struct RouteTable: Router {
 
     func members(of cluster: Name) -> [Destination] {
         clusters[cluster]?.members ?? []
+    }
+
+    func memberCount(of cluster: Name) -> Int {
+        clusters[cluster]?.members.count ?? 0
     }
 
     func subscribers(of topic: Name) -> [Destination] {

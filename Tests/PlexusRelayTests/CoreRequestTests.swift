@@ -104,16 +104,16 @@ final class CoreRequestTests: XCTestCase {
     func testAnsweredRequestsDoNotAccumulateInTheDeadlineHeap() {
         var h = CoreHarness()
         let a = h.connect("svc")
-        for i in 0..<20_000 {
+        for i in 0..<10_000 {
             h.receive(.request(id: UInt64(i), cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 60_000), from: a)
             h.receive(.reply(id: UInt64(i), outcome: .success(s("r"))), from: a)
         }
         XCTAssertLessThanOrEqual(h.core.deadlines.count, 4096)
         // Live entries survive a sweep.
         h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 10), from: a)
-        for i in 0..<5000 {
+        for i in 0..<3000 {
             h.receive(.request(id: UInt64(100 + i), cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 60_000), from: a)
-            h.receive(.reply(id: UInt64(20_001 + i), outcome: .success(s("r"))), from: a)
+            h.receive(.reply(id: UInt64(10_001 + i), outcome: .success(s("r"))), from: a)
         }
         XCTAssertEqual(h.advance(milliseconds: 10), [p(a, .reply(id: 1, result: .timedOut))])
     }
@@ -135,5 +135,23 @@ final class CoreRequestTests: XCTestCase {
         }
         XCTAssertTrue(closed)
         XCTAssertNil(h.core.connections[c])
+    }
+
+    func testOverloadedMemberIsSkippedWhenAnotherHasRoom() {
+        var h = CoreHarness { $0.outboundQueueLimitBytes = 100 }
+        let a = h.connect("svc"), b = h.connect("svc"), c = h.connect(nil)
+        h.stalled.insert(a)
+        let big = ByteBuffer(repeating: 7, count: 60)
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(a, .request(id: 0, payload: big, timeoutMilliseconds: 1000))])
+        // a is full: the next two go to b (round-robin would have picked a for the second).
+        XCTAssertEqual(h.receive(.request(id: 2, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(b, .request(id: 0, payload: big, timeoutMilliseconds: 1000))])
+        XCTAssertEqual(h.receive(.request(id: 3, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(b, .request(id: 1, payload: big, timeoutMilliseconds: 1000))])
+        h.stalled.insert(b)
+        h.receive(.request(id: 4, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c)
+        XCTAssertEqual(h.receive(.request(id: 5, cluster: s("svc"), payload: big, timeoutMilliseconds: 1000), from: c),
+                       [p(c, .reply(id: 5, result: .fault(s("plexus: service overloaded"))))])
     }
 }

@@ -109,10 +109,10 @@ final class LoopbackLoadTests: LoopbackTestCase {
             var batch = ByteBuffer()
             for _ in 0..<round { batch.writeClientPacket(.publish(topic: topic, event: event)) }
             fast.send(encoded: batch)
-            for _ in 0..<round {
-                guard case .publish(let t, let e) = try fast.readPacket(timeout: 10) else { return XCTFail("not an event") }
-                XCTAssertEqual(t, topic)
-                XCTAssertEqual(e.readableBytes, 1024)
+            for packet in try fast.readPackets(round, timeout: 20) {
+                guard case .publish(let t, let e) = packet, t == topic, e.readableBytes == 1024 else {
+                    return XCTFail("not the expected event: \(packet)")
+                }
                 received += 1
             }
         }

@@ -133,6 +133,18 @@ final class RawClient: Sendable {
         }
     }
 
+    /// Reads `count` R→C packets, decoding everything available at each wake-up.
+    func readPackets(_ count: Int, timeout: TimeInterval = 10) throws -> [RelayPacket] {
+        var packets: [RelayPacket] = []
+        packets.reserveCapacity(count)
+        return try sink.wait(timeout: timeout, "\(count) packets") { buffer, closed in
+            while packets.count < count, let packet = try RelayPacket.decode(from: &buffer) { packets.append(packet) }
+            if packets.count == count { return packets }
+            if closed { throw TestTimeout(description: "closed after \(packets.count) of \(count) packets") }
+            return nil
+        }
+    }
+
     /// Waits until the relay closed the connection; returns the bytes that were still unread.
     @discardableResult
     func waitForClose(timeout: TimeInterval = 5) throws -> [UInt8] {
