@@ -20,6 +20,8 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
     /// Write what is pending, then close; nothing more is queued.
     var closeAfterFlush = false
     private var closing = false
+    /// The most recent write: NIO completes writes in order, so when it is done, all are.
+    private var lastWrite: EventLoopFuture<Void>?
     private(set) var readingPaused = false
     private var readRequested = false
 
@@ -103,6 +105,7 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
                 driver.written(id, bytes: bytes)
             }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+            lastWrite = promise.futureResult
             if closeAfterFlush {
                 closing = true
                 promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.closeNow() }
@@ -111,7 +114,13 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
             }
         } else if closeAfterFlush {
             closing = true
-            closeNow()
+            if let lastWrite {
+                // Earlier bytes may still be on their way: close only after they were written.
+                lastWrite.assumeIsolated().whenComplete { [weak self] _ in self?.closeNow() }
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { [weak self] in self?.closeNow() }
+            } else {
+                closeNow()
+            }
         }
     }
 
