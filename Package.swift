@@ -54,7 +54,7 @@ let package = Package(
         ]),
         // The benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
-            "Plexus", "PlexusRelay", nioCore, logging, atomics,
+            "Plexus", "PlexusRelay", nioCore, nioPosix, logging, atomics,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

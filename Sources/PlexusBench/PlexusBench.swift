@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import Plexus
 import PlexusRelay
 
@@ -36,10 +37,20 @@ struct PlexusBench: AsyncParsableCommand {
     @Option(help: "Megabytes sent through the tunnel.")
     var tunnelMegabytes: Int = 1024
 
+    @Option(help: "Run each selected measurement this many times (one line per run).")
+    var `repeat`: Int = 1
+
+    @Flag(help: """
+        Run Swift concurrency's global executor on NIO's singleton event loops (NIOSingletons \
+        takeover), so the bench's tasks and the service handlers run on the binding's loop threads.
+        """)
+    var nioExecutor = false
+
     func run() async throws {
         var logger = Logger(label: "plexus.bench")
         logger.logLevel = .warning
         let selected = Set(only.split(separator: ",").map(String.init))
+        let executor = nioExecutor && NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
         var relay: RelayServer?
         let relayPort: Int
@@ -54,17 +65,28 @@ struct PlexusBench: AsyncParsableCommand {
             relayPort = started.port
         }
         let bench = Benchmarks(port: relayPort, logger: logger)
-        print("plexus-bench: relay on 127.0.0.1:\(relayPort) (\(port == nil ? "in-process" : "external")), CPUs allowed: \(CPUAffinity.describe())")
+        print("plexus-bench: relay on 127.0.0.1:\(relayPort) (\(port == nil ? "in-process" : "external")), CPUs allowed: \(CPUAffinity.describe()), "
+              + "tasks on \(executor ? "NIO event loops" : "the Swift global executor")")
 
-        if selected.contains("latency") { try await bench.requestLatency(count: latencyRequests) }
+        for _ in 0..<max(1, self.repeat) {
+            if selected.contains("latency") { try await bench.requestLatency(count: latencyRequests) }
+        }
         if selected.contains("throughput") {
-            for requesters in [1, 8, 32] { try await bench.requestThroughput(requesters: requesters, seconds: seconds) }
+            for requesters in [1, 8, 32] {
+                for _ in 0..<max(1, self.repeat) { try await bench.requestThroughput(requesters: requesters, seconds: seconds) }
+            }
         }
         if selected.contains("pubsub") {
-            for size in [64, 1024] { try await bench.publishThroughput(eventSize: size, count: events) }
+            for size in [64, 1024] {
+                for _ in 0..<max(1, self.repeat) { try await bench.publishThroughput(eventSize: size, count: events) }
+            }
         }
-        if selected.contains("broadcast") { try await bench.broadcastThroughput(messageSize: 1024, count: events) }
-        if selected.contains("tunnel") { try await bench.tunnelThroughput(megabytes: tunnelMegabytes) }
+        for _ in 0..<max(1, self.repeat) {
+            if selected.contains("broadcast") { try await bench.broadcastThroughput(messageSize: 1024, count: events) }
+        }
+        for _ in 0..<max(1, self.repeat) {
+            if selected.contains("tunnel") { try await bench.tunnelThroughput(megabytes: tunnelMegabytes) }
+        }
         await relay?.shutdown()
     }
 }
