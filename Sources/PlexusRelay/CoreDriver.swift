@@ -7,8 +7,10 @@ import PlexusWire
 ///
 /// Path of a message: a connection's `RelayConnectionHandler` decodes packets and calls
 /// `received`; the core appends effects; `apply` encodes every `.send` into the target
-/// connection's outbound buffer (and marks it dirty); at the end of the read batch
-/// (`channelReadComplete`) `flushDirty` writes each dirty buffer with one `writeAndFlush`. The
+/// connection's outbound buffer (and marks it dirty); at the end of a read batch
+/// (`channelReadComplete`) the driver schedules ONE `flushDirty` for the end of the event-loop
+/// tick, so the batches of every connection readable in this tick leave with one `writeAndFlush`
+/// per target connection (32 requesters → one write to the service, not 32). The
 /// write's completion reports the bytes back to the core (`written`), which is how the core knows
 /// each connection's queued bytes. ONE scheduled task drives every deadline.
 final class CoreDriver {
@@ -18,6 +20,7 @@ final class CoreDriver {
     private(set) var core: RelayCore
     private var handlers: [ConnectionID: RelayConnectionHandler] = [:]
     private var dirty: [ConnectionID] = []
+    private var flushScheduled = false
     private var nextConnectionID: UInt64 = 0
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
@@ -64,7 +67,7 @@ final class CoreDriver {
 
     /// End of one connection's read batch: write everything the batch produced, once per connection.
     func batchComplete(_ id: ConnectionID) {
-        flushDirty()
+        scheduleFlush()
         if let handler = handlers[id], core.queuedBytes(of: id) > 2 * queueLimit {
             // Only replies and control packets can push a queue past the bound (broadcasts and
             // events are dropped, tunnel chunks wait), and they answer what this client sent:
@@ -115,6 +118,17 @@ final class CoreDriver {
         if !handler.dirty {
             handler.dirty = true
             dirty.append(id)
+        }
+    }
+
+    /// Flushes once, after every I/O event of this event-loop tick was handled (NIO runs tasks
+    /// queued from the loop in the same iteration, after the I/O events: no extra syscall).
+    private func scheduleFlush() {
+        guard !dirty.isEmpty, !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            flushDirty()
         }
     }
 
