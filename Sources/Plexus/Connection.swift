@@ -149,10 +149,11 @@ public final class Connection: Sendable {
         let name = try Validate.name(cluster, "cluster")
         try Validate.payload(request, "request")
         let ms = try Validate.milliseconds(timeout)
-        let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let core = self.core
-        eventLoop.execute { core.value.request(cluster: name, payload: request, milliseconds: ms, promise: promise) }
-        return try await promise.futureResult.get()
+        let loop = eventLoop
+        return try await withUnsafeThrowingContinuation { continuation in
+            loop.execute { core.value.request(cluster: name, payload: request, milliseconds: ms, continuation: continuation) }
+        }
     }
 
     public func request(_ request: [UInt8], to cluster: String, timeout: Duration) async throws -> [UInt8] {

@@ -33,9 +33,11 @@ final class ConnectionCore: ChannelInboundHandler {
         case closed(reason: String)
     }
 
+    /// A request waiting for its REPLY. The caller's task waits on the continuation directly (no
+    /// promise, no future callback); one connection-wide timer enforces the local deadlines.
     private struct PendingRequest {
-        var promise: EventLoopPromise<ByteBuffer>
-        var timer: Scheduled<Void>?
+        var continuation: UnsafeContinuation<ByteBuffer, any Error>
+        var deadline: NIODeadline
     }
 
     private struct PendingTunnel {
@@ -61,6 +63,9 @@ final class ConnectionCore: ChannelInboundHandler {
 
     private var nextRequestID: UInt64 = 0
     private var requests: [UInt64: PendingRequest] = [:]
+    /// The one timer for the local request deadlines, armed for the earliest one it knows.
+    private var requestTimer: Scheduled<Void>?
+    private var requestTimerDeadline: NIODeadline?
     private var nextTunnelID: UInt64 = 0
     private var tunnelInits: [UInt64: PendingTunnel] = [:]
     private(set) var tunnels: [UInt64: TunnelCore] = [:]
@@ -168,11 +173,10 @@ final class ConnectionCore: ChannelInboundHandler {
                 logger.debug("ignoring REPLY for an id not pending", metadata: ["id": "\(id)"])
                 return
             }
-            pending.timer?.cancel()
             switch result {
-            case .success(let reply): pending.promise.succeed(reply)
-            case .fault(let fault): pending.promise.fail(PlexusError.remoteFault(String(buffer: fault)))
-            case .timedOut: pending.promise.fail(PlexusError.timedOut)
+            case .success(let reply): pending.continuation.resume(returning: reply)
+            case .fault(let fault): pending.continuation.resume(throwing: PlexusError.remoteFault(String(buffer: fault)))
+            case .timedOut: pending.continuation.resume(throwing: PlexusError.timedOut)
             }
         case .publish(let topic, let event):
             guard let queue = subscriptions[topic] else { return }
@@ -283,17 +287,47 @@ final class ConnectionCore: ChannelInboundHandler {
         }
     }
 
-    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, promise: EventLoopPromise<ByteBuffer>) {
-        guard isOpen else { return promise.fail(PlexusError.closed(reason: closedReason)) }
+    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, continuation: UnsafeContinuation<ByteBuffer, any Error>) {
+        guard isOpen else { return continuation.resume(throwing: PlexusError.closed(reason: closedReason)) }
         let id = nextRequestID
         nextRequestID &+= 1
-        let timer = eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)) { [selfBound] in
-            guard let core = selfBound?.value, let pending = core.requests.removeValue(forKey: id) else { return }
-            core.logger.debug("request timed out locally without the relay's REPLY", metadata: ["id": "\(id)"])
-            pending.promise.fail(PlexusError.timedOut)
-        }
-        requests[id] = PendingRequest(promise: promise, timer: timer)
+        let deadline = NIODeadline.now() + .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)
+        requests[id] = PendingRequest(continuation: continuation, deadline: deadline)
+        armRequestTimer(for: deadline)
         write(.request(id: id, cluster: cluster, payload: payload, timeoutMilliseconds: milliseconds))
+    }
+
+    /// Makes sure the request timer fires no later than `deadline`. Answered requests leave the
+    /// timer alone (no cancel per reply); when it fires it fails what expired and re-arms for
+    /// the earliest deadline still pending.
+    private func armRequestTimer(for deadline: NIODeadline) {
+        if let current = requestTimerDeadline, current <= deadline { return }
+        requestTimer?.cancel()
+        requestTimerDeadline = deadline
+        requestTimer = eventLoop.scheduleTask(deadline: deadline) { [selfBound] in
+            selfBound?.value.expireRequests()
+        }
+    }
+
+    private func expireRequests() {
+        requestTimer = nil
+        requestTimerDeadline = nil
+        let now = NIODeadline.now()
+        var expired: [UInt64] = []
+        var next: NIODeadline?
+        for (id, pending) in requests {
+            if pending.deadline <= now {
+                expired.append(id)
+            } else if next.map({ pending.deadline < $0 }) ?? true {
+                next = pending.deadline
+            }
+        }
+        for id in expired.sorted() {
+            guard let pending = requests.removeValue(forKey: id) else { continue }
+            logger.debug("request timed out locally without the relay's REPLY", metadata: ["id": "\(id)"])
+            pending.continuation.resume(throwing: PlexusError.timedOut)
+        }
+        if let next { armRequestTimer(for: next) }
     }
 
     func reply(id: UInt64, outcome: ReplyOutcome) {
@@ -388,9 +422,11 @@ final class ConnectionCore: ChannelInboundHandler {
         if case .handshaking(let promise) = previous {
             promise.fail(handshakeError ?? .connectionFailed(reason))
         }
+        requestTimer?.cancel()
+        requestTimer = nil
+        requestTimerDeadline = nil
         for (_, pending) in requests {
-            pending.timer?.cancel()
-            pending.promise.fail(closedError)
+            pending.continuation.resume(throwing: closedError)
         }
         requests.removeAll()
         for (_, pending) in tunnelInits {
