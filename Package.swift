@@ -59,7 +59,7 @@ let package = Package(
 
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
-        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", nioCore, nioEmbedded]),
+        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [

@@ -77,6 +77,29 @@ public enum ChaChaPoly {
         return Int(written)
     }
 
+    /// Decrypts `ciphertext` (ciphertext || tag) into `plaintext`, which must hold at least
+    /// `ciphertext.count - tagLength` bytes and may alias the ciphertext only exactly.
+    /// Nothing is written to `plaintext` unless the tag verifies.
+    @inline(__always)
+    public static func open(key: CipherKey, counter: UInt64, associatedData: UnsafeRawBufferPointer,
+                            ciphertext: UnsafeRawBufferPointer, into plaintext: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard ciphertext.count >= tagLength else { throw CryptoError.authenticationFailed }
+        precondition(plaintext.count >= ciphertext.count - tagLength, "plaintext buffer too small")
+        var nonce = noise(counter)
+        var written: UInt64 = 0
+        let rc = key.secret.withUnsafeBytes { k in
+            withUnsafeBytes(of: &nonce) { n in
+                crypto_aead_chacha20poly1305_ietf_decrypt(
+                    plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil,
+                    ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ciphertext.count),
+                    associatedData.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(associatedData.count),
+                    n.baseAddress!.assumingMemoryBound(to: UInt8.self), k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        guard rc == 0 else { throw CryptoError.authenticationFailed }
+        return Int(written)
+    }
+
     /// Array convenience: returns ciphertext || tag.
     public static func seal(key: CipherKey, counter: UInt64, associatedData: [UInt8], plaintext: [UInt8]) -> [UInt8] {
         var out = plaintext + [UInt8](repeating: 0, count: tagLength)

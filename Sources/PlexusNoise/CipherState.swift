@@ -52,6 +52,29 @@ public struct CipherState: Sendable {
         }
     }
 
+    /// Decrypts `ciphertext` into a separate `plaintext` buffer; returns the plaintext length.
+    /// The nonce advances only if the message authenticates.
+    @inline(__always)
+    public mutating func decryptOutOfPlace(associatedData: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer,
+                                           plaintext: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let key else {
+            plaintext.copyMemory(from: ciphertext)
+            return ciphertext.count
+        }
+        guard nonce != .max else { throw NoiseError.nonceExhausted }
+        guard ciphertext.count >= NoiseLimits.tagLength else {
+            throw NoiseError.messageTooShort("transport message", length: ciphertext.count, needed: NoiseLimits.tagLength)
+        }
+        do {
+            let length = try ChaChaPoly.open(key: key, counter: nonce, associatedData: associatedData,
+                                             ciphertext: ciphertext, into: plaintext)
+            nonce += 1
+            return length
+        } catch {
+            throw NoiseError.decryptionFailed("transport message")
+        }
+    }
+
     /// Array convenience for EncryptWithAd.
     public mutating func encrypt(associatedData: [UInt8], plaintext: [UInt8]) throws -> [UInt8] {
         var out = plaintext + [UInt8](repeating: 0, count: hasKey ? NoiseLimits.tagLength : 0)
