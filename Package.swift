@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PlexusWire", targets: ["PlexusWire"]),
         .executable(name: "plexus", targets: ["PlexusCLI"]),
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
+        .executable(name: "plexus-crypto-bench", targets: ["PlexusCryptoBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -55,6 +56,16 @@ let package = Package(
         .executableTarget(name: "PlexusBench", dependencies: [
             "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioPosix, nioEmbedded,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // libFuzzer targets (stubs unless built by scripts/fuzz.sh with -DFUZZING).
+        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
+                          path: "Fuzz/SessionFrames"),
+        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", nioCore, nioEmbedded],
+                          path: "Fuzz/Handshake"),
+        // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
+        .executableTarget(name: "PlexusCryptoBench", dependencies: [
+            "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioEmbedded, logging,
         ]),
 
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
