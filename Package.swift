@@ -61,7 +61,7 @@ let package = Package(
         // libFuzzer targets (stubs unless built by scripts/fuzz.sh with -DFUZZING).
         .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
                           path: "Fuzz/SessionFrames"),
-        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", nioCore, nioEmbedded],
+        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
                           path: "Fuzz/Handshake"),
         // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
         .executableTarget(name: "PlexusCryptoBench", dependencies: [

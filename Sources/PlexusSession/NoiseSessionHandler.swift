@@ -84,10 +84,11 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
         guard phase == .awaitingActivation else { return }
         phase = .handshaking
         let timeout = configuration.handshakeTimeout
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            if phase == .handshaking || phase == .awaitingHello {
-                fail(SessionError.handshakeTimeout(Double(timeout.nanoseconds) / 1e9), context: context)
-            }
+        // Weak captures: an event loop that keeps cancelled tasks until it next runs (the
+        // EmbeddedEventLoop does) must not keep the handler and its pipeline alive.
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self, weak context] in
+            guard let self, let context, self.phase == .handshaking || self.phase == .awaitingHello else { return }
+            self.fail(SessionError.handshakeTimeout(Double(timeout.nanoseconds) / 1e9), context: context)
         }
         if configuration.role == .initiator {
             do {

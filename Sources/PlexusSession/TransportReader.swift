@@ -61,7 +61,11 @@ struct TransportReader {
                 }
                 destination = partial
             } else {
-                destination = allocator.buffer(capacity: plaintextLength)
+                // A maximal message is almost always the first fragment of a larger frame:
+                // leave room for a second one so a 64 KiB frame needs no reallocation.
+                let isMaximal = bodyLength == SessionLimits.maximumFragmentBody
+                let capacity = isMaximal ? min(2 * SessionLimits.maximumMessageLength, maximumFrameSize + plaintextLength) : plaintextLength
+                destination = allocator.buffer(capacity: max(capacity, plaintextLength))
             }
             var cipher = self.cipher
             let type: UInt8 = try buffer.withUnsafeReadableBytes { inbound in
