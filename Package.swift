@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "PlexusWire", targets: ["PlexusWire"]),
         .executable(name: "plexus", targets: ["PlexusCLI"]),
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
+        .executable(name: "plexus-crypto-bench", targets: ["PlexusCryptoBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -59,11 +60,20 @@ let package = Package(
         ]),
 
         // libFuzzer target for the wire decoders; see scripts/fuzz.sh.
-        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore]),
+        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore], path: "Fuzz/Wire"),
+        // libFuzzer targets for the session decoders (stubs unless built by scripts/fuzz.sh).
+        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
+                          path: "Fuzz/SessionFrames"),
+        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
+                          path: "Fuzz/Handshake"),
+        // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
+        .executableTarget(name: "PlexusCryptoBench", dependencies: [
+            "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioEmbedded, logging,
+        ]),
 
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
-        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", nioCore, nioEmbedded]),
+        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
