@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PlexusWire", targets: ["PlexusWire"]),
         .executable(name: "plexus", targets: ["PlexusCLI"]),
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
+        .executable(name: "plexus-sim", targets: ["PlexusSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -40,7 +41,12 @@ let package = Package(
         // Encrypted relay-to-relay sessions on SwiftNIO.
         .target(name: "PlexusSession", dependencies: ["PlexusNoise", "PlexusCrypto", nioCore, logging]),
         // SWIM + Lifeguard membership and the service directory: pure state machines.
-        .target(name: "PlexusMembership", dependencies: []),
+        .target(name: "PlexusMembership", dependencies: [],
+                linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+        // Deterministic network simulator driving many membership state machines.
+        .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
+        // `plexus-sim`: prints the membership figures.
+        .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         // The relay core and its client endpoint.
         .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule]),
         // The Swift client binding.
@@ -60,7 +66,7 @@ let package = Package(
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", nioCore, nioEmbedded]),
-        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
+        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,

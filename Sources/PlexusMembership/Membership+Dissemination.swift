@@ -59,17 +59,21 @@ extension Membership {
         return packet(.pushPull(isReply: isReply, members: states, records: records))
     }
 
-    /// Merges remote full state. Remote "dead" about a member we see reachable only raises a
+    /// Merges remote full state. Alive entries and records learned this way are not re-gossiped
+    /// (except the sender's own): push-pull is the repair path, and re-gossiping a whole state
+    /// after every join would flood the queues. Remote "dead" about a member we see reachable only raises a
     /// suspicion (it may be stale, and the member gets time to refute); remote "alive" never
     /// overrides a tombstone at the same or a lower incarnation.
     mutating func merge(_ remoteMembers: [MemberState], records: [DirectoryRecord], from sender: NodeID, now: Milliseconds) {
         for state in remoteMembers {
             switch state.status {
             case .alive:
-                applyAlive(state.id, incarnation: state.incarnation, address: state.address, now: now)
+                applyAlive(state.id, incarnation: state.incarnation, address: state.address, now: now,
+                           rebroadcast: state.id == sender)
             case .suspect:
                 if state.id != localID && members[state.id] == nil {
-                    applyAlive(state.id, incarnation: state.incarnation, address: state.address, now: now)
+                    applyAlive(state.id, incarnation: state.incarnation, address: state.address, now: now,
+                               rebroadcast: false)
                 }
                 applySuspect(state.id, incarnation: state.incarnation, accuser: sender, now: now)
             case .dead:
@@ -82,7 +86,7 @@ extension Membership {
                 applyLeft(state.id, incarnation: state.incarnation, now: now)
             }
         }
-        for record in records { applyRecord(record) }
+        for record in records { applyRecord(record, rebroadcast: record.node == sender) }
     }
 
     /// Retries one due seed or recently dead member (exponential backoff), so split overlays merge.

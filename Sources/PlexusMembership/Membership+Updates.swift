@@ -56,7 +56,8 @@ extension Membership {
         if wasDeclaredDead { publishOwnRecord() }
     }
 
-    mutating func applyAlive(_ id: NodeID, incarnation: UInt64, address: NodeAddress, now: Milliseconds) {
+    mutating func applyAlive(_ id: NodeID, incarnation: UInt64, address: NodeAddress, now: Milliseconds,
+                             rebroadcast: Bool = true) {
         if id == localID {
             if incarnation > localIncarnation { refute(accusedIncarnation: incarnation, wasDeclaredDead: false) }
             return
@@ -64,7 +65,7 @@ extension Membership {
         guard let existing = members[id] else {
             members[id] = Member(id: id, address: address, incarnation: incarnation, status: .alive, statusSince: now)
             becomeReachable(id, address: address)
-            broadcasts.enqueue(.alive(id, incarnation: incarnation, address: address))
+            if rebroadcast { broadcasts.enqueue(.alive(id, incarnation: incarnation, address: address)) }
             output.append(.memberChanged(MemberChange(member: members[id]!, previousStatus: nil)))
             return
         }
@@ -80,7 +81,7 @@ extension Membership {
         members[id] = member
         suspicions[id] = nil
         if !existing.status.isReachable { becomeReachable(id, address: address) } else { idsByAddress[address] = id }
-        broadcasts.enqueue(.alive(id, incarnation: incarnation, address: address))
+        if rebroadcast { broadcasts.enqueue(.alive(id, incarnation: incarnation, address: address)) }
         if existing.status != .alive {
             output.append(.memberChanged(MemberChange(member: member, previousStatus: existing.status)))
         }
@@ -136,10 +137,10 @@ extension Membership {
         broadcasts.enqueue(.left(id, incarnation: incarnation))
     }
 
-    mutating func applyRecord(_ record: DirectoryRecord) {
+    mutating func applyRecord(_ record: DirectoryRecord, rebroadcast: Bool = true) {
         if record.node == localID {
             // A record from a previous life of this node: move our version above it.
-            if record.version >= ownRecord.version {
+            if record.version > ownRecord.version || (record.version == ownRecord.version && record != ownRecord) {
                 ownRecord.version = record.version
                 publishOwnRecord()
             }
@@ -148,7 +149,7 @@ extension Membership {
         if let member = members[record.node], !member.status.isReachable { return }
         if directory.apply(record) {
             directoryDirty = true
-            broadcasts.enqueue(.record(record))
+            if rebroadcast { broadcasts.enqueue(.record(record)) }
         }
     }
 

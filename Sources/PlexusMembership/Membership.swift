@@ -160,6 +160,9 @@ public struct Membership: Sendable {
     /// Updates waiting to be piggybacked (diagnostics).
     public var pendingBroadcastCount: Int { broadcasts.count }
 
+    /// The updates waiting to be piggybacked, oldest first (diagnostics).
+    public var pendingBroadcasts: [MembershipUpdate] { broadcasts.pending }
+
     // MARK: - Helpers shared by the extensions
 
     var clusterSize: Int { peers.count + 1 }
