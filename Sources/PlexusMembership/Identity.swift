@@ -36,6 +36,10 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return result
     }
 
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(high &* 0x9E37_79B9_7F4A_7C15 ^ low)
+    }
+
     public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }

@@ -12,7 +12,7 @@ extension Membership {
         let datagramBudget = settings.packetBudget - MembershipEncoder.headerSize - 1
         for target in targets {
             guard let address = members[target]?.address else { continue }
-            if let oversized = broadcasts.takeOversized(budget: datagramBudget, limit: retransmitLimit) {
+            if let oversized = broadcasts.takeOversized(limit: retransmitLimit) {
                 send(.gossip(updates: [oversized]), to: address, transport: .stream)
             }
             let updates = broadcasts.select(budget: datagramBudget, maxCount: WireLimits.maxUpdatesPerMessage,

@@ -35,7 +35,7 @@ public struct Membership: Sendable {
     var suspicions: [NodeID: Suspicion] = [:]
     var relayedProbes: [UInt32: RelayedProbe] = [:]
     var nextSequence: UInt32 = 0
-    var broadcasts = BroadcastQueue()
+    var broadcasts: BroadcastQueue
     var directory = Directory()
     var ownRecord: DirectoryRecord
     var tombstones: [(id: NodeID, since: Milliseconds)] = []
@@ -61,6 +61,7 @@ public struct Membership: Sendable {
         self.localIncarnation = initialIncarnation
         self.health = LocalHealth(maxMultiplier: settings.awarenessMaxMultiplier)
         self.random = SeededGenerator(seed: randomSeed)
+        self.broadcasts = BroadcastQueue(oversizeThreshold: settings.packetBudget - MembershipEncoder.headerSize - 1)
         self.nextProbeAt = now
         self.nextGossipAt = now
         self.nextPushPullAt = now + settings.pushPullInterval

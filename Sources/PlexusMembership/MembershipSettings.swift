@@ -77,14 +77,15 @@ public struct MembershipSettings: Sendable, Equatable {
     }
 
     /// Data-center defaults. Probe 1 s / 500 ms and k = 3 as memberlist; suspicion is measured in
-    /// units of 500 ms instead of 1 s (so N = 1,000 gives 3 s … 18 s instead of 12 s … 72 s): a
+    /// units of 500 ms with multiplier 1.5 (so N = 1,000 gives 2.25 s … 13.5 s instead of memberlist's
+    /// 12 s … 72 s) and K = 2 confirmations (as memberlist's LAN): a
     /// real death collects confirmations quickly and runs the short end, while an unconfirmed
     /// (false) suspicion runs the long end and is refuted well before it.
     public static let lan = MembershipSettings(
         probeInterval: 1_000, probeTimeout: 500, indirectChecks: 3,
-        suspicionMultiplier: 2, suspicionUnit: 500, suspicionMaxTimeoutMultiplier: 6,
-        suspicionExpectedConfirmations: 3, gossipInterval: 200, gossipFanout: 3,
-        gossipToTheDeadTime: 30_000, retransmitMultiplier: 4, pushPullInterval: 30_000,
+        suspicionMultiplier: 1.5, suspicionUnit: 500, suspicionMaxTimeoutMultiplier: 6,
+        suspicionExpectedConfirmations: 2, gossipInterval: 200, gossipFanout: 3,
+        gossipToTheDeadTime: 30_000, retransmitMultiplier: 6, pushPullInterval: 30_000,
         awarenessMaxMultiplier: 8, packetBudget: 1_400, tombstoneLifetime: 300_000,
         rejoinCheckInterval: 1_000, rejoinInitialBackoff: 2_000, rejoinMaxBackoff: 60_000,
         rejoinDeadRetention: 3_600_000

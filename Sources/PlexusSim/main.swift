@@ -14,6 +14,8 @@ struct Options {
     var killEvery: Int64 = 20
     var changeEvery: Int64 = 3
     var preset = "lan"
+    var probeInterval: Int64?
+    var probeTimeout: Int64?
 }
 
 func parseOptions() -> Options {
@@ -33,8 +35,10 @@ func parseOptions() -> Options {
         case "--kill-every": options.killEvery = Int64(value())!
         case "--change-every": options.changeEvery = Int64(value())!
         case "--preset": options.preset = value()
+        case "--probe-interval": options.probeInterval = Int64(value())!
+        case "--probe-timeout": options.probeTimeout = Int64(value())!
         default:
-            print("usage: plexus-sim [--members 100,1000] [--seconds 300] [--warm-up 60] [--loss 0.05] [--seed 1] [--kill-every 20] [--change-every 3] [--preset lan|wan]")
+            print("usage: plexus-sim [--members 100,1000] [--seconds 300] [--warm-up 60] [--loss 0.05] [--seed 1] [--kill-every 20] [--change-every 3] [--preset lan|wan] [--probe-interval ms] [--probe-timeout ms]")
             exit(2)
         }
     }
@@ -55,8 +59,10 @@ func summary(_ values: [Milliseconds?]) -> String {
 }
 
 let options = parseOptions()
-let settings: MembershipSettings = options.preset == "wan" ? .wan : .lan
-print("plexus-sim preset=\(options.preset) loss=\(options.loss) seconds=\(options.seconds) warm-up=\(options.warmUp) seed=\(options.seed) kill-every=\(options.killEvery)s change-every=\(options.changeEvery)s")
+var settings: MembershipSettings = options.preset == "wan" ? .wan : .lan
+if let interval = options.probeInterval { settings.probeInterval = interval }
+if let timeout = options.probeTimeout { settings.probeTimeout = timeout }
+print("plexus-sim preset=\(options.preset) probe=\(settings.probeInterval)/\(settings.probeTimeout)ms loss=\(options.loss) seconds=\(options.seconds) warm-up=\(options.warmUp) seed=\(options.seed) kill-every=\(options.killEvery)s change-every=\(options.changeEvery)s")
 for members in options.members {
     let clock = ContinuousClock()
     let started = clock.now

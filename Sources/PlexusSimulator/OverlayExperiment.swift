@@ -57,6 +57,9 @@ public struct OverlayExperiment {
     public var changeEvery: Milliseconds?
     /// Extra time after the last event for outcomes to settle.
     public var drain: Milliseconds
+    /// Optional hook that sees every simulation event (debugging).
+    public var trace: ((Simulator, SimulationEvent) -> Void)?
+    public var debugLate = false
 
     public init(configuration: SimulationConfiguration, warmUp: Milliseconds, duration: Milliseconds,
                 killEvery: Milliseconds?, changeEvery: Milliseconds?, drain: Milliseconds = 30_000) {
@@ -71,7 +74,12 @@ public struct OverlayExperiment {
     public func run() -> ExperimentReport {
         let simulator = Simulator(configuration)
         let tracker = Tracker(memberCount: configuration.memberCount)
-        simulator.observer = { simulator, event in tracker.observe(event, simulator: simulator) }
+        tracker.debugLate = debugLate
+        let trace = self.trace
+        simulator.observer = { simulator, event in
+            tracker.observe(event, simulator: simulator)
+            trace?(simulator, event)
+        }
         simulator.run(until: warmUp)
         tracker.measuring = true
         let startBytes = (simulator.datagramBytes, simulator.streamBytes, simulator.datagramsSent, simulator.oversizedDatagrams)
@@ -142,6 +150,7 @@ final class Tracker {
     }
 
     var measuring = false
+    var debugLate = false
     var deaths: [Outcome] = []
     var deathIndex: [Int: Int] = [:]
     var changes: [Outcome] = []
@@ -183,6 +192,10 @@ final class Tracker {
                 let owner = simulator.ids[changes[index].subject]
                 if let held = membership.recordVersion(of: owner), held >= version {
                     changes[index].seenAt[observer] = simulator.now
+                    if debugLate && observer != changes[index].subject && simulator.now - changes[index].startedAt > 3_000 {
+                        print("late", index, "owner", changes[index].subject, "observer", observer, simulator.now - changes[index].startedAt,
+                              membership.member(owner).map { "\($0.status) inc \($0.incarnation) since \($0.statusSince)" } ?? "unknown")
+                    }
                 }
             }
         }

@@ -55,6 +55,8 @@ public final class Simulator {
     /// Partition group of each member (equal groups can talk); nil when there is no partition.
     public private(set) var partitionGroups: [Int]?
     public var observer: ((Simulator, SimulationEvent) -> Void)?
+    /// Sees every packet delivered (member index, packet), for debugging and tests.
+    public var deliveryObserver: ((Int, MembershipPacket) -> Void)?
 
     public private(set) var datagramBytes = 0
     public private(set) var streamBytes = 0
@@ -113,6 +115,7 @@ public final class Simulator {
             case .deliver(let index, let packet, let source):
                 guard nodes[index] != nil else { continue }
                 deliveries += 1
+                deliveryObserver?(index, packet)
                 let directives = nodes[index]!.receive(packet, from: source, now: now)
                 perform(directives, from: index)
             }
