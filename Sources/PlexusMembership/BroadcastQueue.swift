@@ -106,7 +106,7 @@ struct BroadcastQueue: Sendable {
     /// Takes one update larger than `oversizeThreshold` (it must travel on the stream path),
     /// counting a transmission.
     mutating func takeOversized(limit: Int) -> MembershipUpdate? {
-        guard let (key, entry) = oversized.first else { return nil }
+        guard let (key, entry) = oversized.min(by: { $0.value.order < $1.value.order }) else { return nil }
         if entry.transmits + 1 >= limit { oversized[key] = nil } else { oversized[key]!.transmits += 1 }
         return entry.update
     }

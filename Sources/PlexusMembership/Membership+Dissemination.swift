@@ -48,12 +48,13 @@ extension Membership {
         var states = [MemberState(id: localID, address: localAddress, incarnation: localIncarnation,
                                   status: hasLeft ? .left : .alive)]
         states.reserveCapacity(members.count + 1)
-        for member in members.values {
+        for member in members.values.sorted(by: { $0.id < $1.id }) {
             states.append(MemberState(id: member.id, address: member.address, incarnation: member.incarnation,
                                       status: member.status))
         }
         var records = [ownRecord]
-        for (id, record) in directory.records where id != localID && members[id]?.status.isReachable == true {
+        for (id, record) in directory.records.sorted(by: { $0.key < $1.key })
+        where id != localID && members[id]?.status.isReachable == true {
             records.append(record)
         }
         return packet(.pushPull(isReply: isReply, members: states, records: records))

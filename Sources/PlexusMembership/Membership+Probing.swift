@@ -114,8 +114,8 @@ extension Membership {
 
     mutating func expireRelayedProbes(now: Milliseconds) {
         guard !relayedProbes.isEmpty else { return }
-        for (sequence, relayed) in relayedProbes where relayed.deadline <= now {
-            relayedProbes[sequence] = nil
+        for sequence in relayedProbes.filter({ $0.value.deadline <= now }).keys.sorted() {
+            guard let relayed = relayedProbes.removeValue(forKey: sequence) else { continue }
             send(.nack(sequence: relayed.originSequence), to: relayed.origin)
         }
     }

@@ -27,8 +27,11 @@ extension Membership {
         }
     }
 
+    /// Applies membership updates before records, so a record that travels with the alive update
+    /// of its returning owner is not judged against the owner's old (dead) status.
     mutating func apply(_ updates: [MembershipUpdate], now: Milliseconds) {
-        for update in updates { apply(update, now: now) }
+        for update in updates where !update.isRecord { apply(update, now: now) }
+        for update in updates where update.isRecord { apply(update, now: now) }
     }
 
     mutating func apply(_ update: MembershipUpdate, now: Milliseconds) {
@@ -52,8 +55,9 @@ extension Membership {
         localIncarnation = max(localIncarnation, accusedIncarnation) + 1
         health.apply(1)
         broadcasts.enqueue(.alive(localID, incarnation: localIncarnation, address: localAddress))
-        // Whoever declared us dead dropped our record: publish it again with a higher version.
-        if wasDeclaredDead { publishOwnRecord() }
+        // Whoever suspected or declared us dead may have dropped our record (a partition merge
+        // surfaces as suspicion): publish it again with a higher version.
+        publishOwnRecord()
     }
 
     mutating func applyAlive(_ id: NodeID, incarnation: UInt64, address: NodeAddress, now: Milliseconds,
@@ -146,7 +150,9 @@ extension Membership {
             }
             return
         }
-        if let member = members[record.node], !member.status.isReachable { return }
+        // Records of departed members are refused. Records of dead members are kept but hidden
+        // from snapshots (the member may be refuting right now); they go with the tombstone.
+        if let member = members[record.node], member.status == .left { return }
         if directory.apply(record) {
             directoryDirty = true
             if rebroadcast { broadcasts.enqueue(.record(record)) }
@@ -192,8 +198,9 @@ extension Membership {
     /// Declares dead every suspect whose suspicion ran out.
     mutating func expireSuspicions(now: Milliseconds) {
         guard !suspicions.isEmpty else { return }
-        for (id, suspicion) in suspicions where suspicion.deadline <= now {
-            suspicions[id] = nil
+        let due = suspicions.filter { $0.value.deadline <= now }.keys.sorted()
+        for id in due {
+            guard let suspicion = suspicions.removeValue(forKey: id) else { continue }
             guard let member = members[id], member.status == .suspect, member.incarnation == suspicion.incarnation
             else { continue }
             markUnreachable(id, status: .dead, incarnation: member.incarnation, now: now)

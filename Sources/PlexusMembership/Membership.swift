@@ -81,7 +81,9 @@ public struct Membership: Sendable {
     public mutating func start(now: Milliseconds) -> [MembershipDirective] {
         broadcasts.enqueue(.alive(localID, incarnation: localIncarnation, address: localAddress))
         broadcasts.enqueue(.record(ownRecord))
-        for (address, target) in rejoinTargets where target.isSeed {
+        let seeds = rejoinTargets.filter { $0.value.isSeed }
+            .sorted { $0.key.host == $1.key.host ? $0.key.port < $1.key.port : $0.key.host < $1.key.host }
+        for (address, target) in seeds {
             output.append(.attemptJoin(address, packet: pushPullPacket(isReply: false)))
             rejoinTargets[address]?.nextAttemptAt = now + target.backoff
             rejoinTargets[address]?.backoff = min(target.backoff * 2, settings.rejoinMaxBackoff)

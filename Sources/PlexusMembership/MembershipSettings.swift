@@ -119,5 +119,5 @@ public struct MembershipSettings: Sendable, Equatable {
 
 extension Double {
     /// ceil(log10(self)) for self ≥ 1, computed without Foundation.
-    var log10Ceiling: Double { log10(self).rounded(.up) }
+    var log10Ceiling: Double { (log10(self) - 1e-9).rounded(.up) }
 }
