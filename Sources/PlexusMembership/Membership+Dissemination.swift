@@ -119,6 +119,6 @@ extension Membership {
         target.nextAttemptAt = now + target.backoff
         target.backoff = min(target.backoff * 2, settings.rejoinMaxBackoff)
         rejoinTargets[address] = target
-        output.append(.attemptJoin(address, packet: pushPullPacket(isReply: false)))
+        output.append(.attemptJoin(address))
     }
 }

@@ -84,7 +84,7 @@ public struct Membership: Sendable {
         let seeds = rejoinTargets.filter { $0.value.isSeed }
             .sorted { $0.key.host == $1.key.host ? $0.key.port < $1.key.port : $0.key.host < $1.key.host }
         for (address, target) in seeds {
-            output.append(.attemptJoin(address, packet: pushPullPacket(isReply: false)))
+            output.append(.attemptJoin(address))
             rejoinTargets[address]?.nextAttemptAt = now + target.backoff
             rejoinTargets[address]?.backoff = min(target.backoff * 2, settings.rejoinMaxBackoff)
         }
@@ -144,6 +144,9 @@ public struct Membership: Sendable {
         let localID = self.localID
         return directory.snapshot { id in id == localID || members[id]?.status.isReachable == true }
     }
+
+    /// The push-pull request to send on a stream opened for `.attemptJoin`.
+    public func joinRequest() -> MembershipPacket { pushPullPacket(isReply: false) }
 
     /// This node's own directory record.
     public var localRecord: DirectoryRecord { ownRecord }

@@ -73,9 +73,10 @@ public enum MembershipTransport: Sendable, Equatable {
 public enum MembershipDirective: Sendable, Equatable {
     /// Send `packet` to the member at `address`.
     case send(MembershipPacket, to: NodeAddress, transport: MembershipTransport)
-    /// Open a stream to `address` (a seed or a recently dead member) and send `packet` (a push-pull
-    /// request); failure to connect is silent, the core retries with backoff.
-    case attemptJoin(NodeAddress, packet: MembershipPacket)
+    /// Open a stream to `address` (a seed or a recently dead member) and, once connected, send
+    /// `Membership.joinRequest()` (a push-pull request built at that moment, so nothing is built
+    /// for connections that fail). Failure to connect is silent: the core retries with backoff.
+    case attemptJoin(NodeAddress)
     /// A member's status changed (joined, suspected, refuted, dead, left).
     case memberChanged(MemberChange)
     /// The directory changed; fetch a fresh `DirectorySnapshot` with `directorySnapshot()`.

@@ -190,9 +190,10 @@ public final class Simulator {
             switch directive {
             case .send(let packet, let address, let transport):
                 transmit(packet, from: index, to: address, transport: transport)
-            case .attemptJoin(let address, let packet):
+            case .attemptJoin(let address):
                 // A connection attempt to a dead or unreachable host fails before any byte is sent.
-                guard let target = indexByAddress[address], nodes[target] != nil, canReach(index, target) else { continue }
+                guard let target = indexByAddress[address], nodes[target] != nil, canReach(index, target),
+                      let packet = nodes[index]?.joinRequest() else { continue }
                 transmit(packet, from: index, to: address, transport: .stream)
             case .memberChanged(let change):
                 observer?(self, .memberChanged(observer: index, change: change))
