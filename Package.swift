@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "plexus", targets: ["PlexusCLI"]),
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
         .executable(name: "plexus-crypto-bench", targets: ["PlexusCryptoBench"]),
+        .executable(name: "plexus-sim", targets: ["PlexusSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -42,7 +43,12 @@ let package = Package(
         // Encrypted relay-to-relay sessions on SwiftNIO.
         .target(name: "PlexusSession", dependencies: ["PlexusNoise", "PlexusCrypto", nioCore, logging]),
         // SWIM + Lifeguard membership and the service directory: pure state machines.
-        .target(name: "PlexusMembership", dependencies: []),
+        .target(name: "PlexusMembership", dependencies: [],
+                linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+        // Deterministic network simulator driving many membership state machines.
+        .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
+        // `plexus-sim`: prints the membership figures.
+        .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         // The relay core and its client endpoint.
         .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
         // The Swift client binding.
@@ -74,7 +80,7 @@ let package = Package(
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
-        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
+        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
