@@ -82,6 +82,8 @@ let package = Package(
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
+        // Drives the built `plexus` binary as child processes.
+        .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
         ]),
