@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // libFuzzer targets (stubs unless built by scripts/fuzz.sh with -DFUZZING).
+        // libFuzzer targets (stubs unless built by scripts/fuzz.sh with -DPLEXUS_FUZZING).
         .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
                           path: "Fuzz/SessionFrames"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
