@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "PlexusWire", targets: ["PlexusWire"]),
         .executable(name: "plexus", targets: ["PlexusCLI"]),
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
+        .executable(name: "plexus-crypto-bench", targets: ["PlexusCryptoBench"]),
+        .executable(name: "plexus-sim", targets: ["PlexusSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -41,7 +43,12 @@ let package = Package(
         // Encrypted relay-to-relay sessions on SwiftNIO.
         .target(name: "PlexusSession", dependencies: ["PlexusNoise", "PlexusCrypto", nioCore, logging]),
         // SWIM + Lifeguard membership and the service directory: pure state machines.
-        .target(name: "PlexusMembership", dependencies: []),
+        .target(name: "PlexusMembership", dependencies: [],
+                linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+        // Deterministic network simulator driving many membership state machines.
+        .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
+        // `plexus-sim`: prints the membership figures.
+        .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         // The relay core and its client endpoint.
         .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
         // The Swift client binding.
@@ -59,13 +66,24 @@ let package = Package(
         ]),
 
         // libFuzzer target for the wire decoders; see scripts/fuzz.sh.
-        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore]),
+        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore], path: "Fuzz/Wire"),
+        // libFuzzer targets for the session decoders (stubs unless built by scripts/fuzz.sh).
+        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
+                          path: "Fuzz/SessionFrames"),
+        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
+                          path: "Fuzz/Handshake"),
+        // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
+        .executableTarget(name: "PlexusCryptoBench", dependencies: [
+            "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioEmbedded, logging,
+        ]),
 
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
-        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", nioCore, nioEmbedded]),
-        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership"]),
+        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
+        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
+        // Drives the built `plexus` binary as child processes.
+        .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
         ]),

@@ -1,29 +1,44 @@
 #!/usr/bin/env bash
-# Runs one libFuzzer target for a bounded time.
-#   scripts/fuzz.sh TARGET [SECONDS]      (default 60 s)
-# Targets:
-#   wire     the relay protocol v1 decoders (both directions), with a re-encode round trip check
-# Builds with -sanitize=fuzzer,address in its own scratch path (.build-fuzz). Findings and the
-# corpus go to fuzz-out/TARGET/.
+# Builds and runs one libFuzzer target for a bounded time.
+#   scripts/fuzz.sh wire 600               # relay protocol v1 decoders, both directions, re-encode round trip
+#   scripts/fuzz.sh session-frames 600     # session transport decoder: lengths, auth, types, reassembly
+#   scripts/fuzz.sh handshake 600          # responder handling of the first handshake messages
+#   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
+# Builds in .build-fuzz (its own scratch path: release, -sanitize=fuzzer,address, linked with lld
+# because gold crashes linking ASan-instrumented Swift). Corpus, crash artifacts and the log of the
+# last run go to fuzz-out/TARGET/. Exits non-zero if the fuzzer found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/install-deps.sh
 
-target="${1:-}"
-seconds="${2:-60}"
+target="${1:?usage: scripts/fuzz.sh wire|session-frames|handshake [seconds] [extra libFuzzer flags...]}"
+seconds="${2:-600}"
+shift $(( $# >= 2 ? 2 : 1 ))
+
 case "$target" in
     wire) product=PlexusWireFuzz ;;
-    *) echo "usage: scripts/fuzz.sh wire [SECONDS]" >&2; exit 2 ;;
+    session-frames) product=PlexusFuzzSessionFrames ;;
+    handshake) product=PlexusFuzzHandshake ;;
+    *) echo "unknown fuzz target '$target' (expected wire, session-frames or handshake)" >&2; exit 2 ;;
 esac
 
-swift build -c release --scratch-path .build-fuzz --product "$product" \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPLEXUS_FUZZING -Xswiftc -use-ld=lld
-binary="$(swift build -c release --scratch-path .build-fuzz --show-bin-path)/$product"
+source scripts/install-deps.sh
+
+swift build -c release --scratch-path .build-fuzz \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPLEXUS_FUZZING -Xswiftc -use-ld=lld \
+    --product "$product"
 
 out="fuzz-out/$target"
 mkdir -p "$out/corpus" "$out/artifacts"
-ASAN_OPTIONS=detect_leaks=0 "$binary" "$out/corpus" \
-    -max_total_time="$seconds" -artifact_prefix="$out/artifacts/" -print_final_stats=1 \
-    2>&1 | tee "$out/last-run.log" | grep -E "^(#[0-9]+ +(DONE|pulse)|stat::|==|SUMMARY|INFO: Running)" || true
-grep -q "ERROR: AddressSanitizer\|ERROR: libFuzzer\|Fatal error" "$out/last-run.log" && { echo "fuzz target $target FAILED; see $out/" >&2; exit 1; }
-echo "fuzz target $target: $(grep -E '^stat::number_of_executed_units' "$out/last-run.log" | awk '{print $2}') executions in ${seconds}s"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+status=0
+".build-fuzz/release/$product" \
+    -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 \
+    -artifact_prefix="$out/artifacts/" "$@" "$out/corpus" 2>&1 | tee "$out/last-run.log" \
+    | grep -E "^(#[0-9]+ +(DONE|pulse)|stat::|==[0-9]+==|SUMMARY|INFO: Seed)" || true
+status=${PIPESTATUS[0]}
+executions=$(grep -E '^stat::number_of_executed_units' "$out/last-run.log" | awk '{print $2}')
+if [ "$status" -ne 0 ]; then
+    echo "fuzz target $target FAILED (exit $status); see $out/artifacts and $out/last-run.log" >&2
+    exit "$status"
+fi
+echo "fuzz target $target: ${executions:-?} executions in ${seconds}s, no crash"

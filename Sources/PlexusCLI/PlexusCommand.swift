@@ -8,7 +8,7 @@ struct PlexusCommand: AsyncParsableCommand {
         abstract: "Plexus: a service-addressed messaging overlay. Run a relay, or talk to the local one.",
         subcommands: [
             RelayCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
-            SubscribeCommand.self, ServeCommand.self,
+            SubscribeCommand.self, ServeCommand.self, KeygenCommand.self,
         ]
     )
 

@@ -1,0 +1,54 @@
+/// The one error type of `PlexusCrypto`. Each case carries a human-readable message
+/// that says what went wrong and, for operator-facing errors, what to do about it.
+public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Stable machine-readable category.
+    public enum Code: String, Hashable, Sendable {
+        case invalidKeyLength
+        case invalidEncoding
+        case authenticationFailed
+        case weakPublicKey
+        case inputTooLong
+        case insecureFilePermissions
+        case fileExists
+        case fileNotFound
+        case ioFailure
+        case nonceExhausted
+    }
+
+    public let code: Code
+    public let message: String
+
+    public var description: String { message }
+
+    static func invalidKeyLength(expected: Int, actual: Int, context: String) -> CryptoError {
+        CryptoError(code: .invalidKeyLength,
+                    message: "\(context): expected \(expected) bytes, got \(actual)")
+    }
+    static func invalidEncoding(_ context: String) -> CryptoError {
+        CryptoError(code: .invalidEncoding, message: context)
+    }
+    static let authenticationFailed = CryptoError(
+        code: .authenticationFailed, message: "ciphertext failed authentication")
+    static let weakPublicKey = CryptoError(
+        code: .weakPublicKey, message: "X25519 produced an all-zero shared secret (low-order public key)")
+    static func inputTooLong(_ context: String) -> CryptoError {
+        CryptoError(code: .inputTooLong, message: context)
+    }
+    static func insecureFilePermissions(path: String, mode: UInt32) -> CryptoError {
+        CryptoError(code: .insecureFilePermissions,
+                    message: "key file \(path) has mode \(String(mode & 0o777, radix: 8)) and is accessible by group or others; run `chmod 600 \(path)`")
+    }
+    static func fileExists(path: String) -> CryptoError {
+        CryptoError(code: .fileExists,
+                    message: "\(path) already exists; refusing to overwrite a key (pass --force to replace it)")
+    }
+    static func fileNotFound(path: String) -> CryptoError {
+        CryptoError(code: .fileNotFound,
+                    message: "key file \(path) does not exist; create one with `plexus keygen --out \(path)`")
+    }
+    static func ioFailure(path: String, operation: String, errno: Int32) -> CryptoError {
+        CryptoError(code: .ioFailure, message: "\(operation) \(path) failed (errno \(errno))")
+    }
+    static let nonceExhausted = CryptoError(
+        code: .nonceExhausted, message: "cipher nonce space exhausted; the session must be re-established")
+}

@@ -1,1 +1,0 @@
-// PlexusCrypto: module placeholder until its first real file lands.

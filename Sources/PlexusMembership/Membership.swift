@@ -1,0 +1,261 @@
+/// SWIM + Lifeguard membership and the service directory for one relay, as a pure state machine.
+///
+/// Feed it events with the current time (`start`, `tick`, `receive`, `leave`, `updateOwnRecord`)
+/// and perform the `MembershipDirective`s it returns. It never reads a clock, never performs I/O
+/// and draws randomness only from its seeded generator, so equal inputs give equal outputs.
+///
+/// Guarantees:
+/// * a member is declared dead only after a suspicion timeout (Lifeguard formula) without refutation;
+/// * updates about a member are ordered by incarnation with precedence left > dead > suspect > alive
+///   at equal incarnation; merges of push-pull state never revive a dead member with stale state
+///   (remote "dead" about a member we see alive is only a suspicion);
+/// * the local node refutes any accusation against its current or a higher incarnation;
+/// * tombstones (dead/left members) are forgotten after `tombstoneLifetime`;
+/// * seeds and recently dead members are retried with exponential backoff, so partitions heal.
+public struct Membership: Sendable {
+    public let settings: MembershipSettings
+    public let localID: NodeID
+    public private(set) var localAddress: NodeAddress
+    public internal(set) var localIncarnation: UInt64
+    public internal(set) var health: LocalHealth
+    /// True once `leave` was called; the node then only gossips its departure.
+    public internal(set) var hasLeft = false
+
+    var members: [NodeID: Member] = [:]
+    /// Reachable (alive or suspect) members other than self, for random choice.
+    var peers = IndexedSet()
+    var idsByAddress: [NodeAddress: NodeID] = [:]
+    var probeOrder: [NodeID] = []
+    var probeCursor = 0
+    var currentProbe: ProbeState?
+    var nextProbeAt: Milliseconds
+    var nextGossipAt: Milliseconds
+    var nextPushPullAt: Milliseconds
+    var nextRejoinCheckAt: Milliseconds
+    var suspicions: [NodeID: Suspicion] = [:]
+    var relayedProbes: [UInt32: RelayedProbe] = [:]
+    var nextSequence: UInt32 = 0
+    var broadcasts: BroadcastQueue
+    var directory = Directory()
+    var ownRecord: DirectoryRecord
+    var tombstones: [(id: NodeID, since: Milliseconds)] = []
+    var tombstoneHead = 0
+    var recentlyDead: [(id: NodeID, since: Milliseconds)] = []
+    var rejoinTargets: [NodeAddress: RejoinTarget] = [:]
+    var random: SeededGenerator
+    var output: [MembershipDirective] = []
+    var directoryDirty = false
+
+    /// - Parameters:
+    ///   - initialIncarnation: pass a value above any incarnation this node may have had before
+    ///     (wall-clock seconds at start is the recommended choice), so a restart never loses an
+    ///     incarnation race. The own record's version starts at `initialIncarnation << 16`.
+    ///   - seeds: addresses to join and keep retrying until they are members.
+    ///   - randomSeed: seeds the generator (probe order, gossip targets).
+    public init(settings: MembershipSettings, localID: NodeID, localAddress: NodeAddress,
+                initialIncarnation: UInt64, zone: Name = Name(bytes: []), seeds: [NodeAddress] = [],
+                randomSeed: UInt64, now: Milliseconds) {
+        self.settings = settings
+        self.localID = localID
+        self.localAddress = localAddress
+        self.localIncarnation = initialIncarnation
+        self.health = LocalHealth(maxMultiplier: settings.awarenessMaxMultiplier)
+        self.random = SeededGenerator(seed: randomSeed)
+        self.broadcasts = BroadcastQueue(oversizeThreshold: settings.packetBudget - MembershipEncoder.headerSize - 1)
+        self.nextProbeAt = now
+        self.nextGossipAt = now
+        self.nextPushPullAt = now + settings.pushPullInterval
+        self.nextRejoinCheckAt = now
+        self.ownRecord = DirectoryRecord(node: localID, version: initialIncarnation << 16,
+                                         addresses: [localAddress], zone: zone)
+        _ = directory.apply(ownRecord)
+        for seed in seeds where seed != localAddress {
+            rejoinTargets[seed] = RejoinTarget(nextAttemptAt: now, backoff: settings.rejoinInitialBackoff,
+                                               isSeed: true, deadMember: nil, deadSince: now)
+        }
+    }
+
+    // MARK: - Public events
+
+    /// Starts the node: announces itself, contacts every seed at once, schedules the first tick.
+    public mutating func start(now: Milliseconds) -> [MembershipDirective] {
+        broadcasts.enqueue(.alive(localID, incarnation: localIncarnation, address: localAddress))
+        broadcasts.enqueue(.record(ownRecord))
+        let seeds = rejoinTargets.filter { $0.value.isSeed }
+            .sorted { $0.key.host == $1.key.host ? $0.key.port < $1.key.port : $0.key.host < $1.key.host }
+        for (address, target) in seeds {
+            output.append(.attemptJoin(address))
+            rejoinTargets[address]?.nextAttemptAt = now + target.backoff
+            rejoinTargets[address]?.backoff = min(target.backoff * 2, settings.rejoinMaxBackoff)
+        }
+        return flush(now: now)
+    }
+
+    /// Runs every timer that is due at `now` (probes, suspicion timeouts, gossip, push-pull, rejoin).
+    public mutating func tick(now: Milliseconds) -> [MembershipDirective] {
+        if !hasLeft {
+            runProbe(now: now)
+            expireSuspicions(now: now)
+            expireRelayedProbes(now: now)
+            runPushPull(now: now)
+            runRejoin(now: now)
+            reapTombstones(now: now)
+        }
+        runGossip(now: now)
+        return flush(now: now)
+    }
+
+    /// Handles one packet. `source` is the transport-level address it came from, if known; it is
+    /// used only to answer a sender that is not yet a member.
+    public mutating func receive(_ packet: MembershipPacket, from source: NodeAddress? = nil,
+                                 now: Milliseconds) -> [MembershipDirective] {
+        guard !hasLeft, packet.sender != localID else { return flush(now: now) }
+        handle(packet, source: source, now: now)
+        return flush(now: now)
+    }
+
+    /// Leaves the overlay gracefully: announces departure at a higher incarnation and gossips it.
+    /// Keep calling `tick` for a few gossip intervals so the news spreads.
+    public mutating func leave(now: Milliseconds) -> [MembershipDirective] {
+        guard !hasLeft else { return flush(now: now) }
+        hasLeft = true
+        localIncarnation += 1
+        broadcasts.enqueue(.left(localID, incarnation: localIncarnation))
+        currentProbe = nil
+        nextGossipAt = now
+        runGossip(now: now)
+        return flush(now: now)
+    }
+
+    /// Changes the own directory record (register a cluster, subscribe a topic, …), bumps its
+    /// version and disseminates it.
+    public mutating func updateOwnRecord(_ changes: [OwnRecordChange], now: Milliseconds) -> [MembershipDirective] {
+        var changed = false
+        for change in changes { changed = ownRecord.apply(change) || changed }
+        if changed { publishOwnRecord() }
+        return flush(now: now)
+    }
+
+    // MARK: - Queries
+
+    /// The directory as an immutable snapshot (cached until the next change).
+    public mutating func directorySnapshot() -> DirectorySnapshot {
+        let members = self.members
+        let localID = self.localID
+        return directory.snapshot { id in id == localID || members[id]?.status.isReachable == true }
+    }
+
+    /// The push-pull request to send on a stream opened for `.attemptJoin`.
+    public func joinRequest() -> MembershipPacket { pushPullPacket(isReply: false) }
+
+    /// This node's own directory record.
+    public var localRecord: DirectoryRecord { ownRecord }
+
+    /// The version of `node`'s record held locally, if any.
+    public func recordVersion(of node: NodeID) -> UInt64? { directory.version(of: node) }
+
+    /// What this node knows about `id` (nil for self and for unknown or reaped members).
+    public func member(_ id: NodeID) -> Member? { members[id] }
+
+    /// All known members other than self, tombstones included.
+    public var knownMembers: [Member] { Array(members.values) }
+
+    /// Reachable members other than self.
+    public var reachablePeerCount: Int { peers.count }
+
+    /// Updates waiting to be piggybacked (diagnostics).
+    public var pendingBroadcastCount: Int { broadcasts.count }
+
+    /// The updates waiting to be piggybacked, oldest first (diagnostics).
+    public var pendingBroadcasts: [MembershipUpdate] { broadcasts.pending }
+
+    // MARK: - Helpers shared by the extensions
+
+    var clusterSize: Int { peers.count + 1 }
+
+    var retransmitLimit: Int { settings.retransmitLimit(memberCount: clusterSize) }
+
+    mutating func makeSequence() -> UInt32 {
+        nextSequence &+= 1
+        return nextSequence
+    }
+
+    func packet(_ message: MembershipMessage) -> MembershipPacket {
+        MembershipPacket(sender: localID, message: message)
+    }
+
+    mutating func send(_ message: MembershipMessage, to address: NodeAddress, transport: MembershipTransport = .datagram) {
+        output.append(.send(packet(message), to: address, transport: transport))
+    }
+
+    /// Piggyback as many queued updates as fit in a datagram next to `fixedBodySize` bytes of body.
+    mutating func piggyback(fixedBodySize: Int, reserved: [MembershipUpdate] = []) -> [MembershipUpdate] {
+        let used = MembershipEncoder.headerSize + fixedBodySize + 1
+            + reserved.reduce(0) { $0 + MembershipEncoder.size(of: $1) }
+        let budget = settings.packetBudget - used
+        return reserved + broadcasts.select(budget: budget, maxCount: WireLimits.maxUpdatesPerMessage - reserved.count,
+                                            limit: retransmitLimit)
+    }
+
+    mutating func publishOwnRecord() {
+        ownRecord.version += 1
+        _ = directory.apply(ownRecord)
+        directoryDirty = true
+        broadcasts.enqueue(.record(ownRecord))
+    }
+
+    /// Appends the pending directory notification and the next tick, and returns all directives.
+    mutating func flush(now: Milliseconds) -> [MembershipDirective] {
+        if directoryDirty {
+            output.append(.directoryChanged)
+            directoryDirty = false
+        }
+        output.append(.scheduleTick(at: max(now, nextDeadline(now: now))))
+        defer { output.removeAll(keepingCapacity: true) }
+        return output
+    }
+
+    /// The earliest time at which some timer is due.
+    func nextDeadline(now: Milliseconds) -> Milliseconds {
+        var deadline = Milliseconds.max
+        if !broadcasts.isEmpty { deadline = max(nextGossipAt, now) }
+        if hasLeft { return deadline == .max ? now + settings.gossipInterval : deadline }
+        if let probe = currentProbe {
+            deadline = min(deadline, probe.indirectSent ? probe.endAt : probe.timeoutAt)
+        } else {
+            deadline = min(deadline, nextProbeAt)
+        }
+        for suspicion in suspicions.values { deadline = min(deadline, suspicion.deadline) }
+        for relayed in relayedProbes.values { deadline = min(deadline, relayed.deadline) }
+        deadline = min(deadline, nextPushPullAt, nextRejoinCheckAt)
+        return deadline
+    }
+}
+
+/// The probe this node is currently running.
+struct ProbeState: Sendable {
+    let sequence: UInt32
+    let target: NodeID
+    let targetAddress: NodeAddress
+    let timeoutAt: Milliseconds
+    let endAt: Milliseconds
+    var indirectSent = false
+    var expectedNacks = 0
+    var nacks = 0
+}
+
+/// A probe this node runs on behalf of another (ping-req).
+struct RelayedProbe: Sendable {
+    let origin: NodeAddress
+    let originSequence: UInt32
+    let deadline: Milliseconds
+}
+
+/// A seed or dead member the rejoin loop retries.
+struct RejoinTarget: Sendable {
+    var nextAttemptAt: Milliseconds
+    var backoff: Milliseconds
+    var isSeed: Bool
+    var deadMember: NodeID?
+    var deadSince: Milliseconds
+}

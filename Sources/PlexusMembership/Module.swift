@@ -1,1 +1,0 @@
-// PlexusMembership: module placeholder until its first real file lands.

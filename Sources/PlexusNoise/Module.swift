@@ -1,1 +1,0 @@
-// PlexusNoise: module placeholder until its first real file lands.

@@ -1,1 +1,0 @@
-// PlexusSession: module placeholder until its first real file lands.
