@@ -16,13 +16,13 @@ public final class Connection: Sendable {
 
     let endedReason: NIOLockedValueBox<String?>
     /// Fire-and-forget packets handed to the event loop and not yet written.
-    private let inFlight = NIOLockedValueBox(0)
-    private static let maxInFlight = 1024
+    private let outbox: Outbox
 
-    private init(core: NIOLoopBound<ConnectionCore>, channel: any Channel, endedReason: NIOLockedValueBox<String?>) {
+    private init(core: NIOLoopBound<ConnectionCore>, channel: any Channel, endedReason: NIOLockedValueBox<String?>, outbox: Outbox) {
         self.core = core
         self.channel = channel
         self.endedReason = endedReason
+        self.outbox = outbox
     }
 
     /// Connects as a plain client.
@@ -58,6 +58,7 @@ public final class Connection: Sendable {
         let handler = service.handler
         let core = connection.core
         let loop = connection.eventLoop
+        let outbox = connection.outbox
         for _ in 0..<Defaults.concurrency(limits.requestConcurrency) {
             let requests = service.requests
             Task {
@@ -70,7 +71,13 @@ public final class Connection: Sendable {
                     } catch {
                         outcome = .fault(ByteBuffer(string: PlexusError.faultText(for: error)))
                     }
-                    loop.execute { core.value.reply(id: request.id, outcome: outcome) }
+                    // Replies ride the outbox too: workers finishing together cost one loop task.
+                    let reply = ClientPacket.reply(id: request.id, outcome: outcome)
+                    switch outbox.admit(reply) {
+                    case .queued: break
+                    case .scheduleDrain: loop.execute { core.value.drainOutbox() }
+                    case .full: loop.execute { core.value.reply(id: request.id, outcome: outcome) }
+                    }
                 }
             }
         }
@@ -99,8 +106,9 @@ public final class Connection: Sendable {
         let handshake = loop.makePromise(of: Void.self)
         let core: NIOLoopBound<ConnectionCore>
         let endedReason: NIOLockedValueBox<String?>
+        let outbox: Outbox
         do {
-            (core, endedReason) = try await loop.submit {
+            (core, endedReason, outbox) = try await loop.submit {
                 let core = ConnectionCore(eventLoop: loop, cluster: cluster, service: service, logger: logger, handshake: handshake)
                 let bound = NIOLoopBound(core, eventLoop: loop)
                 core.selfBound = bound
@@ -112,7 +120,7 @@ public final class Connection: Sendable {
                 } else {
                     core.sendHandshake()
                 }
-                return (bound, core.endedReason)
+                return (bound, core.endedReason, core.outbox)
             }.get()
         } catch {
             channel.close(promise: nil)
@@ -127,7 +135,7 @@ public final class Connection: Sendable {
             service?.broadcasts.finish()
             throw error
         }
-        return Connection(core: core, channel: channel, endedReason: endedReason)
+        return Connection(core: core, channel: channel, endedReason: endedReason, outbox: outbox)
     }
 
     // MARK: Request / reply
@@ -249,26 +257,28 @@ public final class Connection: Sendable {
     }
 
     /// Sends a packet without an answer. While the socket is writable and fewer than
-    /// `maxInFlight` such packets wait for the event loop, this does not wait for the loop
-    /// (packets keep their order: `execute` is FIFO); otherwise the call waits for the loop,
-    /// which bounds the memory a sender that outruns the loop or the relay can pile up.
+    /// `Outbox.capacity` such packets wait for the event loop, this does not wait for the loop:
+    /// the packet joins the outbox, which the loop drains in one task per batch (packets keep
+    /// their order, also relative to later calls: see `Outbox`). Otherwise the call waits for the
+    /// loop, which bounds the memory a sender that outruns the loop or the relay can pile up.
     private func fireAndForget(_ packet: ClientPacket) async throws {
         if let reason = endedReason.withLockedValue({ $0 }) { throw PlexusError.closed(reason: reason) }
-        let inFlight = self.inFlight
-        let admitted = inFlight.withLockedValue { count -> Bool in
-            guard count < Self.maxInFlight else { return false }
-            count += 1
-            return true
-        }
-        if admitted && channel.isWritable {
-            let core = self.core
-            eventLoop.execute {
-                inFlight.withLockedValue { $0 -= 1 }
-                try? core.value.send(packet)
+        if channel.isWritable {
+            switch outbox.admit(packet) {
+            case .queued:
+                return
+            case .scheduleDrain:
+                let core = self.core
+                eventLoop.execute { core.value.drainOutbox() }
+                return
+            case .full:
+                break
             }
-        } else {
-            if admitted { inFlight.withLockedValue { $0 -= 1 } }
-            try await perform { core in try core.send(packet) }
+        }
+        // Earlier packets still in the outbox go first.
+        try await perform { core in
+            core.drainOutbox()
+            try core.send(packet)
         }
     }
 

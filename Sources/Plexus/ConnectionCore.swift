@@ -73,6 +73,9 @@ final class ConnectionCore: ChannelInboundHandler {
     /// Why the connection stopped accepting operations (nil while open); readable from any thread
     /// so fire-and-forget calls can fail fast without a hop to the event loop.
     let endedReason = NIOLockedValueBox<String?>(nil)
+    /// Fire-and-forget packets from caller tasks, drained here once per batch.
+    let outbox = Outbox()
+    private var outboxBatch: [ClientPacket] = []
     /// Set once the core is published inside `NIOLoopBound`; used to hand out references.
     var selfBound: NIOLoopBound<ConnectionCore>?
 
@@ -334,6 +337,16 @@ final class ConnectionCore: ChannelInboundHandler {
     func send(_ packet: ClientPacket) throws(PlexusError) {
         guard isOpen else { throw .closed(reason: closedReason) }
         write(packet)
+    }
+
+    /// Writes every packet waiting in the outbox (dropped once the connection is no longer open,
+    /// as a fire-and-forget send to a closed connection is).
+    func drainOutbox() {
+        outbox.drain(into: &outboxBatch)
+        if isOpen {
+            for packet in outboxBatch { write(packet) }
+        }
+        outboxBatch.removeAll(keepingCapacity: true)
     }
 
     func subscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) throws(PlexusError) {
