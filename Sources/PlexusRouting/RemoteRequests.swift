@@ -1,4 +1,3 @@
-import HeapModule
 import NIOCore
 import PlexusMembership
 
@@ -31,17 +30,7 @@ extension ForwardedRequest: Equatable where Context: Equatable {}
 ///   stale entries outnumber live ones, so memory stays proportional to pending requests.
 /// * No clock is read: callers pass `now`.
 public struct RemoteRequests<Context> {
-    private struct DeadlineKey: Comparable {
-        var deadline: NIODeadline
-        var id: UInt64
-        static func < (lhs: Self, rhs: Self) -> Bool {
-            (lhs.deadline, lhs.id) < (rhs.deadline, rhs.id)
-        }
-    }
-
-    private var pending: [UInt64: ForwardedRequest<Context>] = [:]
-    private var idsByNode: [NodeID: Set<UInt64>] = [:]
-    private var deadlines = Heap<DeadlineKey>()
+    private var table = DeadlineTable<UInt64, Context>()
     private var nextID: UInt64
 
     public init(firstID: UInt64 = 0) {
@@ -49,67 +38,46 @@ public struct RemoteRequests<Context> {
     }
 
     /// Number of pending requests.
-    public var count: Int { pending.count }
+    public var count: Int { table.count }
 
     /// Requests pending on `node`.
-    public func inflight(to node: NodeID) -> Int { idsByNode[node]?.count ?? 0 }
+    public func inflight(to node: NodeID) -> Int { table.count(concerning: node) }
 
     /// The earliest deadline among pending requests (arm one timer for it).
-    public var nextDeadline: NIODeadline? { deadlines.min?.deadline }
+    public var nextDeadline: NIODeadline? { table.nextDeadline }
 
     /// Records a request sent to `node`; returns the id to put in the REQUEST frame.
     public mutating func register(to node: NodeID, deadline: NIODeadline, context: Context) -> UInt64 {
-        let id = nextID
-        nextID &+= 1
-        pending[id] = ForwardedRequest(id: id, node: node, deadline: deadline, context: context)
-        idsByNode[node, default: []].insert(id)
-        deadlines.insert(DeadlineKey(deadline: deadline, id: id))
+        var id = nextID
+        while !table.insert(id, node: node, deadline: deadline, value: context) { id &+= 1 } // only after 2^64 ids
+        nextID = id &+ 1
         return id
     }
 
     /// A REPLY for `id` arrived from `node`: returns the request to answer, or `nil` to drop it.
     public mutating func complete(id: UInt64, from node: NodeID) -> ForwardedRequest<Context>? {
-        guard let request = pending[id], request.node == node else { return nil }
-        return remove(id)
+        guard table.entry(id)?.node == node else { return nil }
+        return table.remove(id).map(Self.request)
     }
 
     /// Removes and returns every request whose deadline is ≤ `now`, earliest first.
     public mutating func expire(now: NIODeadline) -> [ForwardedRequest<Context>] {
-        var expired: [ForwardedRequest<Context>] = []
-        while let first = deadlines.min, first.deadline <= now {
-            _ = deadlines.removeMin()
-            if pending[first.id] != nil, let request = remove(first.id) { expired.append(request) }
-        }
-        return expired
+        table.expire(now: now).map(Self.request)
     }
 
     /// `node` failed (session lost, declared dead, leaving): removes and returns every request
-    /// pending on it, in id order, so each can be answered at once instead of at its deadline.
+    /// pending on it, in the order they were sent, so each can be answered at once instead of at
+    /// its deadline.
     public mutating func peerFailed(_ node: NodeID) -> [ForwardedRequest<Context>] {
-        guard let ids = idsByNode[node] else { return [] }
-        return ids.sorted().compactMap { remove($0) }
+        table.removeAll(concerning: node).map(Self.request)
     }
 
-    private mutating func remove(_ id: UInt64) -> ForwardedRequest<Context>? {
-        guard let request = pending.removeValue(forKey: id) else { return nil }
-        if let index = idsByNode.index(forKey: request.node) {
-            idsByNode.values[index].remove(id)
-            if idsByNode.values[index].isEmpty { idsByNode.remove(at: index) }
-        }
-        dropStaleDeadlines()
-        return request
-    }
-
-    /// Keeps the heap's minimum live and its size proportional to the pending requests.
-    private mutating func dropStaleDeadlines() {
-        while let first = deadlines.min, pending[first.id] == nil { _ = deadlines.removeMin() }
-        if deadlines.count > 2 * pending.count + 64 {
-            deadlines = Heap(pending.values.map { DeadlineKey(deadline: $0.deadline, id: $0.id) })
-        }
+    private static func request(_ entry: DeadlineTable<UInt64, Context>.Entry) -> ForwardedRequest<Context> {
+        ForwardedRequest(id: entry.key, node: entry.node, deadline: entry.deadline, context: entry.value)
     }
 
     /// The heap's size (live plus lazily deleted entries), for tests of the memory bound.
-    var deadlineHeapCount: Int { deadlines.count }
+    var deadlineHeapCount: Int { table.heapCount }
 }
 
 extension RemoteRequests: Sendable where Context: Sendable {}
