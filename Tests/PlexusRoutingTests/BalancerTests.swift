@@ -91,8 +91,8 @@ final class BalancerTests: XCTestCase {
     /// requests complete at once (equal load: the random draw decides) and when they stay in
     /// flight (the load comparison decides).
     func testSplitBetweenTwoRelaysOfOneTier() {
-        for requestsStayInFlight in [false, true] {
-            var subject = balancer(seed: 2026)
+        for requestsStayInFlight in [false, true] { for seed: UInt64 in 0..<20 {
+            var subject = balancer(seed: seed)
             var inflight: [NodeID: Int] = [:]
             var chosen: [NodeID: Int] = [:]
             for _ in 0..<1_000 {
@@ -104,8 +104,8 @@ final class BalancerTests: XCTestCase {
                 if requestsStayInFlight { inflight[choice.node, default: 0] += 1 }
             }
             let share = Double(chosen[node(2), default: 0]) / 1_000
-            XCTAssertGreaterThanOrEqual(share, 0.4, "requestsStayInFlight=\(requestsStayInFlight)")
-            XCTAssertLessThanOrEqual(share, 0.6, "requestsStayInFlight=\(requestsStayInFlight)")
-        }
+            XCTAssertGreaterThanOrEqual(share, 0.4, "requestsStayInFlight=\(requestsStayInFlight) seed=\(seed)")
+            XCTAssertLessThanOrEqual(share, 0.6, "requestsStayInFlight=\(requestsStayInFlight) seed=\(seed)")
+        } }
     }
 }
