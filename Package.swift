@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
-        .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore]),
+        .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore, dequeModule]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),
