@@ -49,6 +49,9 @@ let package = Package(
         .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
         // `plexus-sim`: prints the membership figures.
         .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        // Cross-relay routing groundwork (issue 5): peer frames, balancer, remote requests,
+        // tunnel bridging, fan-out. Pure values: events + time in, actions out.
+        .target(name: "PlexusRouting", dependencies: ["PlexusMembership", nioCore, dequeModule, heapModule]),
         // The relay core and its client endpoint.
         .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
         // The Swift client binding.
@@ -81,6 +84,7 @@ let package = Package(
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore, dequeModule]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),
