@@ -49,13 +49,18 @@ let package = Package(
         .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
         // `plexus-sim`: prints the membership figures.
         .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        // The overlay shell: membership on UDP (sealed datagrams) + Noise streams, admin endpoint.
+        .target(name: "PlexusOverlay", dependencies: [
+            "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // The relay core and its client endpoint.
         .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
         // The Swift client binding.
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusCrypto", nioCore, logging,
+            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix, logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -82,6 +87,9 @@ let package = Package(
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
+        .testTarget(name: "PlexusOverlayTests", dependencies: [
+            "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, nioPosix,
+        ]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
         ]),
