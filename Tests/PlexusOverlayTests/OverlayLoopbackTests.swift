@@ -1,0 +1,83 @@
+import Logging
+import PlexusCrypto
+import PlexusMembership
+@testable import PlexusOverlay
+import XCTest
+
+final class OverlayLoopbackTests: XCTestCase {
+    func makeOverlay(key: NetworkKey, seeds: [NodeAddress]) async throws -> Overlay {
+        var logger = Logger(label: "test.overlay")
+        logger.logLevel = .warning
+        let configuration = OverlayConfiguration(identity: .ephemeral(), keyring: Keyring(primary: key),
+                                                 bindHost: "127.0.0.1", peerPort: 0, advertiseHost: "127.0.0.1",
+                                                 seeds: seeds, logger: logger)
+        return try await Overlay.start(configuration: configuration)
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `timeout` seconds pass.
+    func eventually(_ timeout: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if try await condition() { return true }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        return try await condition()
+    }
+
+    func aliveCount(_ overlay: Overlay) async throws -> Int {
+        try await overlay.status().members.filter { $0.state == "alive" }.count
+    }
+
+    func testThreeOverlaysJoinExchangeRecordsAndDetectDeath() async throws {
+        let key = NetworkKey.generate()
+        let a = try await makeOverlay(key: key, seeds: [])
+        let b = try await makeOverlay(key: key, seeds: [a.advertisedAddress])
+        let c = try await makeOverlay(key: key, seeds: [a.advertisedAddress])
+        let stranger = try await makeOverlay(key: NetworkKey.generate(), seeds: [a.advertisedAddress])
+        var all = [a, b, c, stranger]
+        defer { let overlays = all; Task { for o in overlays { await o.shutdown() } } }
+
+        let joined = try await eventually(10) {
+            for o in [a, b, c] where try await aliveCount(o) != 3 { return false }
+            return true
+        }
+        XCTAssertTrue(joined, "three overlays did not converge")
+
+        c.updateOwnRecord([.registerCluster("billing", capacity: 2), .subscribeTopic("orders")])
+        let spread = try await eventually(5) {
+            a.directorySnapshot.relays(servingCluster: "billing").map(\.node) == [c.localID]
+                && b.directorySnapshot.relays(wantingTopic: "orders") == [c.localID]
+        }
+        XCTAssertTrue(spread, "record did not spread")
+
+        // The stranger (other network key) never appears, and its traffic is counted as dropped.
+        for o in [a, b, c] {
+            let status = try await o.status()
+            XCTAssertFalse(status.members.contains { $0.node == hexString(stranger.localID.bytes) })
+        }
+        let aStatus = try await a.status()
+        XCTAssertGreaterThan(aStatus.counters.streamFailures + aStatus.counters.droppedAuthentication, 0)
+        XCTAssertLessThanOrEqual(aStatus.counters.largestDatagramSent, 1_400 + GossipSeal.overhead)
+
+        // Hard stop of c (no leave): a and b see it dead.
+        await c.shutdown()
+        all.removeAll { $0 === c }
+        let started = Date()
+        let dead = try await eventually(15) {
+            for o in [a, b] {
+                let member = try await o.status().members.first { $0.node == hexString(c.localID.bytes) }
+                if member?.state != "dead" { return false }
+            }
+            return true
+        }
+        XCTAssertTrue(dead, "death not detected")
+        print("in-process: stop → dead on both survivors after \(Date().timeIntervalSince(started)) s")
+
+        // Graceful leave of b is seen as left by a.
+        await b.leave(grace: .milliseconds(600))
+        let left = try await eventually(5) {
+            try await a.status().members.first { $0.node == hexString(b.localID.bytes) }?.state == "left"
+        }
+        XCTAssertTrue(left, "leave not seen")
+    }
+}
