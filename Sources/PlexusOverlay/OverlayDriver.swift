@@ -291,4 +291,9 @@ public struct MemberInfo: Sendable, Codable, Equatable {
 public struct ClusterInfo: Sendable, Codable, Equatable {
     public var name: String
     public var capacity: UInt32
+
+    public init(name: String, capacity: UInt32) {
+        self.name = name
+        self.capacity = capacity
+    }
 }

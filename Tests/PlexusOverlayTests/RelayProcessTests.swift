@@ -65,6 +65,28 @@ final class RelayProcessTests: XCTestCase {
         XCTAssertEqual(statuses["r1"]!.members.first { $0.node == id3 }?.zone, "zone-r3")
         XCTAssertTrue(processes.log("r1").contains("member alive"), "membership changes are logged at info")
 
+        // 1b. Local clients change the relay's own directory record, seen by the other relays.
+        try processes.start("serve-a", ["serve", "billing", "--echo", "--port", "\(r1.clientPort)"])
+        try processes.start("serve-b", ["serve", "billing", "--echo", "--port", "\(r1.clientPort)"])
+        try processes.start("subscriber", ["subscribe", "orders", "--port", "\(r2.clientPort)"])
+        let id2 = statuses["r2"]!.node
+        let advertised = waitUntil(10) {
+            guard let status = processes.status(adminPort: r3.adminPort) else { return false }
+            let m1 = status.members.first { $0.node == id1 }, m2 = status.members.first { $0.node == id2 }
+            return m1?.clusters == [ClusterInfo(name: "billing", capacity: 2)] && m2?.topics == ["orders"]
+        }
+        XCTAssertTrue(advertised, "own records not updated: \(String(describing: processes.status(adminPort: r3.adminPort)?.members))")
+        processes.signal("serve-a", SIGKILL)
+        processes.waitExit("serve-a")
+        processes.signal("subscriber", SIGKILL)
+        processes.waitExit("subscriber")
+        let updated = waitUntil(10) {
+            guard let status = processes.status(adminPort: r3.adminPort) else { return false }
+            let m1 = status.members.first { $0.node == id1 }, m2 = status.members.first { $0.node == id2 }
+            return m1?.clusters == [ClusterInfo(name: "billing", capacity: 1)] && m2?.topics == []
+        }
+        XCTAssertTrue(updated, "own records not updated after clients left")
+
         // 2. The relay with another network key is in nobody's list; its session attempts fail
         //    (counted), and datagrams sealed with its key are counted as dropped, never applied.
         let strangerStatus = processes.status(adminPort: stranger.adminPort)
@@ -112,7 +134,6 @@ final class RelayProcessTests: XCTestCase {
         XCTAssertTrue(rejoined, "r3 did not rejoin under its node ID; r3 log:\n\(processes.log("r3"))")
 
         // 5. SIGTERM r2: it leaves gracefully; r1 sees "left", not "dead".
-        let id2 = statuses["r2"]!.node
         processes.signal("r2", SIGTERM)
         let left = waitUntil(5) { state(of: id2, in: processes.status(adminPort: r1.adminPort)) == "left" }
         processes.waitExit("r2")
