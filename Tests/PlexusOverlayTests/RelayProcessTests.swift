@@ -138,6 +138,10 @@ final class RelayProcessTests: XCTestCase {
         let left = waitUntil(5) { state(of: id2, in: processes.status(adminPort: r1.adminPort)) == "left" }
         processes.waitExit("r2")
         XCTAssertTrue(left, "graceful leave not seen by r1")
+        if let c = processes.status(adminPort: r1.adminPort)?.counters {
+            print("r1 datagrams: sent \(c.datagramsSent), bytes \(c.datagramBytesSent), mean \(c.datagramBytesSent / max(1, c.datagramsSent)) B, largest \(c.largestDatagramSent) B; streams opened \(c.streamsOpened), routed to stream \(c.datagramsRoutedToStream)")
+            XCTAssertLessThanOrEqual(c.largestDatagramSent, 1_400 + GossipSeal.overhead)
+        }
         XCTAssertTrue(processes.log("r2").contains("leaving the overlay"))
         XCTAssertNotEqual(id1, id3)
     }
