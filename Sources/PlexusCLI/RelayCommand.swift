@@ -52,6 +52,12 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Data directory; the static identity is kept there so the node ID survives restarts.")
     var dataDir: String?
 
+    @Option(help: "Opt-in discovery: 'lan' sends sealed multicast beacons (239.255.80.88) on the --advertise interface and joins relays it hears.")
+    var discover: String?
+
+    @Option(help: "UDP port of the LAN discovery group.")
+    var discoverPort: Int = 55552
+
     @Option(help: "Loopback admin endpoint port used by `plexus status`; 0 = ephemeral.")
     var adminPort: Int = RelayCommand.defaultAdminPort
 
@@ -78,6 +84,14 @@ struct RelayCommand: AsyncParsableCommand {
             }
         }
         for join in joins { _ = try SeedResolver.split(join) }
+        if let discover {
+            guard discover == "lan" else { throw ValidationError("--discover supports only 'lan'") }
+            guard !dev else { throw ValidationError("--dev joins nothing; drop --discover or --dev") }
+            guard advertise.split(separator: ".").count == 4, advertise.allSatisfy({ $0.isNumber || $0 == "." }) else {
+                throw ValidationError("--discover lan needs --advertise set to this host's IPv4 address on the LAN interface")
+            }
+            guard (1...65535).contains(discoverPort) else { throw ValidationError("--discover-port must be between 1 and 65535") }
+        }
     }
 
     func run() async throws {
@@ -114,8 +128,9 @@ struct RelayCommand: AsyncParsableCommand {
         let overlayConfiguration = OverlayConfiguration(
             identity: identity, keyring: keyring, bindHost: peerHost, peerPort: peerPort, advertiseHost: advertise,
             zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
+        let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
         let service = RelayDaemon(configuration: configuration, overlay: overlayConfiguration, adminPort: adminPort,
-                                  dev: dev, logger: logger)
+                                  discovery: discovery, dev: dev, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)],
                                  gracefulShutdownSignals: [.sigterm, .sigint],
@@ -130,11 +145,22 @@ struct RelayDaemon: Service {
     let configuration: RelayConfiguration
     let overlay: OverlayConfiguration
     let adminPort: Int
+    let discovery: DiscoveryConfiguration?
     let dev: Bool
     let logger: Logger
 
     func run() async throws {
         let overlay = try await Overlay.start(configuration: self.overlay)
+        if let discovery {
+            do {
+                try await overlay.startDiscovery(discovery)
+                logger.info("LAN discovery on", metadata: ["group": "\(discovery.group):\(discovery.port)",
+                                                        "interface": "\(discovery.interfaceAddress)"])
+            } catch {
+                await overlay.shutdown()
+                throw error
+            }
+        }
         var configuration = self.configuration
         configuration.interestObserver = { changes in
             overlay.updateOwnRecord(changes.map { change in

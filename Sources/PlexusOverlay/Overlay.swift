@@ -96,6 +96,8 @@ public final class Overlay: Sendable {
         throw lastError
     }
 
+    var driverForExtensions: NIOLoopBound<OverlayDriver> { driver }
+
     /// The current directory snapshot (immutable; replaced whenever the directory changes).
     public var directorySnapshot: DirectorySnapshot { snapshot.withLockedValue { $0 } }
 

@@ -60,6 +60,10 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     public var streamFailures = 0
     public var joinAttempts = 0
     public var joinFailures = 0
+    public var beaconsSent = 0
+    public var beaconsReceived = 0
+    /// Beacons that failed the seal (wrong key, stale, replayed) or were malformed.
+    public var beaconsDropped = 0
 
     public init() {}
 }

@@ -24,6 +24,11 @@ final class OverlayDriver {
     var tick: Scheduled<Void>?
     var closed = false
     var advertisedAddress = NodeAddress(host: "", port: 0)
+    var discoveryChannel: Channel?
+    var discovery: DiscoveryConfiguration?
+    var beaconTask: RepeatedTask?
+    var beaconReplay = ReplayWindow()
+    var beaconJoins: [NodeAddress: Milliseconds] = [:]
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let sessionLogger: Logger
@@ -129,7 +134,9 @@ final class OverlayDriver {
         closed = true
         tick?.cancel()
         tick = nil
-        let channels = [udp, tcp, adminChannel].compactMap { $0 }
+        beaconTask?.cancel()
+        beaconTask = nil
+        let channels = [udp, tcp, adminChannel, discoveryChannel].compactMap { $0 }
         let futures = channels.map { $0.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)
     }
@@ -203,7 +210,7 @@ final class OverlayDriver {
 
     /// Opens a Noise session to `address` and sends one packet: `payload`, or for a join the
     /// push-pull request built once the session is established. Every failure is counted.
-    private func openStream(to address: NodeAddress, join: Bool, payload: [UInt8]) {
+    func openStream(to address: NodeAddress, join: Bool, payload: [UInt8]) {
         guard !closed, let remote = socketAddress(address) else {
             if join { counters.joinFailures += 1 } else { counters.streamSendFailures += 1 }
             return

@@ -27,10 +27,9 @@ final class RelayProcesses {
 
     /// Runs a short command to completion (bounded by `timeout` seconds) and returns its stdout.
     @discardableResult
-    func run(_ arguments: [String], timeout: Double = 10) throws -> (status: Int32, output: Data) {
+    func run(_ arguments: [String], timeout: Double = 10, namespace: String? = nil) throws -> (status: Int32, output: Data) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        configure(process, arguments, namespace: namespace)
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -51,10 +50,9 @@ final class RelayProcesses {
     }
 
     /// Starts a long-running child named `name`; its output goes to `<name>.log`.
-    func start(_ name: String, _ arguments: [String]) throws {
+    func start(_ name: String, _ arguments: [String], namespace: String? = nil) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        configure(process, arguments, namespace: namespace)
         let log = path("\(name).log")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -63,6 +61,18 @@ final class RelayProcesses {
         process.standardError = handle
         try process.run()
         children[name] = process
+    }
+
+    /// Runs the binary directly, or inside a network namespace with `ip netns exec` (which execs
+    /// the binary in place, so the child's PID is the relay's).
+    private func configure(_ process: Process, _ arguments: [String], namespace: String?) {
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: ipTool ?? "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
     }
 
     func signal(_ name: String, _ signal: Int32) {
@@ -92,8 +102,8 @@ final class RelayProcesses {
         (try? String(contentsOfFile: path("\(name).log"), encoding: .utf8)) ?? ""
     }
 
-    func status(adminPort: Int) -> OverlayStatus? {
-        guard let result = try? run(["status", "--json", "--admin-port", "\(adminPort)"], timeout: 5),
+    func status(adminPort: Int, namespace: String? = nil) -> OverlayStatus? {
+        guard let result = try? run(["status", "--json", "--admin-port", "\(adminPort)"], timeout: 5, namespace: namespace),
               result.status == 0 else { return nil }
         return try? JSONDecoder().decode(OverlayStatus.self, from: result.output)
     }
@@ -151,4 +161,24 @@ func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
         usleep(100_000)
     }
     return condition()
+}
+
+/// The `ip` tool, if installed.
+let ipTool: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// Runs `ip ARGS` (bounded by 10 s); returns whether it succeeded.
+@discardableResult
+func ip(_ arguments: String) -> Bool {
+    guard let tool = ipTool else { return false }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments.split(separator: " ").map(String.init)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    let deadline = Date().addingTimeInterval(10)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
 }
