@@ -1,4 +1,5 @@
 import PlexusCrypto
+import PlexusMembership
 @testable import PlexusOverlay
 import XCTest
 
@@ -82,4 +83,20 @@ final class GossipSealTests: XCTestCase {
     }
 
     func seal(for key: NetworkKey) -> GossipSeal { GossipSeal(keyring: Keyring(primary: key)) }
+}
+
+final class BeaconTests: XCTestCase {
+    func testBeaconRoundTripAndRejection() {
+        let node = PlexusMembership.NodeID(high: 0x0102_0304_0506_0708, low: 0x090a_0b0c_0d0e_0f10)
+        let address = NodeAddress(host: "10.0.0.7", port: 55554)
+        let bytes = Beacon.encode(node: node, address: address)
+        XCTAssertEqual(hexString(bytes), "50584231" + "0102030405060708090a0b0c0d0e0f10" + "d902" + "08" + hexString(Array("10.0.0.7".utf8)))
+        XCTAssertEqual(Beacon.decode(bytes)?.node, node)
+        XCTAssertEqual(Beacon.decode(bytes)?.address, address)
+        XCTAssertNil(Beacon.decode(Array(bytes.dropLast())))
+        XCTAssertNil(Beacon.decode(bytes + [0]))
+        var badMagic = bytes
+        badMagic[0] = 0
+        XCTAssertNil(Beacon.decode(badMagic))
+    }
 }

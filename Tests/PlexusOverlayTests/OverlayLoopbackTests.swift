@@ -50,6 +50,18 @@ final class OverlayLoopbackTests: XCTestCase {
         }
         XCTAssertTrue(spread, "record did not spread")
 
+        // A record far larger than a datagram travels on the stream path and arrives whole.
+        let topics = (0..<200).map { OwnRecordChange.subscribeTopic(Name("topic-with-a-rather-long-name-\($0)")) }
+        b.updateOwnRecord(topics)
+        let large = try await eventually(5) {
+            a.directorySnapshot.record(of: b.localID)?.topics.count == 200
+                && c.directorySnapshot.record(of: b.localID)?.topics.count == 200
+        }
+        XCTAssertTrue(large, "large record lost")
+        let bCounters = try await b.status().counters
+        XCTAssertGreaterThan(bCounters.streamsOpened, 0)
+        XCTAssertEqual(bCounters.streamSendFailures, 0)
+
         // The stranger (other network key) never appears, and its traffic is counted as dropped.
         for o in [a, b, c] {
             let status = try await o.status()
