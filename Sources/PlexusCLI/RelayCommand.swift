@@ -28,11 +28,11 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(name: .customLong("join"), help: "HOST:PORT of a relay to join (repeatable; a name with several addresses joins all).")
     var joins: [String] = []
 
-    @Option(help: "Peer port (UDP gossip and TCP sessions, same number); 0 = ephemeral.")
-    var peerPort: Int = RelayCommand.defaultPeerPort
+    @Option(help: "Peer port (UDP gossip and TCP sessions, same number); 0 = ephemeral. Default 55554 (0 with --dev).")
+    var peerPort: Int?
 
-    @Option(help: "Address the peer listeners bind.")
-    var peerHost: String = "0.0.0.0"
+    @Option(help: "Address the peer listeners bind. Default 0.0.0.0 (127.0.0.1 with --dev).")
+    var peerHost: String?
 
     @Option(help: "Host other relays use to reach this one.")
     var advertise: String = "127.0.0.1"
@@ -72,7 +72,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard (0...65535).contains(peerPort) else { throw ValidationError("--peer-port must be between 0 and 65535") }
+        guard (0...65535).contains(peerPort ?? 0) else { throw ValidationError("--peer-port must be between 0 and 65535") }
         guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
         guard outboundQueueLimit >= 64 * 1024 else { throw ValidationError("--outbound-queue-limit must be at least 65536 bytes") }
@@ -126,7 +126,8 @@ struct RelayCommand: AsyncParsableCommand {
             }
         }
         let overlayConfiguration = OverlayConfiguration(
-            identity: identity, keyring: keyring, bindHost: peerHost, peerPort: peerPort, advertiseHost: advertise,
+            identity: identity, keyring: keyring, bindHost: peerHost ?? (dev ? "127.0.0.1" : "0.0.0.0"),
+            peerPort: peerPort ?? (dev ? 0 : RelayCommand.defaultPeerPort), advertiseHost: advertise,
             zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
         let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
         let service = RelayDaemon(configuration: configuration, overlay: overlayConfiguration, adminPort: adminPort,
