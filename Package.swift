@@ -87,8 +87,9 @@ let package = Package(
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
+        // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.
         .testTarget(name: "PlexusOverlayTests", dependencies: [
-            "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, nioPosix,
+            "PlexusOverlay", "PlexusMembership", "PlexusCrypto", "PlexusCLI", nioCore, nioPosix,
         ]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
