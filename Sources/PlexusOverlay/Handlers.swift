@@ -27,6 +27,18 @@ final class StreamReceiver: ChannelInboundHandler {
 
     init(driver: OverlayDriver) { self.driver = driver }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        driver.inboundStreams += 1
+        if driver.inboundStreams > OverlayDriver.maximumInboundStreams {
+            driver.counters.streamsRefused += 1
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        driver.inboundStreams -= 1
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let established = event as? SessionEstablished { peerAddresses = established.peerAddresses }
         context.fireUserInboundEventTriggered(event)

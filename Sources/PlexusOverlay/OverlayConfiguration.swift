@@ -58,6 +58,8 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     public var streamSendFailures = 0
     public var streamFramesReceived = 0
     public var streamFailures = 0
+    /// Inbound sessions closed at once because 256 were already open.
+    public var streamsRefused = 0
     public var joinAttempts = 0
     public var joinFailures = 0
     public var beaconsSent = 0

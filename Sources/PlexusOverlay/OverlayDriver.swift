@@ -29,6 +29,9 @@ final class OverlayDriver {
     var beaconTask: RepeatedTask?
     var beaconReplay = ReplayWindow()
     var beaconJoins: [NodeAddress: Milliseconds] = [:]
+    /// Accepted peer sessions currently open; above `maximumInboundStreams` new ones are closed at once.
+    var inboundStreams = 0
+    static let maximumInboundStreams = 256
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let sessionLogger: Logger
