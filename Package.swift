@@ -91,6 +91,8 @@ let package = Package(
         .testTarget(name: "PlexusOverlayTests", dependencies: [
             "PlexusOverlay", "PlexusMembership", "PlexusCrypto", "PlexusCLI", nioCore, nioPosix,
         ]),
+        // Drives the built `plexus` binary as child processes.
+        .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
         ]),

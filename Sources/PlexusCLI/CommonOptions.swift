@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Plexus
 
 /// Options every client command shares: where the local relay listens and how much to log.
 struct ClientOptions: ParsableArguments {
@@ -13,6 +14,21 @@ struct ClientOptions: ParsableArguments {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: LogLevelArgument = .init(level: .warning)
+}
+
+extension ClientOptions {
+    /// Connects as a plain client, runs `body`, and closes the connection gracefully.
+    func withConnection(label: String, _ body: (Connection) async throws -> Void) async throws {
+        let logger = Logs.bootstrap(logLevel.level, label: label)
+        let connection = try await Connection.connect(host: host, port: port, logger: logger)
+        do {
+            try await body(connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
 }
 
 /// A `Logger.Level` parsed from the command line.

@@ -14,16 +14,14 @@ struct RequestCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
-        let logger = Logs.bootstrap(options.logLevel.level, label: "plexus.request")
         let timeout = try positiveMilliseconds(timeout, option: "timeout")
-        let connection = try await Connection.connect(host: options.host, port: options.port, logger: logger)
-        do {
-            let reply = try await connection.request(Payload.from(argument: data), to: cluster, timeout: timeout)
-            Payload.write(reply)
-            try await connection.close()
-        } catch {
-            try? await connection.close()
-            throw RequestFailure(error)
+        try await options.withConnection(label: "plexus.request") { connection in
+            do {
+                let reply = try await connection.request(Payload.from(argument: data), to: cluster, timeout: timeout)
+                Payload.write(reply)
+            } catch {
+                throw RequestFailure(error)
+            }
         }
     }
 }
@@ -61,10 +59,9 @@ struct BroadcastCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
-        let logger = Logs.bootstrap(options.logLevel.level, label: "plexus.broadcast")
-        let connection = try await Connection.connect(host: options.host, port: options.port, logger: logger)
-        try await connection.broadcast(Payload.from(argument: data), to: cluster)
-        try await connection.close()
+        try await options.withConnection(label: "plexus.broadcast") { connection in
+            try await connection.broadcast(Payload.from(argument: data), to: cluster)
+        }
     }
 }
 
@@ -80,9 +77,8 @@ struct PublishCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
-        let logger = Logs.bootstrap(options.logLevel.level, label: "plexus.publish")
-        let connection = try await Connection.connect(host: options.host, port: options.port, logger: logger)
-        try await connection.publish(Payload.from(argument: data), to: topic)
-        try await connection.close()
+        try await options.withConnection(label: "plexus.publish") { connection in
+            try await connection.publish(Payload.from(argument: data), to: topic)
+        }
     }
 }

@@ -36,7 +36,7 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
     }
     static func insecureFilePermissions(path: String, mode: UInt32) -> CryptoError {
         CryptoError(code: .insecureFilePermissions,
-                    message: "key file \(path) has mode \(String(mode & 0o777, radix: 8)) and is readable by group or others; run `chmod 600 \(path)`")
+                    message: "key file \(path) has mode \(String(mode & 0o777, radix: 8)) and is accessible by group or others; run `chmod 600 \(path)`")
     }
     static func fileExists(path: String) -> CryptoError {
         CryptoError(code: .fileExists,

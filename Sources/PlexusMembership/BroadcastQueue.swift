@@ -71,16 +71,19 @@ struct BroadcastQueue: Sendable {
         var promoted: [(Slot, Int)] = []
         let smallestUpdate = 1 + 16 + 8
         var transmits = 0
-        while transmits < buckets.count && chosen.count < maxCount && remaining >= smallestUpdate {
+        // Give up after this many updates that did not fit: a nearly full packet must not cost a
+        // scan of the whole queue.
+        var misfitsLeft = 16
+        while transmits < buckets.count && chosen.count < maxCount && remaining >= smallestUpdate && misfitsLeft > 0 {
             var bucket = buckets[transmits]
             buckets[transmits] = []
             var kept: [Slot] = []
             var index = bucket.count - 1
-            while index >= 0 && chosen.count < maxCount && remaining >= smallestUpdate {
+            while index >= 0 && chosen.count < maxCount && remaining >= smallestUpdate && misfitsLeft > 0 {
                 let slot = bucket[index]
                 index -= 1
                 guard let entry = entries[slot.key], entry.order == slot.order, entry.transmits == transmits else { continue }
-                guard entry.size <= remaining else { kept.append(slot); continue }
+                guard entry.size <= remaining else { kept.append(slot); misfitsLeft -= 1; continue }
                 remaining -= entry.size
                 chosen.append(entry.update)
                 if transmits + 1 >= limit {

@@ -59,7 +59,6 @@ public struct OverlayExperiment {
     public var drain: Milliseconds
     /// Optional hook that sees every simulation event (debugging).
     public var trace: ((Simulator, SimulationEvent) -> Void)?
-    public var debugLate = false
 
     public init(configuration: SimulationConfiguration, warmUp: Milliseconds, duration: Milliseconds,
                 killEvery: Milliseconds?, changeEvery: Milliseconds?, drain: Milliseconds = 30_000) {
@@ -74,7 +73,6 @@ public struct OverlayExperiment {
     public func run() -> ExperimentReport {
         let simulator = Simulator(configuration)
         let tracker = Tracker(memberCount: configuration.memberCount)
-        tracker.debugLate = debugLate
         let trace = self.trace
         simulator.observer = { simulator, event in
             tracker.observe(event, simulator: simulator)
@@ -150,7 +148,6 @@ final class Tracker {
     }
 
     var measuring = false
-    var debugLate = false
     var deaths: [Outcome] = []
     var deathIndex: [Int: Int] = [:]
     var changes: [Outcome] = []
@@ -192,10 +189,6 @@ final class Tracker {
                 let owner = simulator.ids[changes[index].subject]
                 if let held = membership.recordVersion(of: owner), held >= version {
                     changes[index].seenAt[observer] = simulator.now
-                    if debugLate && observer != changes[index].subject && simulator.now - changes[index].startedAt > 3_000 {
-                        print("late", index, "owner", changes[index].subject, "observer", observer, simulator.now - changes[index].startedAt,
-                              membership.member(owner).map { "\($0.status) inc \($0.incarnation) since \($0.statusSince)" } ?? "unknown")
-                    }
                 }
             }
         }
