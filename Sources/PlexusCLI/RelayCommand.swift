@@ -125,10 +125,11 @@ struct RelayCommand: AsyncParsableCommand {
                 logger.warning("cannot resolve join target", metadata: ["join": "\(join)", "error": "\(error)"])
             }
         }
-        let overlayConfiguration = OverlayConfiguration(
+        var overlayConfiguration = OverlayConfiguration(
             identity: identity, keyring: keyring, bindHost: peerHost ?? (dev ? "127.0.0.1" : "0.0.0.0"),
             peerPort: peerPort ?? (dev ? 0 : RelayCommand.defaultPeerPort), advertiseHost: advertise,
             zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
+        overlayConfiguration.joinNames = joins
         let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
         let service = RelayDaemon(configuration: configuration, overlay: overlayConfiguration, adminPort: adminPort,
                                   discovery: discovery, dev: dev, logger: logger)

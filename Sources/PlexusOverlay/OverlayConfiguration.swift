@@ -18,6 +18,10 @@ public struct OverlayConfiguration: Sendable {
     public var settings: MembershipSettings
     /// Addresses to join ("host:port" already resolved to IPs, or host names resolved at start).
     public var seeds: [NodeAddress]
+    /// `--join HOST:PORT` texts re-resolved every `seedRefreshMilliseconds`; new addresses become
+    /// seeds (a headless service gaining pods). Resolution runs off the overlay's loop.
+    public var joinNames: [String] = []
+    public var seedRefreshMilliseconds: Int64 = 30_000
     /// Sealed datagrams older (or further in the future) than this are dropped. Default 30 s.
     public var replayWindowMilliseconds: Int64
     public var logger: Logger

@@ -31,6 +31,7 @@ final class OverlayDriver {
     var beaconJoins: [NodeAddress: Milliseconds] = [:]
     /// Accepted peer sessions currently open; above `maximumInboundStreams` new ones are closed at once.
     var inboundStreams = 0
+    var seedRefresh: RepeatedTask?
     static let maximumInboundStreams = 256
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
@@ -70,6 +71,20 @@ final class OverlayDriver {
         self.membership = membership
         perform(directives)
         publishSnapshot()
+        if !configuration.joinNames.isEmpty {
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            let names = configuration.joinNames
+            let loop = eventLoop
+            let interval = TimeAmount.milliseconds(configuration.seedRefreshMilliseconds)
+            seedRefresh = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                Task.detached {
+                    var addresses: [NodeAddress] = []
+                    for name in names { addresses += (try? SeedResolver.resolve(name)) ?? [] }
+                    let found = addresses
+                    loop.execute { bound.value.addSeeds(found) }
+                }
+            }
+        }
         return localID
     }
 
@@ -127,6 +142,11 @@ final class OverlayDriver {
         perform(membership!.updateOwnRecord(changes, now: monotonicMilliseconds()))
     }
 
+    func addSeeds(_ addresses: [NodeAddress]) {
+        guard !closed, membership != nil, !addresses.isEmpty else { return }
+        perform(membership!.addSeeds(addresses, now: monotonicMilliseconds()))
+    }
+
     func leave() {
         guard !closed, membership != nil else { return }
         logger.info("leaving the overlay")
@@ -139,6 +159,8 @@ final class OverlayDriver {
         tick = nil
         beaconTask?.cancel()
         beaconTask = nil
+        seedRefresh?.cancel()
+        seedRefresh = nil
         let channels = [udp, tcp, adminChannel, discoveryChannel].compactMap { $0 }
         let futures = channels.map { $0.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)

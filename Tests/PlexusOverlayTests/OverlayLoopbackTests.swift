@@ -5,12 +5,14 @@ import PlexusMembership
 import XCTest
 
 final class OverlayLoopbackTests: XCTestCase {
-    func makeOverlay(key: NetworkKey, seeds: [NodeAddress]) async throws -> Overlay {
+    func makeOverlay(key: NetworkKey, seeds: [NodeAddress], joinNames: [String] = []) async throws -> Overlay {
         var logger = Logger(label: "test.overlay")
         logger.logLevel = .warning
-        let configuration = OverlayConfiguration(identity: .ephemeral(), keyring: Keyring(primary: key),
+        var configuration = OverlayConfiguration(identity: .ephemeral(), keyring: Keyring(primary: key),
                                                  bindHost: "127.0.0.1", peerPort: 0, advertiseHost: "127.0.0.1",
                                                  seeds: seeds, logger: logger)
+        configuration.joinNames = joinNames
+        configuration.seedRefreshMilliseconds = 300
         return try await Overlay.start(configuration: configuration)
     }
 
@@ -26,6 +28,20 @@ final class OverlayLoopbackTests: XCTestCase {
 
     func aliveCount(_ overlay: Overlay) async throws -> Int {
         try await overlay.status().members.filter { $0.state == "alive" }.count
+    }
+
+    func testJoinNamesAreReResolved() async throws {
+        let key = NetworkKey.generate()
+        let a = try await makeOverlay(key: key, seeds: [])
+        // Started with no seed at all (as if the name had not resolved yet): the refresh finds a.
+        let late = try await makeOverlay(key: key, seeds: [], joinNames: ["localhost:\(a.advertisedAddress.port)"])
+        defer { Task { await a.shutdown(); await late.shutdown() } }
+        let joined = try await eventually(5) {
+            let first = try await aliveCount(a)
+            let second = try await aliveCount(late)
+            return first == 2 && second == 2
+        }
+        XCTAssertTrue(joined, "re-resolved join name not used")
     }
 
     func testThreeOverlaysJoinExchangeRecordsAndDetectDeath() async throws {
