@@ -22,7 +22,8 @@ struct StatusCommand: AsyncParsableCommand {
         do {
             body = try await AdminClient.fetch(port: adminPort)
         } catch {
-            throw ValidationError("cannot reach the relay's admin endpoint on 127.0.0.1:\(adminPort): \(error)")
+            FileHandleOutput.error("plexus status: cannot reach the relay's admin endpoint on 127.0.0.1:\(adminPort) (is `plexus relay` running with this --admin-port?): \(error)")
+            throw ExitCode.failure
         }
         if json {
             FileHandle.standardOutput.write(Data(body + [0x0a]))
@@ -55,14 +56,20 @@ enum AdminClient {
     static func fetch(port: Int, timeout: TimeAmount = .seconds(5)) async throws -> [UInt8] {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: [UInt8].self)
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(promise: promise))
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(timeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(Collector(promise: promise))
+                    }
                 }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+                .connect(host: "127.0.0.1", port: port).get()
+        } catch {
+            promise.fail(error) // never leave the promise pending
+            throw error
+        }
         let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { timer.cancel() }
         return try await promise.futureResult.get()

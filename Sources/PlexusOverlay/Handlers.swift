@@ -77,6 +77,11 @@ final class StreamSender: ChannelInboundHandler {
         }
         let bytes = join ? driver.joinPayload() : payload
         let channel = context.channel
+        guard !bytes.isEmpty else { // left or closed meanwhile: nothing to send
+            done = true
+            channel.close(promise: nil)
+            return
+        }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes))).whenComplete { result in
             let sender = bound.value

@@ -262,7 +262,7 @@ final class OverlayDriver {
     }
 
     func joinPayload() -> [UInt8] {
-        guard let membership else { return [] }
+        guard let membership, !membership.hasLeft, !closed else { return [] }
         return MembershipEncoder.encode(membership.joinRequest())
     }
 

@@ -41,6 +41,9 @@ final class RelayProcessTests: XCTestCase {
         let otherKey = processes.path("other.key")
         XCTAssertEqual(try processes.run(["keygen", "--out", key]).status, 0)
         XCTAssertEqual(try processes.run(["keygen", "--out", otherKey]).status, 0)
+        // Without a key (and without --dev) the relay refuses to start; status without a relay fails cleanly.
+        XCTAssertNotEqual(try processes.run(["relay", "--port", "\(freePort())"]).status, 0)
+        XCTAssertEqual(try processes.run(["status", "--admin-port", "\(freePort())"]).status, 1)
 
         let r1 = Relay(name: "r1"), r2 = Relay(name: "r2"), r3 = Relay(name: "r3"), stranger = Relay(name: "stranger")
         try processes.start("r1", relayArguments(r1, key: key, processes: processes, join: []))
