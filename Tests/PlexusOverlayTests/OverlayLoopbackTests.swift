@@ -109,3 +109,59 @@ final class OverlayLoopbackTests: XCTestCase {
         XCTAssertTrue(left, "leave not seen")
     }
 }
+
+final class OverlayRejectionTests: XCTestCase {
+    /// Real sockets: every rejected datagram lands in its counter and its content is never applied.
+    func testRejectedDatagramsAreCountedAndNeverApplied() async throws {
+        let key = NetworkKey.generate()
+        var logger = Logger(label: "test.overlay")
+        logger.logLevel = .warning
+        let overlay = try await Overlay.start(configuration: OverlayConfiguration(
+            identity: .ephemeral(), keyring: Keyring(primary: key), bindHost: "127.0.0.1", peerPort: 0,
+            advertiseHost: "127.0.0.1", logger: logger))
+        defer { Task { await overlay.shutdown() } }
+        let port = Int(overlay.advertisedAddress.port)
+        let seal = GossipSeal(keyring: Keyring(primary: key))
+        let foreign = GossipSeal(keyring: Keyring(primary: NetworkKey.generate()))
+        let sender = PlexusMembership.NodeID(high: 0xEE, low: 0xEE)
+        func gossip(_ fake: UInt64) -> [UInt8] {
+            MembershipEncoder.encode(MembershipPacket(sender: sender, message: .gossip(updates: [
+                .alive(PlexusMembership.NodeID(high: 0xFA, low: fake), incarnation: 1,
+                       address: NodeAddress(host: "127.0.0.1", port: 9)),
+            ])))
+        }
+        func node(_ fake: UInt64) -> String { hexString(PlexusMembership.NodeID(high: 0xFA, low: fake).bytes) }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+
+        let fresh = seal.seal(gossip(1), timestamp: now)
+        sendDatagram(fresh, toPort: port)                                        // applied
+        sendDatagram(fresh, toPort: port)                                        // replayed
+        sendDatagram(seal.seal(gossip(2), timestamp: now - 60_000), toPort: port) // too old
+        sendDatagram(seal.seal(gossip(3), timestamp: now + 60_000), toPort: port) // too far ahead
+        sendDatagram(foreign.seal(gossip(4), timestamp: now), toPort: port)       // wrong key
+        var flipped = seal.seal(gossip(5), timestamp: now)
+        flipped[40] ^= 0x10
+        sendDatagram(flipped, toPort: port)                                      // flipped bit
+        sendDatagram(Array(seal.seal(gossip(6), timestamp: now).prefix(30)), toPort: port) // truncated
+        sendDatagram(seal.seal([0xFF, 0x00, 0x01], timestamp: now), toPort: port) // authentic, undecodable
+
+        func complete(_ c: OverlayCounters) -> Bool {
+            c.datagramsReceived >= 2 && c.droppedReplayed == 1 && c.droppedStale == 2
+                && c.droppedAuthentication == 2 && c.droppedMalformed == 1
+        }
+        var status: OverlayStatus?
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            status = try await overlay.status()
+            if let c = status?.counters, complete(c) { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        } while Date() < deadline
+        let counted = status.map { complete($0.counters) } ?? false
+        XCTAssertTrue(counted, "counters: \(String(describing: status?.counters))")
+        XCTAssertEqual(status?.counters.droppedUndecodable, 1)
+        let members = Set(status?.members.map(\.node) ?? [])
+        XCTAssertTrue(members.contains(node(1)), "the fresh datagram is applied")
+        for fake in 2...6 { XCTAssertFalse(members.contains(node(UInt64(fake))), "rejected datagram \(fake) was applied") }
+    }
+}
+
