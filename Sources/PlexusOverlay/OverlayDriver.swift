@@ -138,7 +138,8 @@ final class OverlayDriver {
     }
 
     func updateOwnRecord(_ changes: [OwnRecordChange]) {
-        guard !closed, membership != nil else { return }
+        // After leave the record is frozen (others refuse a left relay's records anyway).
+        guard !closed, membership != nil, !membership!.hasLeft else { return }
         perform(membership!.updateOwnRecord(changes, now: monotonicMilliseconds()))
     }
 
