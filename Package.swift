@@ -49,13 +49,21 @@ let package = Package(
         .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
         // `plexus-sim`: prints the membership figures.
         .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        // Cross-relay routing groundwork (issue 5): peer frames, balancer, remote requests,
+        // tunnel bridging, fan-out. Pure values: events + time in, actions out.
+        .target(name: "PlexusRouting", dependencies: ["PlexusMembership", nioCore, dequeModule, heapModule]),
+        // The overlay shell: membership on UDP (sealed datagrams) + Noise streams, admin endpoint.
+        .target(name: "PlexusOverlay", dependencies: [
+            "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // The relay core and its client endpoint.
         .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
         // The Swift client binding.
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusCrypto", nioCore, logging,
+            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix, logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -81,7 +89,12 @@ let package = Package(
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore, dequeModule]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
+        // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.
+        .testTarget(name: "PlexusOverlayTests", dependencies: [
+            "PlexusOverlay", "PlexusMembership", "PlexusCrypto", "PlexusCLI", nioCore, nioPosix,
+        ]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [

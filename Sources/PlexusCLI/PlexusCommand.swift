@@ -7,7 +7,7 @@ struct PlexusCommand: AsyncParsableCommand {
         commandName: "plexus",
         abstract: "Plexus: a service-addressed messaging overlay. Run a relay, or talk to the local one.",
         subcommands: [
-            RelayCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
+            RelayCommand.self, StatusCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
             SubscribeCommand.self, ServeCommand.self, KeygenCommand.self,
         ]
     )

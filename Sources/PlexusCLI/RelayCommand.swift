@@ -1,21 +1,65 @@
 import ArgumentParser
 import Logging
 import NIOCore
+import PlexusCrypto
+import PlexusMembership
+import PlexusOverlay
 import PlexusRelay
 import ServiceLifecycle
 
-/// `plexus relay`: runs the relay daemon until SIGINT or SIGTERM, then shuts down gracefully.
+/// `plexus relay`: runs the relay daemon until SIGINT or SIGTERM, then leaves the overlay and
+/// shuts down gracefully.
 struct RelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
         abstract: "Run the Plexus relay (the per-host daemon) in the foreground."
     )
+    static let defaultAdminPort = 55553
+    static let defaultPeerPort = 55554
+
+    enum Profile: String, ExpressibleByArgument, CaseIterable { case lan, wan }
 
     @Option(help: "Client endpoint port, on 127.0.0.1 and ::1.")
     var port: Int = 55555
 
-    @Flag(help: "Development mode: no configuration needed, joins nothing.")
+    @Flag(help: "Development mode: random network key, throw-away identity, joins nothing.")
     var dev = false
+
+    @Option(name: .customLong("join"), help: "HOST:PORT of a relay to join (repeatable; a name with several addresses joins all).")
+    var joins: [String] = []
+
+    @Option(help: "Peer port (UDP gossip and TCP sessions, same number); 0 = ephemeral. Default 55554 (0 with --dev).")
+    var peerPort: Int?
+
+    @Option(help: "Address the peer listeners bind. Default 0.0.0.0 (127.0.0.1 with --dev).")
+    var peerHost: String?
+
+    @Option(help: "Host other relays use to reach this one.")
+    var advertise: String = "127.0.0.1"
+
+    @Option(help: "Zone of this relay (e.g. a data-centre or rack name).")
+    var zone: String = ""
+
+    @Option(help: "Membership timing profile: lan or wan.")
+    var profile: Profile = .lan
+
+    @Option(help: "Network key file (required unless --dev).")
+    var key: String?
+
+    @Option(name: .customLong("accept-key"), help: "Additional network key file accepted during rotation (repeatable).")
+    var acceptKeys: [String] = []
+
+    @Option(help: "Data directory; the static identity is kept there so the node ID survives restarts.")
+    var dataDir: String?
+
+    @Option(help: "Opt-in discovery: 'lan' sends sealed multicast beacons (239.255.80.88) on the --advertise interface and joins relays it hears.")
+    var discover: String?
+
+    @Option(help: "UDP port of the LAN discovery group.")
+    var discoverPort: Int = 55552
+
+    @Option(help: "Loopback admin endpoint port used by `plexus status`; 0 = ephemeral.")
+    var adminPort: Int = RelayCommand.defaultAdminPort
 
     @Option(help: "Seconds a new client connection may take to complete its handshake.")
     var handshakeTimeout: Double = 5
@@ -28,8 +72,26 @@ struct RelayCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (0...65535).contains(peerPort ?? 0) else { throw ValidationError("--peer-port must be between 0 and 65535") }
+        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
         guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
         guard outboundQueueLimit >= 64 * 1024 else { throw ValidationError("--outbound-queue-limit must be at least 65536 bytes") }
+        if dev {
+            guard joins.isEmpty else { throw ValidationError("--dev joins nothing; drop --join or --dev") }
+        } else {
+            guard key != nil else {
+                throw ValidationError("a network key is required: pass --key FILE (create one with `plexus keygen`), or use --dev")
+            }
+        }
+        for join in joins { _ = try SeedResolver.split(join) }
+        if let discover {
+            guard discover == "lan" else { throw ValidationError("--discover supports only 'lan'") }
+            guard !dev else { throw ValidationError("--dev joins nothing; drop --discover or --dev") }
+            guard advertise.split(separator: ".").count == 4, advertise.allSatisfy({ $0.isNumber || $0 == "." }) else {
+                throw ValidationError("--discover lan needs --advertise set to this host's IPv4 address on the LAN interface")
+            }
+            guard (1...65535).contains(discoverPort) else { throw ValidationError("--discover-port must be between 1 and 65535") }
+        }
     }
 
     func run() async throws {
@@ -38,7 +100,39 @@ struct RelayCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout * 1_000_000_000))
         configuration.outboundQueueLimitBytes = outboundQueueLimit
-        let service = RelayDaemon(configuration: configuration, dev: dev, logger: logger)
+
+        let keyring: Keyring
+        let identity: StaticIdentity
+        if dev {
+            keyring = Keyring(primary: .generate())
+            identity = try dataDir.map { try StaticIdentity.loadOrCreate(dataDirectory: $0) } ?? .ephemeral()
+        } else {
+            keyring = try Keyring.load(primaryPath: key!, acceptedPaths: acceptKeys)
+            if let dataDir {
+                identity = try StaticIdentity.loadOrCreate(dataDirectory: dataDir)
+            } else {
+                logger.notice("no --data-dir: using a throw-away identity (the node ID changes on restart)")
+                identity = .ephemeral()
+            }
+        }
+        var seeds: [NodeAddress] = []
+        for join in joins {
+            do {
+                let resolved = try SeedResolver.resolve(join)
+                logger.info("join target resolved", metadata: ["join": "\(join)", "addresses": "\(resolved.map(\.description))"])
+                seeds.append(contentsOf: resolved.filter { !seeds.contains($0) })
+            } catch {
+                logger.warning("cannot resolve join target", metadata: ["join": "\(join)", "error": "\(error)"])
+            }
+        }
+        var overlayConfiguration = OverlayConfiguration(
+            identity: identity, keyring: keyring, bindHost: peerHost ?? (dev ? "127.0.0.1" : "0.0.0.0"),
+            peerPort: peerPort ?? (dev ? 0 : RelayCommand.defaultPeerPort), advertiseHost: advertise,
+            zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
+        overlayConfiguration.joinNames = joins
+        let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
+        let service = RelayDaemon(configuration: configuration, overlay: overlayConfiguration, adminPort: adminPort,
+                                  discovery: discovery, dev: dev, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)],
                                  gracefulShutdownSignals: [.sigterm, .sigint],
@@ -47,17 +141,58 @@ struct RelayCommand: AsyncParsableCommand {
     }
 }
 
-/// The relay as a ServiceLifecycle service: starts it, waits for graceful shutdown, stops it.
+/// The relay as a ServiceLifecycle service: starts the overlay and the relay, waits for graceful
+/// shutdown, leaves the overlay (gossiping the departure for a second), then stops both.
 struct RelayDaemon: Service {
     let configuration: RelayConfiguration
+    let overlay: OverlayConfiguration
+    let adminPort: Int
+    let discovery: DiscoveryConfiguration?
     let dev: Bool
     let logger: Logger
 
     func run() async throws {
-        let relay = try await RelayServer.start(configuration: configuration, logger: logger)
-        if dev { logger.info("development mode: no configuration, joins nothing") }
+        let overlay = try await Overlay.start(configuration: self.overlay)
+        if let discovery {
+            do {
+                try await overlay.startDiscovery(discovery)
+                logger.info("LAN discovery on", metadata: ["group": "\(discovery.group):\(discovery.port)",
+                                                        "interface": "\(discovery.interfaceAddress)"])
+            } catch {
+                await overlay.shutdown()
+                throw error
+            }
+        }
+        var configuration = self.configuration
+        configuration.interestObserver = { changes in
+            overlay.updateOwnRecord(changes.map { change in
+                switch change {
+                case .cluster(let name, let members):
+                    members > 0 ? .registerCluster(Name(bytes: name), capacity: UInt32(clamping: members))
+                        : .unregisterCluster(Name(bytes: name))
+                case .topic(let name, let subscribed):
+                    subscribed ? .subscribeTopic(Name(bytes: name)) : .unsubscribeTopic(Name(bytes: name))
+                }
+            })
+        }
+        let relay: RelayServer
+        do {
+            relay = try await RelayServer.start(configuration: configuration, logger: logger)
+        } catch {
+            await overlay.shutdown()
+            throw error
+        }
+        do {
+            let admin = try await overlay.startAdmin(port: adminPort)
+            logger.info("admin endpoint listening", metadata: ["address": "127.0.0.1:\(admin)"])
+        } catch {
+            logger.warning("admin endpoint not started", metadata: ["port": "\(adminPort)", "error": "\(error)"])
+        }
+        if dev { logger.info("development mode: random network key, joins nothing") }
         try? await gracefulShutdown()
         logger.info("relay shutting down")
+        await overlay.leave(grace: .seconds(1))
         await relay.shutdown()
+        await overlay.shutdown()
     }
 }

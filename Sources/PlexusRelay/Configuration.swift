@@ -21,6 +21,10 @@ public struct RelayConfiguration: Sendable {
     public var acceptorConfirmTimeout: TimeAmount
     /// Decoder caps. The relay lowers `maxChunkBytes` to `chunkLimit` (a bigger chunk closes the connection).
     public var wireLimits: WireLimits
+    /// Called on the core loop, at the end of a read batch, with the local interest that changed
+    /// (clusters registered/unregistered with member counts, topics subscribed/unsubscribed).
+    /// The overlay uses it to update the relay's own directory record. Default nil.
+    public var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
 
     public init() {
         hosts = ["127.0.0.1", "::1"]
@@ -31,6 +35,7 @@ public struct RelayConfiguration: Sendable {
         tunnelWindow = WireConstants.referenceRelayWindow
         acceptorConfirmTimeout = .seconds(3)
         wireLimits = .default
+        interestObserver = nil
     }
 
     /// Checks the values a relay cannot work with; `RelayServer.start` throws this error.
@@ -60,4 +65,12 @@ public struct RelayConfiguration: Sendable {
 public struct RelayConfigurationError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A change of the relay's local interest, reported through `RelayConfiguration.interestObserver`.
+public enum RelayInterestChange: Sendable, Equatable {
+    /// `cluster` now has `members` local members (0 = no longer served here).
+    case cluster([UInt8], members: Int)
+    /// `topic` has at least one local subscriber (`true`) or none (`false`).
+    case topic([UInt8], subscribed: Bool)
 }

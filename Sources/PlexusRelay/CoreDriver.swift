@@ -26,6 +26,8 @@ final class CoreDriver {
     private var timerDeadline: NIODeadline?
     private var shuttingDown = false
     private var drained: EventLoopPromise<Void>?
+    /// See `RelayConfiguration.interestObserver`.
+    var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
 
     init(configuration: CoreConfiguration, eventLoop: EventLoop, logger: Logger) {
         self.core = RelayCore(configuration: configuration)
@@ -68,6 +70,7 @@ final class CoreDriver {
     /// End of one connection's read batch: write everything the batch produced, once per connection.
     func batchComplete(_ id: ConnectionID) {
         scheduleFlush()
+        reportInterest()
         if let handler = handlers[id], core.queuedBytes(of: id) > 2 * queueLimit {
             // Only replies and control packets can push a queue past the bound (broadcasts and
             // events are dropped, tunnel chunks wait), and they answer what this client sent:
@@ -82,6 +85,7 @@ final class CoreDriver {
         core.connectionClosed(id)
         apply()
         flushDirty()
+        reportInterest()
         rescheduleTimer()
         if shuttingDown, handlers.isEmpty { drained?.succeed(); drained = nil }
     }
@@ -93,6 +97,11 @@ final class CoreDriver {
         }
         apply()
         flushDirty()
+    }
+
+    private func reportInterest() {
+        let changes = core.routes.takeInterestChanges()
+        if !changes.isEmpty, let interestObserver { interestObserver(changes) }
     }
 
     // MARK: Effects

@@ -39,7 +39,9 @@ public final class RelayServer: Sendable {
         let coreConfiguration = CoreConfiguration(configuration)
         let limits = configuration.effectiveWireLimits
         let driver = try await loop.submit {
-            NIOLoopBound(CoreDriver(configuration: coreConfiguration, eventLoop: loop, logger: logger), eventLoop: loop)
+            let driver = CoreDriver(configuration: coreConfiguration, eventLoop: loop, logger: logger)
+            driver.interestObserver = configuration.interestObserver
+            return NIOLoopBound(driver, eventLoop: loop)
         }.get()
 
         let bootstrap = ServerBootstrap(group: group)

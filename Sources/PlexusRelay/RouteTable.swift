@@ -40,14 +40,37 @@ struct RouteTable: Router {
     }
     private var clusters: [Name: Cluster] = [:]
     private var topics: [Name: [Destination]] = [:]
+    /// Clusters whose member count changed and topics whose subscribed state may have changed
+    /// since the last `takeInterestChanges()` (the overlay's own directory record follows them).
+    private(set) var changedClusters: Set<Name> = []
+    private(set) var changedTopics: Set<Name> = []
+
+    /// The local interest that changed since the last call: each changed cluster with its
+    /// current member count (0 = no longer served), each changed topic with whether anyone
+    /// still subscribes. Clears the change sets.
+    mutating func takeInterestChanges() -> [RelayInterestChange] {
+        guard !changedClusters.isEmpty || !changedTopics.isEmpty else { return [] }
+        var changes: [RelayInterestChange] = []
+        for cluster in changedClusters.sorted(by: { $0.description < $1.description }) {
+            changes.append(.cluster(Array(cluster.bytes.readableBytesView), members: memberCount(of: cluster)))
+        }
+        for topic in changedTopics.sorted(by: { $0.description < $1.description }) {
+            changes.append(.topic(Array(topic.bytes.readableBytesView), subscribed: topics[topic] != nil))
+        }
+        changedClusters.removeAll()
+        changedTopics.removeAll()
+        return changes
+    }
 
     mutating func addMember(_ connection: ConnectionID, to cluster: Name) {
         clusters[cluster, default: Cluster()].members.append(.local(connection))
+        changedClusters.insert(Name.compact(cluster.bytes))
     }
 
     mutating func removeMember(_ connection: ConnectionID, from cluster: Name) {
         guard let index = clusters.index(forKey: cluster) else { return }
         clusters.values[index].members.removeAll { $0 == .local(connection) }
+        changedClusters.insert(Name.compact(cluster.bytes))
         if clusters.values[index].members.isEmpty { clusters.remove(at: index) }
     }
 
@@ -55,6 +78,7 @@ struct RouteTable: Router {
     mutating func subscribe(_ connection: ConnectionID, to topic: Name) -> Bool {
         guard let index = topics.index(forKey: topic) else {
             topics[topic] = [.local(connection)]
+            changedTopics.insert(topic)
             return true
         }
         if topics.values[index].contains(.local(connection)) { return false }
@@ -68,7 +92,10 @@ struct RouteTable: Router {
         let before = topics.values[index].count
         topics.values[index].removeAll { $0 == .local(connection) }
         let removed = topics.values[index].count != before
-        if topics.values[index].isEmpty { topics.remove(at: index) }
+        if topics.values[index].isEmpty {
+            topics.remove(at: index)
+            changedTopics.insert(Name.compact(topic.bytes))
+        }
         return removed
     }
 

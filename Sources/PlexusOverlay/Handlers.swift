@@ -1,0 +1,133 @@
+import Foundation
+import NIOCore
+import PlexusSession
+
+/// Inbound sealed datagrams → the driver.
+final class DatagramReceiver: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let driver: OverlayDriver
+
+    init(driver: OverlayDriver) { self.driver = driver }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        driver.receiveDatagram(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // ICMP port unreachable and similar surface here; UDP keeps working.
+    }
+}
+
+/// Accepted Noise session: each authenticated frame is one membership packet.
+final class StreamReceiver: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let driver: OverlayDriver
+    private var peerAddresses: [String] = []
+
+    init(driver: OverlayDriver) { self.driver = driver }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        driver.inboundStreams += 1
+        if driver.inboundStreams > OverlayDriver.maximumInboundStreams {
+            driver.counters.streamsRefused += 1
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        driver.inboundStreams -= 1
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let established = event as? SessionEstablished { peerAddresses = established.peerAddresses }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        driver.receiveStreamFrame(Array(frame.readableBytesView), peerAddresses: peerAddresses)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        driver.counters.streamFailures += 1
+        context.close(promise: nil)
+    }
+}
+
+/// Outgoing Noise session carrying one packet, then closing.
+final class StreamSender: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let driver: OverlayDriver
+    private let join: Bool
+    private let payload: [UInt8]
+    private var done = false
+
+    init(driver: OverlayDriver, join: Bool, payload: [UInt8]) {
+        self.driver = driver
+        self.join = join
+        self.payload = payload
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is SessionEstablished, !done else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let bytes = join ? driver.joinPayload() : payload
+        let channel = context.channel
+        guard !bytes.isEmpty else { // left or closed meanwhile: nothing to send
+            done = true
+            channel.close(promise: nil)
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes))).whenComplete { result in
+            let sender = bound.value
+            sender.done = true
+            if case .failure = result { sender.driver.streamFailed(join: sender.join) }
+            channel.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            driver.streamFailed(join: join)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if !done {
+            done = true
+            driver.streamFailed(join: join)
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Admin connection: write the status as JSON, then close.
+final class AdminResponder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let driver: OverlayDriver
+
+    init(driver: OverlayDriver) { self.driver = driver }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(driver.status())) ?? Data("{}".utf8)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: body))).whenComplete { _ in channel.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PlexusCrypto
+import PlexusMembership
+import PlexusNoise
+import PlexusSession
+
+/// The overlay shell: runs one `Membership` state machine on real sockets.
+///
+/// * UDP on the peer port: probes and gossip as sealed datagrams (`GossipSeal`, replay window).
+/// * TCP on the same port: Noise XXpsk3 sessions (`NoiseSessionHandler`) carrying `.stream`
+///   packets (push-pull, joins, oversize updates), one short-lived session per packet.
+/// * One timer, set by `.scheduleTick`.
+///
+/// Everything runs on one event loop (a private single-threaded group), which owns the
+/// membership state. The directory snapshot is published through a lock for other threads.
+public final class Overlay: Sendable {
+    /// The address other relays use to reach this one (advertise host + bound peer port).
+    public let advertisedAddress: NodeAddress
+    public let localID: PlexusMembership.NodeID
+
+    private let group: MultiThreadedEventLoopGroup
+    private let driver: NIOLoopBound<OverlayDriver>
+    private let snapshot: NIOLockedValueBox<DirectorySnapshot>
+    private let stopped = NIOLockedValueBox(false)
+
+    private init(advertisedAddress: NodeAddress, localID: PlexusMembership.NodeID, group: MultiThreadedEventLoopGroup,
+                 driver: NIOLoopBound<OverlayDriver>, snapshot: NIOLockedValueBox<DirectorySnapshot>) {
+        self.advertisedAddress = advertisedAddress
+        self.localID = localID
+        self.group = group
+        self.driver = driver
+        self.snapshot = snapshot
+    }
+
+    /// Binds the peer port (UDP and TCP), starts the membership and contacts the seeds.
+    public static func start(configuration: OverlayConfiguration) async throws -> Overlay {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let snapshot = NIOLockedValueBox(DirectorySnapshot.empty)
+        do {
+            let driver = try await loop.submit {
+                NIOLoopBound(OverlayDriver(configuration: configuration, eventLoop: loop, snapshot: snapshot), eventLoop: loop)
+            }.get()
+            let port = try await bindPeerPort(configuration: configuration, loop: loop, driver: driver)
+            let address = NodeAddress(host: configuration.advertiseHost, port: UInt16(port))
+            let id = try await loop.submit { driver.value.start(advertisedAddress: address) }.get()
+            configuration.logger.info("overlay listening", metadata: [
+                "peer-port": "\(port)", "advertise": "\(address)", "node": "\(hex(id))",
+                "seeds": "\(configuration.seeds.map(\.description))",
+            ])
+            return Overlay(advertisedAddress: address, localID: id, group: group, driver: driver, snapshot: snapshot)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Binds UDP and TCP on the same port; for port 0 retries with the UDP port's number.
+    private static func bindPeerPort(configuration: OverlayConfiguration, loop: EventLoop,
+                                     driver: NIOLoopBound<OverlayDriver>) async throws -> Int {
+        var lastError: Error = ChannelError.unknownLocalAddress
+        for _ in 0..<(configuration.peerPort == 0 ? 8 : 1) {
+            let udp = try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramReceiver(driver: driver.value))
+                    }
+                }
+                .bind(host: configuration.bindHost, port: configuration.peerPort).get()
+            let port = udp.localAddress?.port ?? configuration.peerPort
+            do {
+                let tcp = try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .serverChannelOption(.backlog, value: 128)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let sessionConfiguration = driver.value.sessionConfiguration(role: .responder)
+                            let sync = channel.pipeline.syncOperations
+                            try sync.addHandler(NoiseSessionHandler(configuration: sessionConfiguration))
+                            try sync.addHandler(StreamReceiver(driver: driver.value))
+                        }
+                    }
+                    .bind(host: configuration.bindHost, port: port).get()
+                try await loop.submit { driver.value.attach(udp: udp, tcp: tcp) }.get()
+                return port
+            } catch {
+                lastError = error
+                try? await udp.close()
+            }
+        }
+        throw lastError
+    }
+
+    var driverForExtensions: NIOLoopBound<OverlayDriver> { driver }
+
+    /// The current directory snapshot (immutable; replaced whenever the directory changes).
+    public var directorySnapshot: DirectorySnapshot { snapshot.withLockedValue { $0 } }
+
+    /// Members, records and counters, taken on the overlay's loop.
+    public func status() async throws -> OverlayStatus {
+        let driver = self.driver
+        return try await driver.eventLoop.submit { driver.value.status() }.get()
+    }
+
+    /// Changes the own directory record (clusters served, topics wanted) and disseminates it.
+    public func updateOwnRecord(_ changes: [OwnRecordChange]) {
+        guard !changes.isEmpty else { return }
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.updateOwnRecord(changes) }
+    }
+
+    /// Announces departure and keeps gossiping for `grace` so the news spreads.
+    public func leave(grace: TimeAmount = .seconds(1)) async {
+        let driver = self.driver
+        try? await driver.eventLoop.submit { driver.value.leave() }.get()
+        try? await Task.sleep(nanoseconds: UInt64(max(0, grace.nanoseconds)))
+    }
+
+    /// Closes every socket and stops the loop. Idempotent.
+    public func shutdown() async {
+        let first = stopped.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        let driver = self.driver
+        try? await driver.eventLoop.flatSubmit { driver.value.close() }.get()
+        try? await group.shutdownGracefully()
+    }
+
+    /// Starts a loopback-only admin endpoint: each TCP connection gets the status as JSON
+    /// (one document), then the connection is closed. Returns the bound port.
+    public func startAdmin(host: String = "127.0.0.1", port: Int) async throws -> Int {
+        let driver = self.driver
+        let channel = try await ServerBootstrap(group: driver.eventLoop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AdminResponder(driver: driver.value))
+                }
+            }
+            .bind(host: host, port: port).get()
+        try await driver.eventLoop.submit { driver.value.adminChannel = channel }.get()
+        return channel.localAddress?.port ?? port
+    }
+}
+
+func hex(_ id: PlexusMembership.NodeID) -> String { hexString(id.bytes) }
+
+/// Monotonic milliseconds for the membership clock.
+func monotonicMilliseconds() -> Milliseconds { Milliseconds(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+/// Wall-clock unix milliseconds for datagram timestamps.
+func wallClockMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

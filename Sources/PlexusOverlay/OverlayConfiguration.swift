@@ -1,0 +1,75 @@
+import Logging
+import PlexusCrypto
+import PlexusMembership
+
+/// Everything an `Overlay` needs: identity, keys, where to listen, what to advertise, whom to join.
+public struct OverlayConfiguration: Sendable {
+    /// The static identity (node ID and Noise static key).
+    public var identity: StaticIdentity
+    /// Network keys: the primary seals datagrams and initiates sessions; all are accepted.
+    public var keyring: Keyring
+    /// Address the UDP and TCP peer listeners bind. Default "0.0.0.0".
+    public var bindHost: String
+    /// Peer port (UDP and TCP, the same number). 0 = ephemeral.
+    public var peerPort: Int
+    /// Host other relays use to reach this one. Default "127.0.0.1".
+    public var advertiseHost: String
+    public var zone: String
+    public var settings: MembershipSettings
+    /// Addresses to join ("host:port" already resolved to IPs, or host names resolved at start).
+    public var seeds: [NodeAddress]
+    /// `--join HOST:PORT` texts re-resolved every `seedRefreshMilliseconds`; new addresses become
+    /// seeds (a headless service gaining pods). Resolution runs off the overlay's loop.
+    public var joinNames: [String] = []
+    public var seedRefreshMilliseconds: Int64 = 30_000
+    /// Sealed datagrams older (or further in the future) than this are dropped. Default 30 s.
+    public var replayWindowMilliseconds: Int64
+    public var logger: Logger
+
+    public init(identity: StaticIdentity, keyring: Keyring, bindHost: String = "0.0.0.0", peerPort: Int = 55554,
+                advertiseHost: String = "127.0.0.1", zone: String = "", settings: MembershipSettings = .lan,
+                seeds: [NodeAddress] = [], replayWindowMilliseconds: Int64 = 30_000,
+                logger: Logger = Logger(label: "plexus.overlay")) {
+        self.identity = identity
+        self.keyring = keyring
+        self.bindHost = bindHost
+        self.peerPort = peerPort
+        self.advertiseHost = advertiseHost
+        self.zone = zone
+        self.settings = settings
+        self.seeds = seeds
+        self.replayWindowMilliseconds = replayWindowMilliseconds
+        self.logger = logger
+    }
+}
+
+/// Counters of the overlay transport (all monotonic).
+public struct OverlayCounters: Sendable, Codable, Equatable {
+    public var datagramsSent = 0
+    public var datagramsReceived = 0
+    public var datagramBytesSent = 0
+    public var largestDatagramSent = 0
+    public var datagramSendFailures = 0
+    /// A `.datagram` directive too large for a datagram, carried on a stream instead.
+    public var datagramsRoutedToStream = 0
+    public var droppedMalformed = 0
+    public var droppedAuthentication = 0
+    public var droppedStale = 0
+    public var droppedReplayed = 0
+    /// Authenticated but the membership decoder refused it.
+    public var droppedUndecodable = 0
+    public var streamsOpened = 0
+    public var streamSendFailures = 0
+    public var streamFramesReceived = 0
+    public var streamFailures = 0
+    /// Inbound sessions closed at once because 256 were already open.
+    public var streamsRefused = 0
+    public var joinAttempts = 0
+    public var joinFailures = 0
+    public var beaconsSent = 0
+    public var beaconsReceived = 0
+    /// Beacons that failed the seal (wrong key, stale, replayed) or were malformed.
+    public var beaconsDropped = 0
+
+    public init() {}
+}

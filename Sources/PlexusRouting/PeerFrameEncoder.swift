@@ -1,0 +1,85 @@
+import NIOCore
+
+/// Writes `PeerFrame`s in the layout of `Docs/relay-to-relay.md`.
+///
+/// Guarantees: the output of `encode` decodes back to an equal frame with default limits as long
+/// as the frame's fields respect those limits (the encoder does not check them: the sender is
+/// trusted to build frames within its own limits).
+public enum PeerFrameEncoder {
+    /// Appends `frame` to `buffer`.
+    public static func encode(_ frame: PeerFrame, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(frame.type.rawValue)
+        switch frame {
+        case let .request(id, cluster, millisecondsLeft, payload):
+            writeVarint(id, into: &buffer)
+            writeBytes(cluster, into: &buffer)
+            writeVarint(millisecondsLeft, into: &buffer)
+            writeBytes(payload, into: &buffer)
+        case let .reply(id, outcome):
+            writeVarint(id, into: &buffer)
+            switch outcome {
+            case .success(let reply):
+                buffer.writeInteger(UInt8(0))
+                writeBytes(reply, into: &buffer)
+            case .fault(let fault):
+                buffer.writeInteger(UInt8(1))
+                writeBytes(fault, into: &buffer)
+            case .timedOut:
+                buffer.writeInteger(UInt8(2))
+            case .failed(let reason):
+                buffer.writeInteger(UInt8(3))
+                writeBytes(reason, into: &buffer)
+            }
+        case let .broadcast(cluster, message):
+            writeBytes(cluster, into: &buffer)
+            writeBytes(message, into: &buffer)
+        case let .publish(topic, event):
+            writeBytes(topic, into: &buffer)
+            writeBytes(event, into: &buffer)
+        case let .tunnelInit(tunnelID, cluster, millisecondsLeft):
+            writeVarint(tunnelID, into: &buffer)
+            writeBytes(cluster, into: &buffer)
+            writeVarint(millisecondsLeft, into: &buffer)
+        case let .tunnelConfirm(initiatorTunnelID, acceptorTunnelID, chunkLimit):
+            writeVarint(initiatorTunnelID, into: &buffer)
+            writeVarint(acceptorTunnelID, into: &buffer)
+            writeVarint(chunkLimit, into: &buffer)
+        case let .tunnelRefuse(initiatorTunnelID, reason):
+            writeVarint(initiatorTunnelID, into: &buffer)
+            writeBytes(reason, into: &buffer)
+        case let .tunnelAllow(tunnelID, bytes):
+            writeVarint(tunnelID, into: &buffer)
+            writeVarint(bytes, into: &buffer)
+        case let .tunnelTransfer(tunnelID, sizeOrContinuation, chunk):
+            writeVarint(tunnelID, into: &buffer)
+            writeVarint(sizeOrContinuation, into: &buffer)
+            writeBytes(chunk, into: &buffer)
+        case let .tunnelClose(tunnelID, reason):
+            writeVarint(tunnelID, into: &buffer)
+            writeBytes(reason, into: &buffer)
+        case .departure(let kind):
+            buffer.writeInteger(kind.rawValue)
+        }
+    }
+
+    /// `frame` as a fresh buffer.
+    public static func encode(_ frame: PeerFrame) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        encode(frame, into: &buffer)
+        return buffer
+    }
+
+    static func writeVarint(_ value: UInt64, into buffer: inout ByteBuffer) {
+        var rest = value
+        while rest >= 0x80 {
+            buffer.writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        buffer.writeInteger(UInt8(rest))
+    }
+
+    static func writeBytes(_ bytes: ByteBuffer, into buffer: inout ByteBuffer) {
+        writeVarint(UInt64(bytes.readableBytes), into: &buffer)
+        buffer.writeImmutableBuffer(bytes)
+    }
+}
