@@ -1,43 +1,10 @@
 import NIOCore
 
-/// A packet type of one direction of relay protocol v1 that can be decoded incrementally.
-public protocol DecodableWirePacket: Sendable {
-    /// Decodes one packet from the front of `buffer`, or returns `nil` (consuming nothing) when the
-    /// buffer does not yet hold a whole packet.
-    static func decode(from buffer: inout ByteBuffer, limits: WireLimits) throws(WireError) -> Self?
-}
+// The two decoders are deliberately concrete rather than one generic type: a generic decoder is
+// not specialized across modules and cost about 10 % of pub/sub throughput (Docs/benchmarks.md).
 
-extension ClientPacket: DecodableWirePacket {}
-extension RelayPacket: DecodableWirePacket {}
-
-/// A `ByteToMessageDecoder` that turns an inbound byte stream into packets of one direction.
-///
-/// Accepts input split at any byte. A malformed packet throws a `WireError` down the pipeline;
-/// packets decoded before it have already been passed on.
-public struct WirePacketDecoder<Packet: DecodableWirePacket>: ByteToMessageDecoder, Sendable {
-    public typealias InboundOut = Packet
-    public let limits: WireLimits
-
-    public init(limits: WireLimits = .default) {
-        self.limits = limits
-    }
-
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let packet = try Packet.decode(from: &buffer, limits: limits) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(packet))
-        return .continue
-    }
-
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
-    }
-}
-
-// The two decoders the relay and the binding use are concrete types, not aliases of
-// `WirePacketDecoder`: the generic one is not specialized across modules, and every packet then
-// went through witness tables and generic-metadata lookups (pub/sub CPU per event +25-30 %).
-
-/// Decodes a relay's inbound stream (client → relay packets).
+/// Decodes a relay's inbound stream (client → relay packets), accepting input split at any byte.
+/// A malformed packet throws a `WireError`; packets decoded before it have already been passed on.
 public struct ClientPacketDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = ClientPacket
     public let limits: WireLimits
@@ -57,7 +24,8 @@ public struct ClientPacketDecoder: ByteToMessageDecoder, Sendable {
     }
 }
 
-/// Decodes a binding's inbound stream (relay → client packets).
+/// Decodes a binding's inbound stream (relay → client packets), accepting input split at any byte.
+/// A malformed packet throws a `WireError`; packets decoded before it have already been passed on.
 public struct RelayPacketDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = RelayPacket
     public let limits: WireLimits
