@@ -181,6 +181,7 @@ public final class PeerLinks {
     }
 
     /// Flushes what was written on `channel` and closes it (a losing duplicate or a closed link).
+    /// Callers update the link first: the close may call `channelClosed` synchronously.
     private func retire(_ channel: Channel) {
         channel.flush()
         channel.close(promise: nil)
@@ -229,8 +230,13 @@ public final class PeerLinks {
             if weDialTheWinner { return } // keep waiting for our dial; the peer closes its own
             counters.duplicatesClosed += 1
             link.dialing = false
-            link.dial.map(retire) // not created yet: `dialStarted` closes it
+            let dial = link.dial // not created yet: `dialStarted` closes it
             link.dial = nil
+            // Adopt before closing: closing may report the dial's end synchronously, and it must
+            // not look like the link's failure.
+            adopt(channel, link: link)
+            dial.map(retire)
+            return
         }
         adopt(channel, link: link)
     }
