@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "PlexusRouting", dependencies: ["PlexusMembership", nioCore, dequeModule, heapModule]),
         // Persistent relay-to-relay sessions (one per relay pair) carrying peer frames.
         .target(name: "PlexusPeering", dependencies: [
-            "PlexusRouting", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
+            "PlexusRouting", "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
         ]),
         // The overlay shell: membership on UDP (sealed datagrams) + Noise streams, admin endpoint.
         .target(name: "PlexusOverlay", dependencies: [

@@ -105,6 +105,13 @@ public final class PeerLinks {
         return .queued
     }
 
+    /// Sends one frame on the existing link to `peer` (no dial): `.overflow` if there is none.
+    @discardableResult
+    public func sendIfLinked(_ frame: PeerFrame, to peer: NodeID) -> PeerSendResult {
+        guard let link = links[peer], link.channel != nil || link.dialing else { return .overflow }
+        return send(frame, to: peer, host: "", port: 0)
+    }
+
     /// Whether an established session to `peer` exists.
     public func isLinked(to peer: NodeID) -> Bool { links[peer]?.channel != nil }
 
