@@ -25,6 +25,14 @@ public final class PeerRequestEndpoint {
 
     public let links: PeerLinks
     public var handler: Handler?
+    /// A BROADCAST arrived (cluster, message): deliver to every local member.
+    public var onBroadcast: ((ByteBuffer, ByteBuffer) -> Void)?
+    /// A PUBLISH arrived (topic, event): deliver to every local subscriber.
+    public var onPublish: ((ByteBuffer, ByteBuffer) -> Void)?
+    /// Broadcasts / events not sent to some relay because its link was at its byte bound, by
+    /// cluster / topic name (one count per relay skipped).
+    public internal(set) var droppedBroadcasts: [String: Int] = [:]
+    public internal(set) var droppedEvents: [String: Int] = [:]
     private var outgoing = RemoteRequests<Completion>()
     private var served = ServedRemoteRequests<PlexusCrypto.NodeID>()
     private var timer: Scheduled<Void>?
@@ -69,8 +77,12 @@ public final class PeerRequestEndpoint {
             outgoing.complete(id: id, from: Self.membershipID(peer))?.context(outcome)
         case .departure(.leaving):
             peerFailed(peer)
+        case let .broadcast(cluster, message):
+            onBroadcast?(cluster, message)
+        case let .publish(topic, event):
+            onPublish?(topic, event)
         default:
-            break // broadcasts, events, tunnels, draining: not handled here yet
+            break // tunnels, draining: not handled here yet
         }
     }
 

@@ -15,8 +15,13 @@ final class TestEndpoint: Sendable {
     let delivered = NIOLockedValueBox(0)
     let held = NIOLockedValueBox(0)
 
-    init(key: NetworkKey, loop: EventLoop) async throws {
-        peer = try await TestPeer(key: key, loop: loop)
+    let broadcasts = NIOLockedValueBox<[String]>([])
+    let events = NIOLockedValueBox<[String]>([])
+
+    init(key: NetworkKey, loop: EventLoop, outboundLimitBytes: Int = 16 * 1024 * 1024) async throws {
+        peer = try await TestPeer(key: key, loop: loop, outboundLimitBytes: outboundLimitBytes)
+        let broadcasts = self.broadcasts
+        let events = self.events
         let links = peer.links
         let delivered = self.delivered
         let held = self.held
@@ -33,9 +38,13 @@ final class TestEndpoint: Sendable {
                     held.withLockedValue { $0 += 1 }
                 }
             }
+            endpoint.onBroadcast = { _, message in broadcasts.withLockedValue { $0.append(String(buffer: message)) } }
+            endpoint.onPublish = { _, event in events.withLockedValue { $0.append(String(buffer: event)) } }
             return NIOLoopBound(endpoint, eventLoop: loop)
         }.get()
     }
+
+    var target: PeerTarget { PeerTarget(node: peer.id, host: "127.0.0.1", port: peer.port) }
 
     /// Sends `count` requests to `target`; the returned box collects the outcomes.
     func request(_ payload: String, to target: TestEndpoint, timeout: TimeAmount, count: Int = 1) async throws
