@@ -48,6 +48,9 @@ public final class PeerRequestEndpoint {
     /// Requests forwarded and not yet answered.
     public var pendingCount: Int { outgoing.count }
 
+    /// Requests forwarded to `peer` and not yet answered (the `Balancer`'s in-flight input).
+    public func inflight(to peer: PlexusCrypto.NodeID) -> Int { outgoing.inflight(to: Self.membershipID(peer)) }
+
     /// Forwards one request to `peer`; `completion` runs exactly once, on the loop.
     public func request(cluster: ByteBuffer, payload: ByteBuffer, to peer: PlexusCrypto.NodeID, host: String, port: Int,
                         timeout: TimeAmount, completion: @escaping Completion) {
