@@ -41,8 +41,8 @@ public final class PeerRequestEndpoint {
     /// Takes over `links.onFrame` and `links.onPeerFailed`.
     public init(links: PeerLinks) {
         self.links = links
-        links.onFrame = { [unowned self] peer, frame in self.received(frame, from: peer) }
-        links.onPeerFailed = { [unowned self] peer in self.peerFailed(peer) }
+        links.onFrame = { [weak self] peer, frame in self?.received(frame, from: peer) }
+        links.onPeerFailed = { [weak self] peer in self?.peerFailed(peer) }
     }
 
     /// Requests forwarded and not yet answered.

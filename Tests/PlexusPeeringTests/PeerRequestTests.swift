@@ -145,6 +145,26 @@ final class PeerRequestTests: XCTestCase {
         await c.peer.shutdown()
     }
 
+    /// DEPARTURE leaving from the serving relay fails what is pending there at once, while its
+    /// session is still open.
+    func testDepartureLeavingFailsPendingRequests() async throws {
+        let key = NetworkKey.generate()
+        let a = try await TestEndpoint(key: key, loop: group.next())
+        let b = try await TestEndpoint(key: key, loop: group.next())
+        let pending = try await a.request("hold", to: b, timeout: .seconds(30), count: 10)
+        let arrived = try await eventually(5) { b.held.withLockedValue { $0 } == 10 }
+        XCTAssertTrue(arrived)
+        let aID = a.peer.id
+        let sent = try await b.peer.on { $0.sendIfLinked(.departure(.leaving), to: aID) }
+        XCTAssertEqual(sent, .queued)
+        let failed = try await eventually(5) { pending.withLockedValue { $0.count } == 10 }
+        XCTAssertTrue(failed)
+        let reason = ByteBuffer(string: PeerRequestEndpoint.failedReason(b.peer.id))
+        XCTAssertEqual(pending.withLockedValue { $0 }, Array(repeating: .failed(reason: reason), count: 10))
+        await a.peer.shutdown()
+        await b.peer.shutdown()
+    }
+
     /// A relay with another network key cannot serve: the request fails fast, nothing delivered.
     func testForeignKeyRelayCannotServe() async throws {
         let a = try await TestEndpoint(key: .generate(), loop: group.next())
