@@ -52,6 +52,10 @@ let package = Package(
         // Cross-relay routing groundwork (issue 5): peer frames, balancer, remote requests,
         // tunnel bridging, fan-out. Pure values: events + time in, actions out.
         .target(name: "PlexusRouting", dependencies: ["PlexusMembership", nioCore, dequeModule, heapModule]),
+        // Persistent relay-to-relay sessions (one per relay pair) carrying peer frames.
+        .target(name: "PlexusPeering", dependencies: [
+            "PlexusRouting", "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
+        ]),
         // The overlay shell: membership on UDP (sealed datagrams) + Noise streams, admin endpoint.
         .target(name: "PlexusOverlay", dependencies: [
             "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
@@ -89,6 +93,9 @@ let package = Package(
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        .testTarget(name: "PlexusPeeringTests", dependencies: [
+            "PlexusPeering", "PlexusRouting", "PlexusCrypto", nioCore, nioPosix,
+        ]),
         .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore, dequeModule]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.

@@ -1,0 +1,284 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PlexusCrypto
+import PlexusNoise
+import PlexusRouting
+import PlexusSession
+
+/// Persistent Noise sessions to other relays: at most one link per relay pair, opened on demand
+/// by the first `send`, reused for every later frame, so frames from this relay to one peer
+/// arrive in the order they were sent.
+///
+/// Loop-bound: every method must be called on `eventLoop` (give it the relay core's loop and no
+/// message crosses threads). Sessions run on the same loop.
+///
+/// * **Simultaneous dials**: when both relays dial each other, the session dialed by the relay
+///   with the smaller node ID is kept; the other side closes the one it dialed (after writing
+///   what it already queued on it). Frames queued before any session was established move to
+///   the winning session.
+/// * **Failure**: a dial that fails, a handshake that fails (e.g. another network key) or an
+///   established link that closes removes the link and calls `onPeerFailed(peer)` at once, so
+///   pending work on that peer fails fast. Frames queued for it are dropped. The next `send`
+///   dials again.
+/// * **Bound**: per peer, bytes queued (waiting for the session or written but not yet taken by
+///   the socket) never exceed `outboundLimitBytes`; beyond it `send` returns `.overflow`.
+public final class PeerLinks {
+    public let eventLoop: EventLoop
+    public let configuration: PeerLinksConfiguration
+    public var localID: NodeID { configuration.identity.nodeID }
+    /// The bound listener port.
+    public private(set) var port = 0
+    public private(set) var counters = PeerLinkCounters()
+    /// Each decoded frame, in order per peer.
+    public var onFrame: ((NodeID, PeerFrame) -> Void)?
+    /// The link to this peer failed (dial, handshake or established session).
+    public var onPeerFailed: ((NodeID) -> Void)?
+
+    final class Link {
+        /// The established session carrying our frames.
+        var channel: Channel?
+        /// Our dial, not yet established (set once its channel exists).
+        var dial: Channel?
+        /// True from `openLink` until our dial is established, abandoned or failed (the dial's
+        /// channel may not exist yet while the address is being resolved).
+        var dialing = false
+        var pending: [ByteBuffer] = []
+        var queuedBytes = 0
+        var flushScheduled = false
+    }
+
+    private var links: [NodeID: Link] = [:]
+    private var server: Channel?
+    private var closed = false
+    private let decoder = PeerFrameDecoder()
+
+    private init(configuration: PeerLinksConfiguration, eventLoop: EventLoop) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+    }
+
+    /// Binds the session listener on `loop` and returns the loop-bound links.
+    public static func start(configuration: PeerLinksConfiguration, on loop: EventLoop) async throws -> NIOLoopBound<PeerLinks> {
+        let bound = try await loop.submit {
+            NIOLoopBound(PeerLinks(configuration: configuration, eventLoop: loop), eventLoop: loop)
+        }.get()
+        let responder = configuration.sessionConfiguration(role: .responder)
+        let server = try await ServerBootstrap(group: loop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(NoiseSessionHandler(configuration: responder))
+                    try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: nil))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port).get()
+        try await loop.submit {
+            bound.value.server = server
+            bound.value.port = server.localAddress?.port ?? configuration.port
+        }.get()
+        return bound
+    }
+
+    // MARK: Sending
+
+    /// Sends one frame to `peer` (reachable at `host:port`), dialing if there is no link.
+    @discardableResult
+    public func send(_ frame: PeerFrame, to peer: NodeID, host: String, port: Int) -> PeerSendResult {
+        eventLoop.preconditionInEventLoop()
+        guard !closed, peer != localID else { return .overflow }
+        let bytes = PeerFrameEncoder.encode(frame)
+        let link = links[peer] ?? openLink(to: peer, host: host, port: port)
+        guard link.queuedBytes + bytes.readableBytes <= configuration.outboundLimitBytes else {
+            counters.framesOverflowed += 1
+            return .overflow
+        }
+        link.queuedBytes += bytes.readableBytes
+        counters.framesSent += 1
+        if let channel = link.channel {
+            write(bytes, on: channel, link: link)
+        } else {
+            link.pending.append(bytes)
+        }
+        return .queued
+    }
+
+    /// Sends one frame on the existing link to `peer` (no dial): `.overflow` if there is none.
+    @discardableResult
+    public func sendIfLinked(_ frame: PeerFrame, to peer: NodeID) -> PeerSendResult {
+        guard let link = links[peer], link.channel != nil || link.dialing else { return .overflow }
+        return send(frame, to: peer, host: "", port: 0)
+    }
+
+    /// Whether an established session to `peer` exists.
+    public func isLinked(to peer: NodeID) -> Bool { links[peer]?.channel != nil }
+
+    /// Bytes queued for `peer` (pending or not yet taken by its socket).
+    public func queuedBytes(to peer: NodeID) -> Int { links[peer]?.queuedBytes ?? 0 }
+
+    /// Closes the link to `peer` (if any) without reporting a failure.
+    public func closeLink(to peer: NodeID) {
+        guard let link = links.removeValue(forKey: peer) else { return }
+        link.channel.map(retire)
+        link.dial.map(retire)
+    }
+
+    /// Closes the listener and every session. No failure is reported after this.
+    public func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        closed = true
+        for peer in Array(links.keys) { closeLink(to: peer) }
+        guard let server else { return eventLoop.makeSucceededVoidFuture() }
+        self.server = nil
+        return server.close()
+    }
+
+    private func openLink(to peer: NodeID, host: String, port: Int) -> Link {
+        let link = Link()
+        link.dialing = true
+        links[peer] = link
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let boundLink = NIOLoopBound(link, eventLoop: eventLoop)
+        let initiator = configuration.sessionConfiguration(role: .initiator)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(NoiseSessionHandler(configuration: initiator))
+                    try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: peer))
+                    bound.value.dialStarted(channel, to: peer, link: boundLink.value)
+                }
+            }
+            .connect(host: host, port: port)
+            .assumeIsolated()
+            .whenFailure { _ in
+                        bound.value.dialFailed(to: peer, link: link)
+            }
+        return link
+    }
+
+    private func dialStarted(_ channel: Channel, to peer: NodeID, link: Link) {
+        if links[peer] === link, link.channel == nil, !closed {
+            link.dial = channel
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func dialFailed(to peer: NodeID, link: Link) {
+        guard links[peer] === link, link.channel == nil else { return }
+        fail(peer)
+    }
+
+    private func write(_ bytes: ByteBuffer, on channel: Channel, link: Link) {
+        let size = bytes.readableBytes
+        let promise = eventLoop.makePromise(of: Void.self)
+        channel.write(bytes, promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in link.queuedBytes -= size }
+        guard !link.flushScheduled else { return }
+        link.flushScheduled = true
+        eventLoop.assumeIsolated().execute {
+            link.flushScheduled = false
+            link.channel?.flush()
+        }
+    }
+
+    /// Flushes what was written on `channel` and closes it (a losing duplicate or a closed link).
+    /// Callers update the link first: the close may call `channelClosed` synchronously.
+    private func retire(_ channel: Channel) {
+        channel.flush()
+        channel.close(promise: nil)
+    }
+
+    private func fail(_ peer: NodeID) {
+        guard let link = links.removeValue(forKey: peer) else { return }
+        counters.sessionsFailed += 1
+        link.channel.map(retire)
+        link.dial.map(retire)
+        if !closed { onPeerFailed?(peer) }
+    }
+
+    // MARK: Events from sessions
+
+    func established(_ channel: Channel, peer: NodeID, dialedByUs: Bool) {
+        guard !closed else {
+            channel.close(promise: nil)
+            return
+        }
+        counters.sessionsEstablished += 1
+        let link: Link
+        if let existing = links[peer] {
+            link = existing
+        } else {
+            link = Link()
+            links[peer] = link
+        }
+        let weDialTheWinner = localID < peer
+        if let current = link.channel {
+            guard current !== channel else { return }
+            // Duplicate session: keep the one dialed by the smaller node ID.
+            counters.duplicatesClosed += 1
+            if dialedByUs == weDialTheWinner {
+                link.channel = channel
+                retire(current)
+            } else if dialedByUs {
+                retire(channel)
+            } // else: the peer closes the inbound loser; we still read what arrives on it
+            return
+        }
+        if dialedByUs {
+            if link.dial === channel { link.dial = nil }
+            link.dialing = false
+        } else if link.dialing {
+            if weDialTheWinner { return } // keep waiting for our dial; the peer closes its own
+            counters.duplicatesClosed += 1
+            link.dialing = false
+            let dial = link.dial // not created yet: `dialStarted` closes it
+            link.dial = nil
+            // Adopt before closing: closing may report the dial's end synchronously, and it must
+            // not look like the link's failure.
+            adopt(channel, link: link)
+            dial.map(retire)
+            return
+        }
+        adopt(channel, link: link)
+    }
+
+    private func adopt(_ channel: Channel, link: Link) {
+        link.channel = channel
+        let pending = link.pending
+        link.pending = []
+        for bytes in pending { write(bytes, on: channel, link: link) }
+    }
+
+    func received(_ bytes: ByteBuffer, from peer: NodeID, channel: Channel) {
+        let frame: PeerFrame
+        do {
+            frame = try decoder.decode(bytes)
+        } catch {
+            counters.framesMalformed += 1
+            channel.close(promise: nil)
+            return
+        }
+        counters.framesReceived += 1
+        onFrame?(peer, frame)
+    }
+
+    func channelClosed(_ channel: Channel, peer: NodeID?) {
+        guard let peer, let link = links[peer] else { return }
+        if link.channel === channel || (link.channel == nil && link.dial === channel) {
+            fail(peer)
+        }
+    }
+}
+
+extension PeerLinksConfiguration {
+    func sessionConfiguration(role: NoiseRole) -> SessionConfiguration {
+        SessionConfiguration(role: role, identity: identity, keyring: keyring, advertisedAddresses: [],
+                             handshakeTimeout: handshakeTimeout, logger: logger)
+    }
+}

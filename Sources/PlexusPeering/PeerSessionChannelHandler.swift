@@ -1,0 +1,45 @@
+import NIOCore
+import PlexusCrypto
+import PlexusSession
+
+/// Sits after `NoiseSessionHandler` on every peer session: reports establishment, each
+/// authenticated frame and the end of the channel to the loop-bound `PeerLinks`.
+final class PeerSessionChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let links: PeerLinks
+    /// The node this side dialed (nil for an accepted session).
+    private let expected: NodeID?
+    private var peer: NodeID?
+
+    init(links: PeerLinks, expected: NodeID?) {
+        self.links = links
+        self.expected = expected
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let established = event as? SessionEstablished {
+            if let expected, expected != established.peerNodeID {
+                // Dialed one relay, reached another: never adopt it.
+                context.close(promise: nil)
+                return
+            }
+            peer = established.peerNodeID
+            links.established(context.channel, peer: established.peerNodeID, dialedByUs: expected != nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let peer else { return }
+        links.received(unwrapInboundIn(data), from: peer, channel: context.channel)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        links.channelClosed(context.channel, peer: peer ?? expected)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
