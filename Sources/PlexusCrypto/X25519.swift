@@ -51,6 +51,7 @@ public struct X25519PrivateKey: Sendable, CustomStringConvertible {
         secret.withUnsafeBytes { sk in
             _ = crypto_scalarmult_base(&out, sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
+        // Cannot throw: `out` has exactly X25519PublicKey.byteCount bytes.
         return try! X25519PublicKey(bytes: out)
     }
 

@@ -34,6 +34,7 @@ public struct HandshakePattern: Sendable, Hashable {
     public func initiatorSends(message index: Int) -> Bool { isOneWay || index % 2 == 0 }
 
     /// The relay-to-relay pattern.
+    // Cannot throw: constant names of patterns the parser knows (checked by the vector tests).
     public static let XXpsk3 = try! named("XXpsk3")
     public static let XX = try! named("XX")
     public static let NN = try! named("NN")

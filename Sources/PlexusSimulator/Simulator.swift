@@ -230,6 +230,8 @@ public final class Simulator {
         if configuration.roundTripThroughCodec {
             let bytes = MembershipEncoder.encode(packet)
             precondition(bytes.count == size, "encodedSize disagrees with encode")
+            // Cannot throw unless the codec is broken: the bytes come from our own encoder, and a
+            // failure here must stop the experiment rather than be mistaken for packet loss.
             delivered = try! MembershipDecoder.decode(bytes)
         }
         let spread = UInt64(configuration.maximumDelay - configuration.minimumDelay + 1)
