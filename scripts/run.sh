@@ -29,6 +29,7 @@ Plexus relay running on 127.0.0.1:$port (pid $relay_pid). Try it from another te
   $bin subscribe news --port $port &             # prints events
   $bin publish news "extra!" --port $port
   $bin broadcast echo "to every member" --port $port
+  $bin status                                    # what this relay sees of the overlay
 
 Press Ctrl-C to stop the relay.
 TXT
