@@ -71,9 +71,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
+        // status, memory): shared by the multi-process tests and the two-relay benchmark.
+        .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"]),
         // The benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
-            "Plexus", "PlexusRelay", nioCore, nioPosix, logging, atomics,
+            "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -100,7 +103,13 @@ let package = Package(
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.
         .testTarget(name: "PlexusOverlayTests", dependencies: [
-            "PlexusOverlay", "PlexusMembership", "PlexusCrypto", "PlexusCLI", nioCore, nioPosix,
+            "PlexusOverlay", "PlexusMembership", "PlexusCrypto", "PlexusCLI", "PlexusProcesses", nioCore, nioPosix,
+        ]),
+        // Three `plexus relay` processes in one overlay, clients (Swift binding, raw sockets) in
+        // the test process: every pattern across relays, balancing, relay death, slow consumers.
+        .testTarget(name: "PlexusCrossRelayTests", dependencies: [
+            "Plexus", "PlexusOverlay", "PlexusCrypto", "PlexusProcesses", "PlexusWire", "PlexusCLI", nioCore, atomics,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI"]),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import PlexusOverlay
+import PlexusProcesses
 import XCTest
 
 /// `--discover lan` between two network namespaces joined by a veth pair. Multicast never leaves

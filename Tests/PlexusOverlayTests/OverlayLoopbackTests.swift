@@ -2,6 +2,7 @@ import Logging
 import PlexusCrypto
 import PlexusMembership
 @testable import PlexusOverlay
+import PlexusProcesses
 import XCTest
 
 final class OverlayLoopbackTests: XCTestCase {

@@ -4,28 +4,13 @@ import Glibc
 import Foundation
 import PlexusCrypto
 import PlexusOverlay
+import PlexusProcesses
 import XCTest
 
 /// Real `plexus relay` processes on loopback.
 final class RelayProcessTests: XCTestCase {
     /// Documented bound (Docs/overlay-transport.md) for `kill -9` → dead on every survivor, lan profile, 3 relays.
     static let deathDetectionBound = 10.0
-
-    struct Relay {
-        let name: String
-        let clientPort = freePort()
-        let peerPort = freePort()
-        let adminPort = freePort()
-    }
-
-    func relayArguments(_ relay: Relay, key: String, processes: RelayProcesses, join: [Relay]) -> [String] {
-        var arguments = ["relay", "--key", key, "--data-dir", processes.path("data-\(relay.name)"),
-                         "--port", "\(relay.clientPort)", "--peer-port", "\(relay.peerPort)",
-                         "--peer-host", "127.0.0.1", "--advertise", "127.0.0.1",
-                         "--admin-port", "\(relay.adminPort)", "--zone", "zone-\(relay.name)"]
-        for seed in join { arguments += ["--join", "127.0.0.1:\(seed.peerPort)"] }
-        return arguments
-    }
 
     func state(of node: String, in status: OverlayStatus?) -> String? {
         status?.members.first { $0.node == node }?.state
@@ -45,11 +30,11 @@ final class RelayProcessTests: XCTestCase {
         XCTAssertNotEqual(try processes.run(["relay", "--port", "\(freePort())"]).status, 0)
         XCTAssertEqual(try processes.run(["status", "--admin-port", "\(freePort())"]).status, 1)
 
-        let r1 = Relay(name: "r1"), r2 = Relay(name: "r2"), r3 = Relay(name: "r3"), stranger = Relay(name: "stranger")
-        try processes.start("r1", relayArguments(r1, key: key, processes: processes, join: []))
-        try processes.start("r2", relayArguments(r2, key: key, processes: processes, join: [r1]))
-        try processes.start("r3", relayArguments(r3, key: key, processes: processes, join: [r1, r2]))
-        try processes.start("stranger", relayArguments(stranger, key: otherKey, processes: processes, join: [r1, r2]))
+        let r1 = RelaySpec(name: "r1"), r2 = RelaySpec(name: "r2"), r3 = RelaySpec(name: "r3"), stranger = RelaySpec(name: "stranger")
+        try processes.startRelay(r1, key: key, join: [])
+        try processes.startRelay(r2, key: key, join: [r1])
+        try processes.startRelay(r3, key: key, join: [r1, r2])
+        try processes.startRelay(stranger, key: otherKey, join: [r1, r2])
 
         // 1. All three see all three alive.
         var statuses: [String: OverlayStatus] = [:]
@@ -128,7 +113,7 @@ final class RelayProcessTests: XCTestCase {
         XCTAssertLessThanOrEqual(seenDead.values.max() ?? .infinity, Self.deathDetectionBound)
 
         // 4. Restart r3 with the same data directory: same node ID, alive again everywhere.
-        try processes.start("r3", relayArguments(r3, key: key, processes: processes, join: [r1]))
+        try processes.startRelay(r3, key: key, join: [r1])
         let rejoined = waitUntil(15) {
             guard let own = processes.status(adminPort: r3.adminPort), own.node == id3,
                   own.members.filter({ $0.state == "alive" }).count == 3 else { return false }
