@@ -62,13 +62,21 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The relay core and its client endpoint.
-        .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
+        .target(name: "PlexusRelay", dependencies: [
+            "PlexusWire", "PlexusRouting", "PlexusPeering", "PlexusMembership", nioCore, nioPosix, logging, atomics,
+            dequeModule, heapModule,
+        ]),
+        // One relay in an overlay: relay server + relay-to-relay sessions + membership, wired.
+        .target(name: "PlexusNode", dependencies: [
+            "PlexusRelay", "PlexusOverlay", "PlexusPeering", "PlexusMembership", "PlexusCrypto", nioCore, logging,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // The Swift client binding.
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix, logging,
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Plexus", "PlexusRelay", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix,
+            logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The benchmark command.

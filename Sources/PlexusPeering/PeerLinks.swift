@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PlexusCrypto
+import PlexusMembership
 import PlexusNoise
 import PlexusRouting
 import PlexusSession
@@ -24,16 +25,22 @@ import PlexusSession
 /// * **Bound**: per peer, bytes queued (waiting for the session or written but not yet taken by
 ///   the socket) never exceed `outboundLimitBytes`; beyond it `send` returns `.overflow`.
 public final class PeerLinks {
+    public typealias NodeID = PeerID
     public let eventLoop: EventLoop
     public let configuration: PeerLinksConfiguration
-    public var localID: NodeID { configuration.identity.nodeID }
+    public let localID: NodeID
     /// The bound listener port.
     public private(set) var port = 0
     public private(set) var counters = PeerLinkCounters()
     /// Each decoded frame, in order per peer.
     public var onFrame: ((NodeID, PeerFrame) -> Void)?
-    /// The link to this peer failed (dial, handshake or established session).
-    public var onPeerFailed: ((NodeID) -> Void)?
+    /// The link to this peer failed (dial, handshake or established session); `established` says
+    /// whether a session had been established (frames may have reached the peer) or the dial
+    /// itself failed (nothing sent on this link reached it).
+    public var onPeerFailed: ((_ peer: NodeID, _ established: Bool) -> Void)?
+    /// `bytes` (encoded frame bytes, as `PeerFrame.encodedSize` counts them) of frames queued for
+    /// `peer` were taken by its socket. Not called for frames dropped with a failed link.
+    public var onWritten: ((_ peer: NodeID, _ bytes: Int) -> Void)?
 
     final class Link {
         /// The established session carrying our frames.
@@ -56,6 +63,7 @@ public final class PeerLinks {
     private init(configuration: PeerLinksConfiguration, eventLoop: EventLoop) {
         self.configuration = configuration
         self.eventLoop = eventLoop
+        self.localID = configuration.identity.peerID
     }
 
     /// Binds the session listener on `loop` and returns the loop-bound links.
@@ -98,7 +106,7 @@ public final class PeerLinks {
         link.queuedBytes += bytes.readableBytes
         counters.framesSent += 1
         if let channel = link.channel {
-            write(bytes, on: channel, link: link)
+            write(bytes, on: channel, link: link, peer: peer)
         } else {
             link.pending.append(bytes)
         }
@@ -111,6 +119,9 @@ public final class PeerLinks {
         guard let link = links[peer], link.channel != nil || link.dialing else { return .overflow }
         return send(frame, to: peer, host: "", port: 0)
     }
+
+    /// Relays with an established session.
+    public var linkedPeers: [NodeID] { links.compactMap { $0.value.channel == nil ? nil : $0.key } }
 
     /// Whether an established session to `peer` exists.
     public func isLinked(to peer: NodeID) -> Bool { links[peer]?.channel != nil }
@@ -174,11 +185,15 @@ public final class PeerLinks {
         fail(peer)
     }
 
-    private func write(_ bytes: ByteBuffer, on channel: Channel, link: Link) {
+    private func write(_ bytes: ByteBuffer, on channel: Channel, link: Link, peer: NodeID) {
         let size = bytes.readableBytes
         let promise = eventLoop.makePromise(of: Void.self)
         channel.write(bytes, promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in link.queuedBytes -= size }
+        promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
+            link.queuedBytes -= size
+            guard case .success = result, let self, self.links[peer] === link else { return }
+            self.onWritten?(peer, size)
+        }
         guard !link.flushScheduled else { return }
         link.flushScheduled = true
         eventLoop.assumeIsolated().execute {
@@ -197,9 +212,10 @@ public final class PeerLinks {
     private func fail(_ peer: NodeID) {
         guard let link = links.removeValue(forKey: peer) else { return }
         counters.sessionsFailed += 1
+        let established = link.channel != nil
         link.channel.map(retire)
         link.dial.map(retire)
-        if !closed { onPeerFailed?(peer) }
+        if !closed { onPeerFailed?(peer, established) }
     }
 
     // MARK: Events from sessions
@@ -241,18 +257,18 @@ public final class PeerLinks {
             link.dial = nil
             // Adopt before closing: closing may report the dial's end synchronously, and it must
             // not look like the link's failure.
-            adopt(channel, link: link)
+            adopt(channel, link: link, peer: peer)
             dial.map(retire)
             return
         }
-        adopt(channel, link: link)
+        adopt(channel, link: link, peer: peer)
     }
 
-    private func adopt(_ channel: Channel, link: Link) {
+    private func adopt(_ channel: Channel, link: Link, peer: NodeID) {
         link.channel = channel
         let pending = link.pending
         link.pending = []
-        for bytes in pending { write(bytes, on: channel, link: link) }
+        for bytes in pending { write(bytes, on: channel, link: link, peer: peer) }
     }
 
     func received(_ bytes: ByteBuffer, from peer: NodeID, channel: Channel) {
