@@ -7,6 +7,9 @@ import PlexusWire
 /// from other relays, their queues, and what happens when one fails or leaves.
 extension RelayCore {
     static let noMemberReason = "plexus: no member of the cluster on this relay"
+    static let tooLargeToForwardFault = "plexus: request too large to forward to another relay"
+    /// Largest message a relay forwards to another relay (the peer frame limit).
+    static let maxForwardedMessageBytes = PeerFrameLimits.default.maxMessageBytes
 
     // MARK: Routing decisions
 
@@ -53,6 +56,10 @@ extension RelayCore {
     /// the client exactly once.
     mutating func forward(cluster: ByteBuffer, payload: ByteBuffer, timeout: UInt64, deadline: NIODeadline,
                           to node: PeerID, requester: ClientRequest) {
+        guard payload.readableBytes <= Self.maxForwardedMessageBytes else {
+            answerClient(requester, with: .fault(ByteBuffer(string: Self.tooLargeToForwardFault)))
+            return
+        }
         let probe = PeerFrame.request(id: 0, cluster: cluster, millisecondsLeft: timeout, payload: payload)
         guard peerHasRoom(node, bytes: probe.encodedSize + 9) else {
             failOverloaded(.client(requester.connection, requestID: requester.requestID), cluster: Name(cluster))
@@ -146,6 +153,7 @@ extension RelayCore {
     mutating func sendFanOut(_ frame: PeerFrame, to node: PeerID, from source: ConnectionID?) -> Bool {
         let limit = peering!.settings.peerQueueLimitBytes
         let size = frame.encodedSize
+        guard size <= Self.maxForwardedMessageBytes else { return false } // the peer could not decode it
         let queued = peering!.queuedBytes(to: node)
         guard queued == 0 || queued + size <= 2 * limit else { return false }
         sendPeer(frame, to: node, dial: true)

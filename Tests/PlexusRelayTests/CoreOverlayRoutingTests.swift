@@ -210,4 +210,15 @@ final class CoreOverlayRoutingTests: XCTestCase {
             XCTAssertEqual(requests(in: out[2], for: c).count, 1)
         }
     }
+
+    func testMessageTooLargeForARelayIsRefusedLocallyNotSent() {
+        var overlay = VirtualOverlay(relays: 2)
+        _ = overlay.connect(1, "svc")
+        let client = overlay.connect(0)
+        overlay.publishDirectory()
+        let huge = ByteBuffer(repeating: 0, count: RelayCore.maxForwardedMessageBytes + 1)
+        let out = overlay.receive(.request(id: 1, cluster: s("svc"), payload: huge, timeoutMilliseconds: 1000), from: client, on: 0)
+        XCTAssertEqual(out[0], [p(client, .reply(id: 1, result: .fault(s(RelayCore.tooLargeToForwardFault))))])
+        XCTAssertEqual(out[1], [], "nothing reached the other relay")
+    }
 }
