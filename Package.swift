@@ -90,6 +90,8 @@ let package = Package(
         // libFuzzer targets for the session decoders (stubs unless built by scripts/fuzz.sh).
         .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
                           path: "Fuzz/SessionFrames"),
+        // libFuzzer target for the relay-to-relay frame and batch decoders.
+        .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusRouting", nioCore], path: "Fuzz/PeerFrames"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
                           path: "Fuzz/Handshake"),
         // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
