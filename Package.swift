@@ -62,13 +62,21 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The relay core and its client endpoint.
-        .target(name: "PlexusRelay", dependencies: ["PlexusWire", nioCore, nioPosix, logging, atomics, dequeModule, heapModule]),
+        .target(name: "PlexusRelay", dependencies: [
+            "PlexusWire", "PlexusRouting", "PlexusPeering", "PlexusMembership", nioCore, nioPosix, logging, atomics,
+            dequeModule, heapModule,
+        ]),
+        // One relay in an overlay: relay server + relay-to-relay sessions + membership, wired.
+        .target(name: "PlexusNode", dependencies: [
+            "PlexusRelay", "PlexusOverlay", "PlexusPeering", "PlexusMembership", "PlexusCrypto", nioCore, logging,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // The Swift client binding.
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix, logging,
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Plexus", "PlexusRelay", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix,
+            logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
@@ -85,6 +93,8 @@ let package = Package(
         // libFuzzer targets for the session decoders (stubs unless built by scripts/fuzz.sh).
         .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
                           path: "Fuzz/SessionFrames"),
+        // libFuzzer target for the relay-to-relay frame and batch decoders.
+        .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusRouting", nioCore], path: "Fuzz/PeerFrames"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
                           path: "Fuzz/Handshake"),
         // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PlexusCrypto
 import PlexusMembership
+import PlexusNode
 import PlexusOverlay
 import PlexusRelay
 import ServiceLifecycle
@@ -141,8 +142,8 @@ struct RelayCommand: AsyncParsableCommand {
     }
 }
 
-/// The relay as a ServiceLifecycle service: starts the overlay and the relay, waits for graceful
-/// shutdown, leaves the overlay (gossiping the departure for a second), then stops both.
+/// The relay as a ServiceLifecycle service: starts the relay with its overlay, waits for graceful
+/// shutdown, then drains (pending requests finish), leaves the overlay and stops.
 struct RelayDaemon: Service {
     let configuration: RelayConfiguration
     let overlay: OverlayConfiguration
@@ -152,38 +153,23 @@ struct RelayDaemon: Service {
     let logger: Logger
 
     func run() async throws {
-        let overlay = try await Overlay.start(configuration: self.overlay)
+        let node = try await RelayNode.start(relay: configuration, overlay: overlay)
         if let discovery {
             do {
-                try await overlay.startDiscovery(discovery)
+                try await node.overlay.startDiscovery(discovery)
                 logger.info("LAN discovery on", metadata: ["group": "\(discovery.group):\(discovery.port)",
                                                         "interface": "\(discovery.interfaceAddress)"])
             } catch {
-                await overlay.shutdown()
+                await node.stopAbruptly()
                 throw error
             }
         }
-        var configuration = self.configuration
-        configuration.interestObserver = { changes in
-            overlay.updateOwnRecord(changes.map { change in
-                switch change {
-                case .cluster(let name, let members):
-                    members > 0 ? .registerCluster(Name(bytes: name), capacity: UInt32(clamping: members))
-                        : .unregisterCluster(Name(bytes: name))
-                case .topic(let name, let subscribed):
-                    subscribed ? .subscribeTopic(Name(bytes: name)) : .unsubscribeTopic(Name(bytes: name))
-                }
-            })
-        }
-        let relay: RelayServer
         do {
-            relay = try await RelayServer.start(configuration: configuration, logger: logger)
-        } catch {
-            await overlay.shutdown()
-            throw error
-        }
-        do {
-            let admin = try await overlay.startAdmin(port: adminPort)
+            let relay = node.relay
+            let admin = try await node.overlay.startAdmin(port: adminPort) {
+                guard let statistics = try? await relay.statistics() else { return nil }
+                return RelayReport(statistics)
+            }
             logger.info("admin endpoint listening", metadata: ["address": "127.0.0.1:\(admin)"])
         } catch {
             logger.warning("admin endpoint not started", metadata: ["port": "\(adminPort)", "error": "\(error)"])
@@ -191,8 +177,17 @@ struct RelayDaemon: Service {
         if dev { logger.info("development mode: random network key, joins nothing") }
         try? await gracefulShutdown()
         logger.info("relay shutting down")
-        await overlay.leave(grace: .seconds(1))
-        await relay.shutdown()
-        await overlay.shutdown()
+        await node.shutdown()
+    }
+}
+
+extension RelayReport {
+    init(_ s: RelayStatistics) {
+        self.init(connections: s.connections, pendingRequests: s.pendingRequests, forwardedRequests: s.forwardedRequests,
+                  tunnels: s.tunnels, queuedBytes: s.queuedBytes, peerQueuedBytes: s.peerQueuedBytes,
+                  peerSessions: s.peerSessions, peerFramesSent: s.peerFramesSent,
+                  peerFramesReceived: s.peerFramesReceived, peerSessionFailures: s.peerSessionFailures,
+                  droppedBroadcasts: s.droppedBroadcasts, droppedEvents: s.droppedEvents,
+                  overloadedRequests: s.overloadedRequests)
     }
 }

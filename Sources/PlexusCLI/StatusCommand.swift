@@ -47,6 +47,16 @@ struct StatusCommand: AsyncParsableCommand {
             print(line)
         }
         let c = status.counters
+        if let relay = status.relay {
+            print("relay: \(relay.connections) clients, \(relay.pendingRequests) requests at local services, \(relay.forwardedRequests) forwarded to other relays, \(relay.tunnels) local tunnels, \(relay.peerSessions) relay sessions (\(relay.peerSessionFailures) failed), \(relay.queuedBytes) B queued to clients, \(relay.peerQueuedBytes) B queued to relays")
+            func drops(_ label: String, _ table: [String: Int]) {
+                guard !table.isEmpty else { return }
+                print("\(label): " + table.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            }
+            drops("dropped broadcasts by cluster", relay.droppedBroadcasts)
+            drops("dropped events by topic", relay.droppedEvents)
+            drops("overloaded requests by cluster", relay.overloadedRequests)
+        }
         print("datagrams sent \(c.datagramsSent) received \(c.datagramsReceived); dropped: authentication \(c.droppedAuthentication), stale \(c.droppedStale), replayed \(c.droppedReplayed), malformed \(c.droppedMalformed); stream failures \(c.streamFailures + c.streamSendFailures), join failures \(c.joinFailures)")
     }
 }

@@ -115,15 +115,30 @@ final class AdminResponder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private let driver: OverlayDriver
+    private let relayReport: (@Sendable () async -> RelayReport?)?
 
-    init(driver: OverlayDriver) { self.driver = driver }
+    init(driver: OverlayDriver, relayReport: (@Sendable () async -> RelayReport?)?) {
+        self.driver = driver
+        self.relayReport = relayReport
+    }
 
     func channelActive(context: ChannelHandlerContext) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let body = (try? encoder.encode(driver.status())) ?? Data("{}".utf8)
+        let status = driver.status()
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: body))).whenComplete { _ in channel.close(promise: nil) }
+        let report: EventLoopFuture<RelayReport?>
+        if let relayReport {
+            report = channel.eventLoop.makeFutureWithTask { await relayReport() }
+        } else {
+            report = channel.eventLoop.makeSucceededFuture(nil)
+        }
+        report.whenSuccess { relay in
+            var status = status
+            status.relay = relay
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let body = (try? encoder.encode(status)) ?? Data("{}".utf8)
+            channel.writeAndFlush(ByteBuffer(bytes: body)).whenComplete { _ in channel.close(promise: nil) }
+        }
         context.fireChannelActive()
     }
 

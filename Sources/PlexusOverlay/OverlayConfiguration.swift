@@ -25,6 +25,9 @@ public struct OverlayConfiguration: Sendable {
     /// Sealed datagrams older (or further in the future) than this are dropped. Default 30 s.
     public var replayWindowMilliseconds: Int64
     public var logger: Logger
+    /// Called on the overlay's loop after every directory change and membership change the relay
+    /// core must act on. Default nil.
+    public var observer: (@Sendable (OverlayEvent) -> Void)?
 
     public init(identity: StaticIdentity, keyring: Keyring, bindHost: String = "0.0.0.0", peerPort: Int = 55554,
                 advertiseHost: String = "127.0.0.1", zone: String = "", settings: MembershipSettings = .lan,
@@ -41,6 +44,14 @@ public struct OverlayConfiguration: Sendable {
         self.replayWindowMilliseconds = replayWindowMilliseconds
         self.logger = logger
     }
+}
+
+/// What the overlay tells the relay core.
+public enum OverlayEvent: Sendable {
+    /// The directory changed: this is the new snapshot.
+    case directoryChanged(DirectorySnapshot)
+    /// The relay was declared dead or left: whatever is pending on it must fail now.
+    case relayGone(PlexusMembership.NodeID)
 }
 
 /// Counters of the overlay transport (all monotonic).

@@ -190,6 +190,9 @@ final class OverlayDriver {
                     "incarnation": "\(member.incarnation)",
                     "previous": "\(change.previousStatus.map { "\($0)" } ?? "unknown")",
                 ])
+                if !member.status.isReachable, change.previousStatus?.isReachable != false {
+                    configuration.observer?(.relayGone(member.id))
+                }
             case .directoryChanged:
                 publishSnapshot()
             case .scheduleTick(let deadline):
@@ -202,6 +205,7 @@ final class OverlayDriver {
         guard membership != nil else { return }
         let fresh = membership!.directorySnapshot()
         snapshot.withLockedValue { $0 = fresh }
+        configuration.observer?(.directoryChanged(fresh))
     }
 
     private func scheduleTick(at deadline: Milliseconds) {
@@ -307,6 +311,48 @@ public struct OverlayStatus: Sendable, Codable, Equatable {
     /// Self first, then every known member (tombstones included) by node ID.
     public var members: [MemberInfo]
     public var counters: OverlayCounters
+    /// What the local relay core reports (absent when the overlay runs without a relay).
+    public var relay: RelayReport?
+}
+
+/// The relay core's figures in `plexus status`: connections, pending work, queues, and every
+/// drop by cluster or topic (nothing is dropped without being counted here).
+public struct RelayReport: Sendable, Codable, Equatable {
+    public var connections: Int
+    public var pendingRequests: Int
+    public var forwardedRequests: Int
+    public var tunnels: Int
+    public var queuedBytes: Int
+    public var peerQueuedBytes: Int
+    public var peerSessions: Int
+    public var peerFramesSent: Int
+    public var peerFramesReceived: Int
+    public var peerSessionFailures: Int
+    /// Broadcasts dropped at a full member queue or a full relay queue, by cluster.
+    public var droppedBroadcasts: [String: Int]
+    /// Events dropped at a full subscriber queue or a full relay queue, by topic.
+    public var droppedEvents: [String: Int]
+    /// Requests answered "service overloaded", by cluster.
+    public var overloadedRequests: [String: Int]
+
+    public init(connections: Int, pendingRequests: Int, forwardedRequests: Int, tunnels: Int, queuedBytes: Int,
+                peerQueuedBytes: Int, peerSessions: Int, peerFramesSent: Int, peerFramesReceived: Int,
+                peerSessionFailures: Int, droppedBroadcasts: [String: Int], droppedEvents: [String: Int],
+                overloadedRequests: [String: Int]) {
+        self.connections = connections
+        self.pendingRequests = pendingRequests
+        self.forwardedRequests = forwardedRequests
+        self.tunnels = tunnels
+        self.queuedBytes = queuedBytes
+        self.peerQueuedBytes = peerQueuedBytes
+        self.peerSessions = peerSessions
+        self.peerFramesSent = peerFramesSent
+        self.peerFramesReceived = peerFramesReceived
+        self.peerSessionFailures = peerSessionFailures
+        self.droppedBroadcasts = droppedBroadcasts
+        self.droppedEvents = droppedEvents
+        self.overloadedRequests = overloadedRequests
+    }
 }
 
 public struct MemberInfo: Sendable, Codable, Equatable {

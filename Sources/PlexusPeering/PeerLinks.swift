@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PlexusCrypto
+import PlexusMembership
 import PlexusNoise
 import PlexusRouting
 import PlexusSession
@@ -24,16 +25,22 @@ import PlexusSession
 /// * **Bound**: per peer, bytes queued (waiting for the session or written but not yet taken by
 ///   the socket) never exceed `outboundLimitBytes`; beyond it `send` returns `.overflow`.
 public final class PeerLinks {
+    public typealias NodeID = PeerID
     public let eventLoop: EventLoop
     public let configuration: PeerLinksConfiguration
-    public var localID: NodeID { configuration.identity.nodeID }
+    public let localID: NodeID
     /// The bound listener port.
     public private(set) var port = 0
     public private(set) var counters = PeerLinkCounters()
     /// Each decoded frame, in order per peer.
     public var onFrame: ((NodeID, PeerFrame) -> Void)?
-    /// The link to this peer failed (dial, handshake or established session).
-    public var onPeerFailed: ((NodeID) -> Void)?
+    /// The link to this peer failed (dial, handshake or established session); `established` says
+    /// whether a session had been established (frames may have reached the peer) or the dial
+    /// itself failed (nothing sent on this link reached it).
+    public var onPeerFailed: ((_ peer: NodeID, _ established: Bool) -> Void)?
+    /// `bytes` (encoded frame bytes, as `PeerFrame.encodedSize` counts them) of frames queued for
+    /// `peer` were taken by its socket. Not called for frames dropped with a failed link.
+    public var onWritten: ((_ peer: NodeID, _ bytes: Int) -> Void)?
 
     final class Link {
         /// The established session carrying our frames.
@@ -43,7 +50,11 @@ public final class PeerLinks {
         /// True from `openLink` until our dial is established, abandoned or failed (the dial's
         /// channel may not exist yet while the address is being resolved).
         var dialing = false
-        var pending: [ByteBuffer] = []
+        /// Sealed batches waiting for the session, with the frame bytes each holds.
+        var pending: [(batch: ByteBuffer, frameBytes: Int)] = []
+        /// Frames of this tick not yet sealed into a batch.
+        var batch = ByteBuffer()
+        var batchFrameBytes = 0
         var queuedBytes = 0
         var flushScheduled = false
     }
@@ -56,6 +67,7 @@ public final class PeerLinks {
     private init(configuration: PeerLinksConfiguration, eventLoop: EventLoop) {
         self.configuration = configuration
         self.eventLoop = eventLoop
+        self.localID = configuration.identity.peerID
     }
 
     /// Binds the session listener on `loop` and returns the loop-bound links.
@@ -85,25 +97,31 @@ public final class PeerLinks {
     // MARK: Sending
 
     /// Sends one frame to `peer` (reachable at `host:port`), dialing if there is no link.
+    ///
+    /// Frames are appended to the link's current batch (`PeerFrameBatch`); the batch is sealed
+    /// and written when it reaches `batchBytes` and at the end of the event-loop tick, when the
+    /// session is flushed: one encryption and one syscall for many small frames.
     @discardableResult
     public func send(_ frame: PeerFrame, to peer: NodeID, host: String, port: Int) -> PeerSendResult {
         eventLoop.preconditionInEventLoop()
         guard !closed, peer != localID else { return .overflow }
-        let bytes = PeerFrameEncoder.encode(frame)
+        let size = frame.encodedSize
         let link = links[peer] ?? openLink(to: peer, host: host, port: port)
-        guard link.queuedBytes + bytes.readableBytes <= configuration.outboundLimitBytes else {
+        guard link.queuedBytes + size <= configuration.outboundLimitBytes else {
             counters.framesOverflowed += 1
             return .overflow
         }
-        link.queuedBytes += bytes.readableBytes
+        link.queuedBytes += size
         counters.framesSent += 1
-        if let channel = link.channel {
-            write(bytes, on: channel, link: link)
-        } else {
-            link.pending.append(bytes)
-        }
+        PeerFrameBatch.append(frame, to: &link.batch)
+        link.batchFrameBytes += size
+        if link.batch.readableBytes >= Self.batchBytes { seal(link, peer: peer) }
+        scheduleFlush(link, peer: peer)
         return .queued
     }
+
+    /// A batch is sealed (encrypted as one session frame) once it holds this many bytes.
+    static let batchBytes = 60 * 1024
 
     /// Sends one frame on the existing link to `peer` (no dial): `.overflow` if there is none.
     @discardableResult
@@ -111,6 +129,9 @@ public final class PeerLinks {
         guard let link = links[peer], link.channel != nil || link.dialing else { return .overflow }
         return send(frame, to: peer, host: "", port: 0)
     }
+
+    /// Relays with an established session.
+    public var linkedPeers: [NodeID] { links.compactMap { $0.value.channel == nil ? nil : $0.key } }
 
     /// Whether an established session to `peer` exists.
     public func isLinked(to peer: NodeID) -> Bool { links[peer]?.channel != nil }
@@ -174,16 +195,39 @@ public final class PeerLinks {
         fail(peer)
     }
 
-    private func write(_ bytes: ByteBuffer, on channel: Channel, link: Link) {
-        let size = bytes.readableBytes
-        let promise = eventLoop.makePromise(of: Void.self)
-        channel.write(bytes, promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in link.queuedBytes -= size }
+    /// Moves the current batch to the session (or to `pending` while there is none).
+    private func seal(_ link: Link, peer: NodeID) {
+        guard link.batchFrameBytes > 0 else { return }
+        let batch = link.batch
+        let frameBytes = link.batchFrameBytes
+        link.batch = ByteBufferAllocator().buffer(capacity: 1024)
+        link.batchFrameBytes = 0
+        if let channel = link.channel {
+            write(batch, frameBytes: frameBytes, on: channel, link: link, peer: peer)
+        } else {
+            link.pending.append((batch, frameBytes))
+        }
+    }
+
+    /// At the end of this event-loop tick: seal the batch and flush the session once.
+    private func scheduleFlush(_ link: Link, peer: NodeID) {
         guard !link.flushScheduled else { return }
         link.flushScheduled = true
-        eventLoop.assumeIsolated().execute {
+        eventLoop.assumeIsolated().execute { [weak self] in
             link.flushScheduled = false
+            guard let self, self.links[peer] === link else { return }
+            self.seal(link, peer: peer)
             link.channel?.flush()
+        }
+    }
+
+    private func write(_ batch: ByteBuffer, frameBytes: Int, on channel: Channel, link: Link, peer: NodeID) {
+        let promise = eventLoop.makePromise(of: Void.self)
+        channel.write(batch, promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
+            link.queuedBytes -= frameBytes
+            guard case .success = result, let self, self.links[peer] === link else { return }
+            self.onWritten?(peer, frameBytes)
         }
     }
 
@@ -197,9 +241,10 @@ public final class PeerLinks {
     private func fail(_ peer: NodeID) {
         guard let link = links.removeValue(forKey: peer) else { return }
         counters.sessionsFailed += 1
+        let established = link.channel != nil
         link.channel.map(retire)
         link.dial.map(retire)
-        if !closed { onPeerFailed?(peer) }
+        if !closed { onPeerFailed?(peer, established) }
     }
 
     // MARK: Events from sessions
@@ -241,31 +286,33 @@ public final class PeerLinks {
             link.dial = nil
             // Adopt before closing: closing may report the dial's end synchronously, and it must
             // not look like the link's failure.
-            adopt(channel, link: link)
+            adopt(channel, link: link, peer: peer)
             dial.map(retire)
             return
         }
-        adopt(channel, link: link)
+        adopt(channel, link: link, peer: peer)
     }
 
-    private func adopt(_ channel: Channel, link: Link) {
+    private func adopt(_ channel: Channel, link: Link, peer: NodeID) {
         link.channel = channel
         let pending = link.pending
         link.pending = []
-        for bytes in pending { write(bytes, on: channel, link: link) }
+        for entry in pending { write(entry.batch, frameBytes: entry.frameBytes, on: channel, link: link, peer: peer) }
+        scheduleFlush(link, peer: peer)
     }
 
+    /// One session frame: a batch of peer frames, handed out in order. A malformed batch closes
+    /// the session (frames before the bad one were delivered).
     func received(_ bytes: ByteBuffer, from peer: NodeID, channel: Channel) {
-        let frame: PeerFrame
         do {
-            frame = try decoder.decode(bytes)
+            try PeerFrameBatch.forEachFrame(in: bytes, decoder: decoder) { frame in
+                counters.framesReceived += 1
+                onFrame?(peer, frame)
+            }
         } catch {
             counters.framesMalformed += 1
             channel.close(promise: nil)
-            return
         }
-        counters.framesReceived += 1
-        onFrame?(peer, frame)
     }
 
     func channelClosed(_ channel: Channel, peer: NodeID?) {

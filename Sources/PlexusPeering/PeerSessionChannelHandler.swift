@@ -1,5 +1,6 @@
 import NIOCore
 import PlexusCrypto
+import PlexusMembership
 import PlexusSession
 
 /// Sits after `NoiseSessionHandler` on every peer session: reports establishment, each
@@ -8,23 +9,24 @@ final class PeerSessionChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let links: PeerLinks
     /// The node this side dialed (nil for an accepted session).
-    private let expected: NodeID?
-    private var peer: NodeID?
+    private let expected: PeerID?
+    private var peer: PeerID?
 
-    init(links: PeerLinks, expected: NodeID?) {
+    init(links: PeerLinks, expected: PeerID?) {
         self.links = links
         self.expected = expected
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let established = event as? SessionEstablished {
-            if let expected, expected != established.peerNodeID {
+            let reached = established.peerNodeID.peerID
+            if let expected, expected != reached {
                 // Dialed one relay, reached another: never adopt it.
                 context.close(promise: nil)
                 return
             }
-            peer = established.peerNodeID
-            links.established(context.channel, peer: established.peerNodeID, dialedByUs: expected != nil)
+            peer = reached
+            links.established(context.channel, peer: reached, dialedByUs: expected != nil)
         }
         context.fireUserInboundEventTriggered(event)
     }

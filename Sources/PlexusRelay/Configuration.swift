@@ -25,6 +25,9 @@ public struct RelayConfiguration: Sendable {
     /// (clusters registered/unregistered with member counts, topics subscribed/unsubscribed).
     /// The overlay uses it to update the relay's own directory record. Default nil.
     public var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
+    /// Routing to other relays of an overlay (see `OverlayRouting`); nil = a stand-alone relay
+    /// that serves its local clients only. Default nil.
+    public var overlay: OverlayRouting?
 
     public init() {
         hosts = ["127.0.0.1", "::1"]
@@ -36,6 +39,7 @@ public struct RelayConfiguration: Sendable {
         acceptorConfirmTimeout = .seconds(3)
         wireLimits = .default
         interestObserver = nil
+        overlay = nil
     }
 
     /// Checks the values a relay cannot work with; `RelayServer.start` throws this error.

@@ -1,5 +1,8 @@
 import Logging
 import NIOCore
+import PlexusMembership
+import PlexusPeering
+import PlexusRouting
 import PlexusWire
 
 /// The thin shell around `RelayCore`: owned by the relay's core event loop and only touched
@@ -28,6 +31,14 @@ final class CoreDriver {
     private var drained: EventLoopPromise<Void>?
     /// See `RelayConfiguration.interestObserver`.
     var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
+    /// Sessions to other relays (on this same loop); nil for a stand-alone relay.
+    private(set) var peerLinks: PeerLinks?
+    /// Where each other relay's session listener is, from the directory.
+    private var peerAddresses: [PeerID: NodeAddress] = [:]
+    /// Clients paused because a relay's queue is full (their own queue may be empty).
+    private var pausedForPeers: Set<ConnectionID> = []
+    private var applying = false
+    private var scratch: [RelayEffect] = []
 
     init(configuration: CoreConfiguration, eventLoop: EventLoop, logger: Logger) {
         self.core = RelayCore(configuration: configuration)
@@ -37,7 +48,74 @@ final class CoreDriver {
         dirty.reserveCapacity(64)
     }
 
-    var statistics: RelayStatistics { core.statistics }
+    var statistics: RelayStatistics {
+        var statistics = core.statistics
+        if let peerLinks {
+            statistics.peerSessions = peerLinks.linkedPeers.count
+            statistics.peerFramesSent = peerLinks.counters.framesSent
+            statistics.peerFramesReceived = peerLinks.counters.framesReceived
+            statistics.peerSessionFailures = peerLinks.counters.sessionsFailed
+        }
+        return statistics
+    }
+
+    // MARK: Other relays
+
+    /// Takes over `links`' callbacks; every event they report is fed to the core on this loop.
+    func attach(_ links: PeerLinks) {
+        peerLinks = links
+        links.onFrame = { [unowned self] peer, frame in
+            core.receivePeer(frame, from: peer, now: .now())
+            afterPeerEvent()
+        }
+        links.onWritten = { [unowned self] peer, bytes in
+            core.peerWritten(peer, bytes: bytes)
+            afterPeerEvent()
+        }
+        links.onPeerFailed = { [unowned self] peer, established in
+            logger.debug("relay link failed", metadata: ["relay": "\(peer)", "established": "\(established)"])
+            core.peerFailed(peer, now: .now())
+            afterPeerEvent()
+        }
+    }
+
+    private func afterPeerEvent() {
+        apply()
+        scheduleFlush()
+        rescheduleTimer()
+    }
+
+    /// A new directory snapshot: routing view and session addresses (a record's second address
+    /// is its relay-to-relay listener).
+    func directoryChanged(_ snapshot: DirectorySnapshot) {
+        core.directoryChanged(snapshot)
+        var addresses: [PeerID: NodeAddress] = [:]
+        for (node, record) in snapshot.records where record.addresses.count > 1 {
+            addresses[node] = record.addresses[1]
+        }
+        peerAddresses = addresses
+    }
+
+    /// The overlay declared `node` dead or departed.
+    func relayDeparted(_ node: PeerID) {
+        peerLinks?.closeLink(to: node)
+        core.peerFailed(node, now: .now())
+        afterPeerEvent()
+    }
+
+    /// Graceful leave, step 1 (see `RelayCore.startDraining`).
+    func startDraining() {
+        core.startDraining()
+        afterPeerEvent()
+    }
+
+    /// Graceful leave, last step.
+    func announceLeaving() {
+        core.announceLeaving()
+        afterPeerEvent()
+    }
+
+    var pendingWork: Int { core.pendingWork }
 
     // MARK: Events from handlers
 
@@ -82,6 +160,7 @@ final class CoreDriver {
 
     func closed(_ id: ConnectionID) {
         handlers[id] = nil
+        pausedForPeers.remove(id)
         core.connectionClosed(id)
         apply()
         flushDirty()
@@ -92,7 +171,8 @@ final class CoreDriver {
 
     func written(_ id: ConnectionID, bytes: Int) {
         core.written(id, bytes: bytes)
-        if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit {
+        if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit,
+           !pausedForPeers.contains(id) {
             handler.resumeReading()
         }
         apply()
@@ -106,21 +186,63 @@ final class CoreDriver {
 
     // MARK: Effects
 
+    /// Applies the core's effects. Re-entrant calls (a peer link reporting synchronously while
+    /// a frame is handed to it) leave their effects to the outer loop.
     private func apply() {
-        guard !core.effects.isEmpty else { return }
-        for effect in core.effects {
-            switch effect {
-            case .send(let id, let packet):
-                guard let handler = handlers[id], !handler.closeAfterFlush else { continue }
-                handler.pending.writeRelayPacket(packet)
-                markDirty(id, handler)
-            case .close(let id):
-                guard let handler = handlers[id] else { continue }
-                handler.closeAfterFlush = true
-                markDirty(id, handler)
+        guard !applying else { return }
+        applying = true
+        defer { applying = false }
+        while !core.effects.isEmpty {
+            swap(&scratch, &core.effects)
+            for effect in scratch { perform(effect) }
+            scratch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private func perform(_ effect: RelayEffect) {
+        switch effect {
+        case .send(let id, let packet):
+            guard let handler = handlers[id], !handler.closeAfterFlush else { return }
+            handler.pending.writeRelayPacket(packet)
+            markDirty(id, handler)
+        case .close(let id):
+            guard let handler = handlers[id] else { return }
+            handler.closeAfterFlush = true
+            markDirty(id, handler)
+        case .sendPeer(let node, let frame, let dial):
+            sendPeer(frame, to: node, dial: dial)
+        case .announceDeparture(let kind):
+            guard let peerLinks else { return }
+            for node in peerLinks.linkedPeers { sendPeer(.departure(kind), to: node, dial: false) }
+        case .pauseReading(let id):
+            pausedForPeers.insert(id)
+            handlers[id]?.pauseReading()
+        case .resumeReading(let id):
+            pausedForPeers.remove(id)
+            if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit {
+                handler.resumeReading()
             }
         }
-        core.effects.removeAll(keepingCapacity: true)
+    }
+
+    private func sendPeer(_ frame: PeerFrame, to node: PeerID, dial: Bool) {
+        let result: PeerSendResult
+        if let peerLinks {
+            if dial, let address = peerAddresses[node] {
+                result = peerLinks.send(frame, to: node, host: address.host, port: Int(address.port))
+            } else {
+                result = peerLinks.sendIfLinked(frame, to: node)
+            }
+        } else {
+            result = .overflow
+        }
+        if result == .overflow {
+            if dial, peerAddresses[node] == nil {
+                // Not (or no longer) in the directory: nothing pending there can be answered.
+                core.peerFailed(node, now: .now())
+            }
+            core.peerFrameDropped(node, bytes: frame.encodedSize)
+        }
     }
 
     private func markDirty(_ id: ConnectionID, _ handler: RelayConnectionHandler) {

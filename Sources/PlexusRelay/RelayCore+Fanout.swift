@@ -1,11 +1,27 @@
 import NIOCore
+import PlexusRouting
 import PlexusWire
 
 extension RelayCore {
-    /// §6: every member of the cluster, the sender included. A member whose outbound queue is
-    /// full loses this broadcast; the loss is counted per cluster.
-    mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer) {
+    /// §6: every member of the cluster, the sender included, on this relay and on every other
+    /// relay serving the cluster (one frame per relay, which delivers to its own members). A
+    /// member whose outbound queue is full, or a relay whose queue is over twice its bound, loses
+    /// this broadcast; the loss is counted per cluster.
+    mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         let name = Name(cluster)
+        deliverBroadcastLocally(name, message: message)
+        guard let relays = peering?.directory.clusters[name] else { return }
+        var previous: PeerID?
+        for server in relays where server.node != previous && peering!.reachable(server.node, now: now) {
+            previous = server.node
+            if !sendFanOut(.broadcast(cluster: cluster, message: message), to: server.node, from: source) {
+                RelayCounters.countDrop(&counters.droppedBroadcasts, name)
+            }
+        }
+    }
+
+    /// A broadcast to the local members only (from a local client or another relay).
+    mutating func deliverBroadcastLocally(_ name: Name, message: ByteBuffer) {
         let members = routes.members(of: name)
         guard !members.isEmpty else { return }
         let packet = RelayPacket.broadcast(message: message)
@@ -22,9 +38,21 @@ extension RelayCore {
         }
     }
 
-    /// §8: every subscriber, the publisher included. Drops at a full queue are counted per topic.
-    mutating func publish(topic: ByteBuffer, event: ByteBuffer) {
+    /// §8: every subscriber, the publisher included, on this relay and on every other relay with
+    /// subscribers (one frame per relay). Drops at a full queue are counted per topic.
+    mutating func publish(topic: ByteBuffer, event: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         let name = Name(topic)
+        deliverEventLocally(name, topic: topic, event: event)
+        guard let relays = peering?.directory.topics[name] else { return }
+        for node in relays where peering!.reachable(node, now: now) {
+            if !sendFanOut(.publish(topic: topic, event: event), to: node, from: source) {
+                RelayCounters.countDrop(&counters.droppedEvents, name)
+            }
+        }
+    }
+
+    /// An event to the local subscribers only (from a local client or another relay).
+    mutating func deliverEventLocally(_ name: Name, topic: ByteBuffer, event: ByteBuffer) {
         let subscribers = routes.subscribers(of: name)
         guard !subscribers.isEmpty else { return }
         let packet = RelayPacket.publish(topic: topic, event: event)

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusRouting
 import PlexusWire
 
 /// What the core asks its driver to do. Effects are appended to `RelayCore.effects` in order;
@@ -8,6 +9,15 @@ enum RelayEffect: Sendable {
     case send(ConnectionID, RelayPacket)
     /// Close the connection once everything queued for it so far has been written.
     case close(ConnectionID)
+    /// Send this frame to another relay, dialing it if there is no session (`dial`), or only on an
+    /// existing session (answers). The core already counted `frame.encodedSize` against the
+    /// relay's queue; if the frame cannot be queued the driver reports `peerFrameDropped`.
+    case sendPeer(PeerID, PeerFrame, dial: Bool)
+    /// Send this departure notice to every relay with a session.
+    case announceDeparture(PeerDeparture)
+    /// Stop / resume reading from a client (backpressure from a relay's full queue).
+    case pauseReading(ConnectionID)
+    case resumeReading(ConnectionID)
 }
 
 /// The relay's core tunables, taken from `RelayConfiguration`.
@@ -17,6 +27,8 @@ struct CoreConfiguration: Sendable {
     var chunkLimit = WireConstants.referenceChunkLimit
     var tunnelWindow = WireConstants.referenceRelayWindow
     var acceptorConfirmTimeout: TimeAmount = .seconds(3)
+    /// Set when the relay routes through an overlay.
+    var overlay: OverlayRouting?
 
     init() {}
 
@@ -26,6 +38,7 @@ struct CoreConfiguration: Sendable {
         chunkLimit = c.chunkLimit
         tunnelWindow = c.tunnelWindow
         acceptorConfirmTimeout = c.acceptorConfirmTimeout
+        overlay = c.overlay
     }
 }
 
@@ -63,9 +76,12 @@ struct RelayCore {
     var counters = RelayCounters()
     /// The effects produced since the driver last cleared them.
     var effects: [RelayEffect] = []
+    /// Routing to other relays; nil for a stand-alone relay.
+    var peering: PeerRoutingState?
 
     init(configuration: CoreConfiguration) {
         self.configuration = configuration
+        peering = configuration.overlay.map(PeerRoutingState.init(settings:))
         effects.reserveCapacity(64)
     }
 
@@ -128,7 +144,10 @@ struct RelayCore {
     }
 
     /// The earliest pending deadline (possibly of something already answered).
-    var nextDeadline: NIODeadline? { deadlines.nextDeadline }
+    var nextDeadline: NIODeadline? {
+        guard let peering else { return deadlines.nextDeadline }
+        return [deadlines.nextDeadline, peering.forwarded.nextDeadline, nextRemoteTunnelDeadline].compactMap { $0 }.min()
+    }
 
     /// Whether the thing a deadline names is still pending.
     func isLive(_ kind: DeadlineKind) -> Bool {
@@ -152,6 +171,7 @@ struct RelayCore {
 
     /// Fires every deadline due at `now`.
     mutating func expire(now: NIODeadline) {
+        if peering != nil { expireForwarded(now: now) }
         while let kind = deadlines.popDue(now: now) {
             switch kind {
             case .handshake(let id):
@@ -187,6 +207,7 @@ struct RelayCore {
         routes = RouteTable()
         tunnels.removeAll()
         counters.queuedBytes = 0
+        if let settings = peering?.settings { peering = PeerRoutingState(settings: settings) }
     }
 
     // MARK: Dispatch
@@ -198,7 +219,7 @@ struct RelayCore {
         case .close:
             closeGracefully(id)
         case .broadcast(let cluster, let message):
-            broadcast(cluster: cluster, message: message)
+            broadcast(cluster: cluster, message: message, from: id, now: now)
         case .request(let requestID, let cluster, let payload, let timeout):
             request(from: id, requestID: requestID, cluster: cluster, payload: payload, timeout: timeout, now: now)
         case .reply(let relayID, let outcome):
@@ -208,7 +229,7 @@ struct RelayCore {
         case .unsubscribe(let topic):
             unsubscribe(id, topic: topic)
         case .publish(let topic, let event):
-            publish(topic: topic, event: event)
+            publish(topic: topic, event: event, from: id, now: now)
         case .tunnelInit(let tunnelID, let cluster, let timeout):
             tunnelInit(from: id, tunnelID: tunnelID, cluster: cluster, timeout: timeout, now: now)
         case .tunnelConfirm(let buildID, let tunnelID):
@@ -283,8 +304,8 @@ struct RelayCore {
         connections[id]!.queuedBytes = 0
         // Nothing more may be sent to `id` from here on.
         connections.removeValue(forKey: id)
-        for (_, entry) in connection.delivered where entry.requester != id {
-            send(.reply(id: entry.requestID, result: .timedOut), to: entry.requester)
+        for (_, entry) in connection.delivered where entry.requester.connection != id {
+            answer(entry.requester, with: .timedOut)
         }
         for (_, offer) in connection.offers where offer.initiator != id {
             send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: nil), to: offer.initiator)

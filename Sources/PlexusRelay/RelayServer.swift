@@ -2,6 +2,8 @@ import Atomics
 import Logging
 import NIOCore
 import NIOPosix
+import PlexusMembership
+import PlexusPeering
 import PlexusWire
 
 /// The relay's client endpoint: listens on loopback and serves local clients with one `RelayCore`.
@@ -14,6 +16,9 @@ public final class RelayServer: Sendable {
     public let port: Int
     /// The addresses actually listening, as "host:port".
     public let boundAddresses: [String]
+    /// The port of the relay-to-relay session listener (nil for a stand-alone relay). Advertise
+    /// it as the second address of this relay's directory record.
+    public let peerLinksPort: Int?
 
     private let group: MultiThreadedEventLoopGroup
     private let driver: NIOLoopBound<CoreDriver>
@@ -21,10 +26,11 @@ public final class RelayServer: Sendable {
     private let logger: Logger
     private let stopped = ManagedAtomic(false)
 
-    private init(port: Int, boundAddresses: [String], group: MultiThreadedEventLoopGroup,
+    private init(port: Int, boundAddresses: [String], peerLinksPort: Int?, group: MultiThreadedEventLoopGroup,
                  driver: NIOLoopBound<CoreDriver>, listeners: [Channel], logger: Logger) {
         self.port = port
         self.boundAddresses = boundAddresses
+        self.peerLinksPort = peerLinksPort
         self.group = group
         self.driver = driver
         self.listeners = listeners
@@ -32,8 +38,16 @@ public final class RelayServer: Sendable {
     }
 
     /// Binds every configured host (failing only if all binds fail) and starts serving.
-    public static func start(configuration: RelayConfiguration, logger: Logger) async throws -> RelayServer {
+    ///
+    /// With `peering` (and `configuration.overlay` set) the relay also listens for sessions from
+    /// other relays and routes through the directory fed by `updateDirectory`; the sessions run
+    /// on the relay's core loop, so no message crosses threads.
+    public static func start(configuration: RelayConfiguration, peering: PeerLinksConfiguration? = nil,
+                             logger: Logger) async throws -> RelayServer {
         try configuration.validate()
+        if peering != nil, configuration.overlay == nil {
+            throw RelayConfigurationError("peering needs configuration.overlay (this relay's node ID and zone)")
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let coreConfiguration = CoreConfiguration(configuration)
@@ -77,15 +91,58 @@ public final class RelayServer: Sendable {
             try? await group.shutdownGracefully()
             throw lastError ?? ChannelError.unknownLocalAddress
         }
+        var peerLinksPort: Int?
+        if let peering {
+            do {
+                let links = try await PeerLinks.start(configuration: peering, on: loop)
+                peerLinksPort = try await loop.submit {
+                    driver.value.attach(links.value)
+                    return links.value.port
+                }.get()
+                logger.info("relay-to-relay sessions listening", metadata: ["address": "\(peering.host):\(peerLinksPort!)"])
+            } catch {
+                for listener in listeners { try? await listener.close() }
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
         logger.info("relay listening", metadata: ["addresses": "\(addresses)"])
-        return RelayServer(port: port, boundAddresses: addresses, group: group, driver: driver,
-                           listeners: listeners, logger: logger)
+        return RelayServer(port: port, boundAddresses: addresses, peerLinksPort: peerLinksPort, group: group,
+                           driver: driver, listeners: listeners, logger: logger)
     }
 
     /// A snapshot of connections, drop counters and queued bytes, taken on the core loop.
     public func statistics() async throws -> RelayStatistics {
         let driver = self.driver
         return try await driver.eventLoop.submit { driver.value.statistics }.get()
+    }
+
+    /// Feeds a new directory snapshot to the core (routing view and session addresses).
+    public func updateDirectory(_ snapshot: DirectorySnapshot) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.directoryChanged(snapshot) }
+    }
+
+    /// The overlay declared `node` dead or departed: what is pending there fails at once.
+    public func relayDeparted(_ node: PeerID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.relayDeparted(node) }
+    }
+
+    /// Graceful leave before `shutdown`: tells the relays with a session that this one is
+    /// draining (they stop sending new requests and tunnels), waits until the requests delivered
+    /// here and those forwarded from here are answered or `timeout` passes, then tells them it is
+    /// leaving (they fail whatever is still pending here at once).
+    public func drain(timeout: TimeAmount) async {
+        let driver = self.driver
+        try? await driver.eventLoop.submit { driver.value.startDraining() }.get()
+        let end = NIODeadline.now() + timeout
+        while NIODeadline.now() < end {
+            let pending = (try? await driver.eventLoop.submit { driver.value.pendingWork }.get()) ?? 0
+            if pending == 0 { break }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        try? await driver.eventLoop.submit { driver.value.announceLeaving() }.get()
     }
 
     /// Graceful shutdown: stop accepting, send CLOSE("plexus: relay shutting down") to every
@@ -99,6 +156,9 @@ public final class RelayServer: Sendable {
         let driver = self.driver
         try? await driver.eventLoop.flatSubmit {
             driver.value.shutdown(reason: "plexus: relay shutting down", grace: .seconds(1))
+        }.get()
+        try? await driver.eventLoop.flatSubmit {
+            driver.value.peerLinks?.shutdown() ?? driver.eventLoop.makeSucceededVoidFuture()
         }.get()
         try? await group.shutdownGracefully()
         logger.info("relay stopped")

@@ -21,6 +21,16 @@ public struct RelayStatistics: Sendable, Hashable {
     public var droppedEvents: [String: Int]
     /// Requests answered with the "service overloaded" fault, by cluster.
     public var overloadedRequests: [String: Int]
+    /// Requests forwarded to other relays and not answered yet.
+    public var forwardedRequests: Int = 0
+    /// Encoded frame bytes queued toward other relays and not yet taken by their sessions.
+    public var peerQueuedBytes: Int = 0
+    /// Established sessions to other relays.
+    public var peerSessions: Int = 0
+    /// Frames sent to / received from other relays, and sessions that failed.
+    public var peerFramesSent: Int = 0
+    public var peerFramesReceived: Int = 0
+    public var peerSessionFailures: Int = 0
 
     public var totalDroppedBroadcasts: Int { droppedBroadcasts.values.reduce(0, +) }
     public var totalDroppedEvents: Int { droppedEvents.values.reduce(0, +) }
@@ -64,6 +74,8 @@ extension RelayCore {
             peakConnectionQueuedBytes: counters.peakConnectionQueuedBytes,
             droppedBroadcasts: strings(counters.droppedBroadcasts),
             droppedEvents: strings(counters.droppedEvents),
-            overloadedRequests: strings(counters.overloadedRequests))
+            overloadedRequests: strings(counters.overloadedRequests),
+            forwardedRequests: peering?.forwarded.count ?? 0,
+            peerQueuedBytes: peering?.queues.values.reduce(0) { $0 + $1.queuedBytes } ?? 0)
     }
 }

@@ -83,3 +83,32 @@ public enum PeerFrameEncoder {
         buffer.writeImmutableBuffer(bytes)
     }
 }
+
+extension PeerFrame {
+    /// The exact number of bytes `PeerFrameEncoder.encode` writes for this frame (what a relay
+    /// counts against a peer's outbound bound before the frame is encoded).
+    public var encodedSize: Int {
+        func varint(_ value: UInt64) -> Int { value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7 }
+        func bytes(_ buffer: ByteBuffer) -> Int { varint(UInt64(buffer.readableBytes)) + buffer.readableBytes }
+        switch self {
+        case let .request(id, cluster, left, payload):
+            return 1 + varint(id) + bytes(cluster) + varint(left) + bytes(payload)
+        case let .reply(id, outcome):
+            switch outcome {
+            case .success(let reply): return 2 + varint(id) + bytes(reply)
+            case .fault(let fault): return 2 + varint(id) + bytes(fault)
+            case .timedOut: return 2 + varint(id)
+            case .failed(let reason): return 2 + varint(id) + bytes(reason)
+            }
+        case let .broadcast(cluster, message): return 1 + bytes(cluster) + bytes(message)
+        case let .publish(topic, event): return 1 + bytes(topic) + bytes(event)
+        case let .tunnelInit(tunnelID, cluster, left): return 1 + varint(tunnelID) + bytes(cluster) + varint(left)
+        case let .tunnelConfirm(initiator, acceptor, limit): return 1 + varint(initiator) + varint(acceptor) + varint(limit)
+        case let .tunnelRefuse(initiator, reason): return 1 + varint(initiator) + bytes(reason)
+        case let .tunnelAllow(tunnelID, count): return 1 + varint(tunnelID) + varint(count)
+        case let .tunnelTransfer(tunnelID, size, chunk): return 1 + varint(tunnelID) + varint(size) + bytes(chunk)
+        case let .tunnelClose(tunnelID, reason): return 1 + varint(tunnelID) + bytes(reason)
+        case .departure: return 2
+        }
+    }
+}

@@ -61,7 +61,8 @@ final class RelayProcessTests: XCTestCase {
         let advertised = waitUntil(10) {
             guard let status = processes.status(adminPort: r3.adminPort) else { return false }
             let m1 = status.members.first { $0.node == id1 }, m2 = status.members.first { $0.node == id2 }
-            return m1?.clusters == [ClusterInfo(name: "billing", capacity: 2)] && m2?.topics == ["orders"]
+            // capacity = local members × the relay's member concurrency (16)
+            return m1?.clusters == [ClusterInfo(name: "billing", capacity: 2 * 16)] && m2?.topics == ["orders"]
         }
         XCTAssertTrue(advertised, "own records not updated: \(String(describing: processes.status(adminPort: r3.adminPort)?.members))")
         processes.signal("serve-a", SIGKILL)
@@ -71,7 +72,7 @@ final class RelayProcessTests: XCTestCase {
         let updated = waitUntil(10) {
             guard let status = processes.status(adminPort: r3.adminPort) else { return false }
             let m1 = status.members.first { $0.node == id1 }, m2 = status.members.first { $0.node == id2 }
-            return m1?.clusters == [ClusterInfo(name: "billing", capacity: 1)] && m2?.topics == []
+            return m1?.clusters == [ClusterInfo(name: "billing", capacity: 16)] && m2?.topics == []
         }
         XCTAssertTrue(updated, "own records not updated after clients left")
 

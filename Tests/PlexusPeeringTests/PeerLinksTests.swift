@@ -10,21 +10,21 @@ import XCTest
 /// A started `PeerLinks` plus everything its callbacks saw.
 final class TestPeer: Sendable {
     let links: NIOLoopBound<PeerLinks>
-    let id: NodeID
+    let id: PeerID
     let port: Int
-    let frames = NIOLockedValueBox<[(NodeID, PeerFrame)]>([])
-    let failures = NIOLockedValueBox<[NodeID]>([])
+    let frames = NIOLockedValueBox<[(PeerID, PeerFrame)]>([])
+    let failures = NIOLockedValueBox<[PeerID]>([])
 
     init(key: NetworkKey, loop: EventLoop, outboundLimitBytes: Int = 16 * 1024 * 1024) async throws {
         let identity = StaticIdentity.ephemeral()
         let configuration = PeerLinksConfiguration(identity: identity, keyring: Keyring(primary: key),
                                                    outboundLimitBytes: outboundLimitBytes)
         links = try await PeerLinks.start(configuration: configuration, on: loop)
-        id = identity.nodeID
+        id = identity.peerID
         port = try await loop.submit { [links] in links.value.port }.get()
         try await loop.submit { [links, frames, failures] in
             links.value.onFrame = { peer, frame in frames.withLockedValue { $0.append((peer, frame)) } }
-            links.value.onPeerFailed = { peer in failures.withLockedValue { $0.append(peer) } }
+            links.value.onPeerFailed = { peer, _ in failures.withLockedValue { $0.append(peer) } }
         }.get()
     }
 

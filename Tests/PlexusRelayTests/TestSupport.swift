@@ -1,5 +1,6 @@
 import NIOCore
 @testable import PlexusRelay
+import PlexusRouting
 import PlexusWire
 import XCTest
 
@@ -9,10 +10,19 @@ struct CoreHarness {
     enum Output: Equatable, CustomStringConvertible {
         case packet(ConnectionID, RelayPacket)
         case close(ConnectionID)
+        /// A frame to another relay (`dial` false: only on an existing session).
+        case peer(PeerID, PeerFrame, dial: Bool)
+        case departure(PeerDeparture)
+        case pause(ConnectionID)
+        case resume(ConnectionID)
         var description: String {
             switch self {
             case .packet(let id, let p): return "\(id) <- \(p)"
             case .close(let id): return "close \(id)"
+            case .peer(let node, let frame, let dial): return "\(node) <= \(frame)\(dial ? "" : " (no dial)")"
+            case .departure(let kind): return "departure \(kind)"
+            case .pause(let id): return "pause \(id)"
+            case .resume(let id): return "resume \(id)"
             }
         }
     }
@@ -23,6 +33,9 @@ struct CoreHarness {
     var stalled: Set<ConnectionID> = []
     /// Bytes "in the socket" of stalled connections, released by `drain`.
     var unwritten: [ConnectionID: Int] = [:]
+    /// Relays whose session does not take frames until `drainPeer`.
+    var stalledPeers: Set<PeerID> = []
+    var unwrittenToPeers: [PeerID: Int] = [:]
 
     init(_ configure: (inout CoreConfiguration) -> Void = { _ in }) {
         var configuration = CoreConfiguration()
@@ -67,6 +80,13 @@ struct CoreHarness {
         return collect()
     }
 
+    mutating func drainPeer(_ node: PeerID) -> [Output] {
+        stalledPeers.remove(node)
+        let bytes = unwrittenToPeers.removeValue(forKey: node) ?? 0
+        core.peerWritten(node, bytes: bytes)
+        return collect()
+    }
+
     /// Takes the effects, writing sends to non-stalled connections (which may produce more).
     mutating func collect() -> [Output] {
         var out: [Output] = []
@@ -74,6 +94,7 @@ struct CoreHarness {
             let effects = core.effects
             core.effects.removeAll(keepingCapacity: true)
             var written: [(ConnectionID, Int)] = []
+            var writtenToPeers: [(PeerID, Int)] = []
             for effect in effects {
                 switch effect {
                 case .send(let id, let packet):
@@ -85,9 +106,23 @@ struct CoreHarness {
                     }
                 case .close(let id):
                     out.append(.close(id))
+                case .sendPeer(let node, let frame, let dial):
+                    out.append(.peer(node, frame, dial: dial))
+                    if stalledPeers.contains(node) {
+                        unwrittenToPeers[node, default: 0] += frame.encodedSize
+                    } else {
+                        writtenToPeers.append((node, frame.encodedSize))
+                    }
+                case .announceDeparture(let kind):
+                    out.append(.departure(kind))
+                case .pauseReading(let id):
+                    out.append(.pause(id))
+                case .resumeReading(let id):
+                    out.append(.resume(id))
                 }
             }
             for (id, bytes) in written { core.written(id, bytes: bytes) }
+            for (node, bytes) in writtenToPeers { core.peerWritten(node, bytes: bytes) }
         }
         return out
     }

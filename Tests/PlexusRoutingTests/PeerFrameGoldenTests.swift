@@ -50,6 +50,20 @@ final class PeerFrameGoldenTests: XCTestCase {
         XCTAssertEqual(covered, Set(PeerFrameType.allCases))
     }
 
+    func testEncodedSizeIsExact() {
+        let payload = ByteBuffer(repeating: 0xab, count: 100_000)
+        var frames = goldenFrames.map(\.frame)
+        frames += [
+            .request(id: .max, cluster: text("c"), millisecondsLeft: .max, payload: payload),
+            .tunnelAllow(tunnelID: .max, bytes: .max),
+            .tunnelTransfer(tunnelID: 1 << 63, sizeOrContinuation: 64 << 20, chunk: payload),
+            .reply(id: 128, outcome: .success(reply: ByteBuffer(repeating: 1, count: 127))),
+        ]
+        for frame in frames {
+            XCTAssertEqual(frame.encodedSize, PeerFrameEncoder.encode(frame).readableBytes, "\(frame.type)")
+        }
+    }
+
     func testLargeValuesRoundTrip() throws {
         let payload = ByteBuffer(repeating: 0xab, count: 100_000)
         let frames: [PeerFrame] = [
