@@ -156,13 +156,6 @@ public final class RelayProcesses: @unchecked Sendable {
         return try? JSONDecoder().decode(OverlayStatus.self, from: result.output)
     }
 
-    /// The relay's whole status document, including sections `OverlayStatus` does not decode.
-    public func statusDocument(adminPort: Int) -> [String: Any]? {
-        guard let result = try? run(["status", "--json", "--admin-port", "\(adminPort)"], timeout: 5),
-              result.status == 0 else { return nil }
-        return (try? JSONSerialization.jsonObject(with: result.output)) as? [String: Any]
-    }
-
     /// Resident and peak resident memory of a running child, in bytes (`VmRSS`, `VmHWM`).
     public func memory(_ name: String) -> (rss: Int, peak: Int)? {
         guard let pid = pid(name) else { return nil }
