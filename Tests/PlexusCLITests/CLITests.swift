@@ -1,4 +1,5 @@
 import Foundation
+import PlexusProcesses
 import XCTest
 
 /// The `plexus` tool as a person uses it: a relay process and the client commands against it.
@@ -8,7 +9,7 @@ final class CLITests: XCTestCase {
     private var port = 0
 
     override func setUp() async throws {
-        port = try freeLoopbackPort()
+        port = freePort()
         let relay = try ChildProcess(["relay", "--dev", "--port", "\(port)", "--log-level", "warning"])
         self.relay = relay
         let ready = await eventually {
