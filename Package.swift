@@ -110,6 +110,10 @@ let package = Package(
             "PlexusPeering", "PlexusRouting", "PlexusCrypto", nioCore, nioPosix,
         ]),
         .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore, dequeModule]),
+        .testTarget(name: "PlexusNodeTests", dependencies: [
+            "PlexusNode", "Plexus", "PlexusRelay", "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, logging,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.
         .testTarget(name: "PlexusOverlayTests", dependencies: [

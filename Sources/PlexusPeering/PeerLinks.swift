@@ -23,7 +23,8 @@ import PlexusSession
 ///   pending work on that peer fails fast. Frames queued for it are dropped. The next `send`
 ///   dials again.
 /// * **Bound**: per peer, bytes queued (waiting for the session or written but not yet taken by
-///   the socket) never exceed `outboundLimitBytes`; beyond it `send` returns `.overflow`.
+///   the socket) never exceed `outboundLimitBytes`, except that an empty queue always takes one
+///   frame (so a frame larger than the bound can still be sent); beyond it `send` returns `.overflow`.
 public final class PeerLinks {
     public typealias NodeID = PeerID
     public let eventLoop: EventLoop
@@ -107,7 +108,7 @@ public final class PeerLinks {
         guard !closed, peer != localID else { return .overflow }
         let size = frame.encodedSize
         let link = links[peer] ?? openLink(to: peer, host: host, port: port)
-        guard link.queuedBytes + size <= configuration.outboundLimitBytes else {
+        guard link.queuedBytes == 0 || link.queuedBytes + size <= configuration.outboundLimitBytes else {
             counters.framesOverflowed += 1
             return .overflow
         }

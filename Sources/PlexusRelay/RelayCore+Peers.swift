@@ -19,24 +19,26 @@ extension RelayCore {
     /// serves, only looks at local members.
     mutating func route(to cluster: Name, now: NIODeadline) -> RouteChoice {
         let localCount = routes.memberCount(of: cluster)
-        guard let peering, let servers = peering.directory.clusters[cluster] else {
+        // Stand-alone, or served nowhere else: no copy of the overlay state on this path.
+        guard let servers = peering?.directory.clusters[cluster] else {
             return localCount > 0 ? .local : .none
         }
-        let localCapacity = localCount * peering.settings.memberConcurrency
+        let settings = peering!.settings
+        let localCapacity = localCount * settings.memberConcurrency
         let localInflight = localCount > 0 ? inflight(of: cluster) : 0
         if localCount > 0, localInflight < localCapacity { return .local }
         var candidates: [BalancerCandidate] = []
         candidates.reserveCapacity(servers.count + 1)
         if localCount > 0 {
-            candidates.append(BalancerCandidate(node: peering.settings.localNode, zone: peering.settings.localZone,
+            candidates.append(BalancerCandidate(node: settings.localNode, zone: settings.localZone,
                                                 capacity: UInt32(clamping: localCapacity), inflight: localInflight))
         }
-        for server in servers where peering.accepts(server.node, now: now) {
+        for server in servers where peering!.accepts(server.node, now: now) {
             candidates.append(BalancerCandidate(node: server.node, zone: server.zone, capacity: server.capacity,
-                                                inflight: peering.forwarded.inflight(to: server.node)))
+                                                inflight: peering!.forwarded.inflight(to: server.node)))
         }
-        guard let choice = self.peering!.balancer.choose(among: candidates) else { return .none }
-        return choice.node == peering.settings.localNode ? .local : .remote(choice.node)
+        guard let choice = peering!.balancer.choose(among: candidates) else { return .none }
+        return choice.node == settings.localNode ? .local : .remote(choice.node)
     }
 
     /// Requests delivered to the local members of `cluster` and not answered yet.

@@ -145,8 +145,13 @@ struct RelayCore {
 
     /// The earliest pending deadline (possibly of something already answered).
     var nextDeadline: NIODeadline? {
-        guard let peering else { return deadlines.nextDeadline }
-        return [deadlines.nextDeadline, peering.forwarded.nextDeadline, nextRemoteTunnelDeadline].compactMap { $0 }.min()
+        guard peering != nil else { return deadlines.nextDeadline }
+        func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(deadlines.nextDeadline, peering!.forwarded.nextDeadline), nextRemoteTunnelDeadline)
     }
 
     /// Whether the thing a deadline names is still pending.

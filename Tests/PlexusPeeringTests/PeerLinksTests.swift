@@ -183,6 +183,12 @@ final class PeerLinksTests: XCTestCase {
         XCTAssertTrue(delivered)
         let drained = try await eventually(5) { try await a.on { $0.queuedBytes(to: id) } == 0 }
         XCTAssertTrue(drained)
+        // An empty queue takes one frame larger than the bound.
+        let big = PeerFrame.publish(topic: ByteBuffer(string: "news"), event: ByteBuffer(repeating: 1, count: 500))
+        let bigResults = try await a.on { links in
+            [links.send(big, to: id, host: "127.0.0.1", port: port), links.send(Self.publish(0), to: id, host: "127.0.0.1", port: port)]
+        }
+        XCTAssertEqual(bigResults, [.queued, .overflow])
         await a.shutdown()
         await b.shutdown()
     }
