@@ -4,14 +4,18 @@ import Logging
 import NIOCore
 import NIOPosix
 import Plexus
+import PlexusProcesses
 import PlexusRelay
 
 /// `plexus-bench`: request/reply, pub/sub, broadcast and tunnel figures through one relay on
 /// loopback, with the Swift binding as the client.
 ///
 /// By default the relay runs in this process (on its own event loop thread); `--port` points the
-/// benchmark at an already running relay instead. Pin the whole run with `taskset`, e.g.
-/// `taskset -c 0 plexus-bench` puts client, service and relay on one core.
+/// benchmark at an already running relay instead. `--relays 2` starts two `plexus relay`
+/// processes (the `plexus` binary next to this one; shared key, B joins A) and measures across
+/// them: services and subscribers on relay B, requesters, publishers and tunnel initiators on
+/// relay A. Pin the whole run with `taskset`, e.g. `taskset -c 0 plexus-bench` puts client,
+/// service and relay on one core; the relay processes inherit the affinity.
 @main
 struct PlexusBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +25,9 @@ struct PlexusBench: AsyncParsableCommand {
 
     @Option(help: "Use the relay already listening on this port instead of starting one in-process.")
     var port: Int?
+
+    @Option(help: "1: one relay (in-process, or --port). 2: two `plexus relay` processes joined into one overlay; clients on A, services/subscribers on B.")
+    var relays: Int = 1
 
     @Option(help: "Benchmarks to run, comma-separated: latency, throughput, pubsub, broadcast, tunnel.")
     var only: String = "latency,throughput,pubsub,broadcast,tunnel"
@@ -53,41 +60,105 @@ struct PlexusBench: AsyncParsableCommand {
         let executor = nioExecutor && NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
         var relay: RelayServer?
-        let relayPort: Int
-        if let port {
-            relayPort = port
-        } else {
+        var overlay: TwoRelays?
+        let bench: Benchmarks
+        let setup: String
+        switch (relays, port) {
+        case (2, nil):
+            let started = try TwoRelays()
+            overlay = started
+            bench = Benchmarks(clientPort: started.a.clientPort, servicePort: started.b.clientPort, logger: logger,
+                               waitUntilRoutable: started.waitUntilRoutable)
+            setup = "two relay processes (\(started.processes.binary)): A on 127.0.0.1:\(started.a.clientPort) (requesters, publishers), "
+                + "B on 127.0.0.1:\(started.b.clientPort) (services, subscribers)"
+        case (1, let port?):
+            bench = Benchmarks(clientPort: port, servicePort: port, logger: logger, waitUntilRoutable: { _, _ in })
+            setup = "relay on 127.0.0.1:\(port) (external)"
+        case (1, nil):
             var configuration = RelayConfiguration()
             configuration.port = 0
             configuration.hosts = ["127.0.0.1"]
             let started = try await RelayServer.start(configuration: configuration, logger: logger)
             relay = started
-            relayPort = started.port
+            bench = Benchmarks(clientPort: started.port, servicePort: started.port, logger: logger, waitUntilRoutable: { _, _ in })
+            setup = "relay on 127.0.0.1:\(started.port) (in-process)"
+        default:
+            throw ValidationError("--relays must be 1 or 2, and --port only goes with --relays 1")
         }
-        let bench = Benchmarks(port: relayPort, logger: logger)
-        print("plexus-bench: relay on 127.0.0.1:\(relayPort) (\(port == nil ? "in-process" : "external")), CPUs allowed: \(CPUAffinity.describe()), "
+        defer { overlay?.processes.cleanUp() }
+        print("plexus-bench: \(setup), CPUs allowed: \(CPUAffinity.describe())\(overlay == nil ? "" : " (inherited by the relays)"), "
               + "tasks on \(executor ? "NIO event loops" : "the Swift global executor")")
 
-        for _ in 0..<max(1, self.repeat) {
-            if selected.contains("latency") { try await bench.requestLatency(count: latencyRequests) }
+        // Each measurement, `repeat` times; one that fails is reported and the others still run.
+        var measurements: [(family: String, label: String, run: () async throws -> Void)] = [
+            ("latency", "request latency", { try await bench.requestLatency(count: latencyRequests) }),
+        ]
+        for requesters in [1, 8, 32] {
+            measurements.append(("throughput", "request throughput, \(requesters) requesters",
+                                 { try await bench.requestThroughput(requesters: requesters, seconds: seconds) }))
         }
-        if selected.contains("throughput") {
-            for requesters in [1, 8, 32] {
-                for _ in 0..<max(1, self.repeat) { try await bench.requestThroughput(requesters: requesters, seconds: seconds) }
-            }
-        }
-        if selected.contains("pubsub") {
+        for subscribers in [1, 4] {
             for size in [64, 1024] {
-                for _ in 0..<max(1, self.repeat) { try await bench.publishThroughput(eventSize: size, count: events) }
+                measurements.append(("pubsub", "publish → subscribe, \(size) B, 1:\(subscribers)",
+                                     { try await bench.publishThroughput(eventSize: size, count: events, subscribers: subscribers) }))
             }
         }
-        for _ in 0..<max(1, self.repeat) {
-            if selected.contains("broadcast") { try await bench.broadcastThroughput(messageSize: 1024, count: events) }
+        measurements.append(("broadcast", "broadcast", { try await bench.broadcastThroughput(messageSize: 1024, count: events) }))
+        measurements.append(("tunnel", "tunnel", { try await bench.tunnelThroughput(megabytes: tunnelMegabytes) }))
+        var failed = 0
+        for measurement in measurements where selected.contains(measurement.family) {
+            for _ in 0..<max(1, self.repeat) {
+                do {
+                    try await measurement.run()
+                } catch {
+                    failed += 1
+                    print("\(measurement.label): FAILED: \(error)")
+                }
+            }
         }
-        for _ in 0..<max(1, self.repeat) {
-            if selected.contains("tunnel") { try await bench.tunnelThroughput(megabytes: tunnelMegabytes) }
-        }
+        if let overlay { print(overlay.memoryReport()) }
         await relay?.shutdown()
+        if failed > 0 { throw ExitCode.failure }
+    }
+}
+
+/// Relays A and B as `plexus relay` processes on loopback, one overlay.
+struct TwoRelays {
+    let processes: RelayProcesses
+    let a = RelaySpec(name: "A"), b = RelaySpec(name: "B")
+    let nodeB: String
+
+    init() throws {
+        processes = try RelayProcesses(prefix: "plexus-bench")
+        let key = processes.path("network.key")
+        guard try processes.run(["keygen", "--out", key]).status == 0 else { throw BenchError("plexus keygen failed") }
+        try processes.startRelay(a, key: key, join: [])
+        try processes.startRelay(b, key: key, join: [a])
+        guard let nodes = processes.waitForOverlay([a, b], timeout: 20), let nodeB = nodes["B"] else {
+            processes.cleanUp()
+            throw BenchError("the two relays did not see each other within 20 s")
+        }
+        self.nodeB = nodeB
+    }
+
+    /// Waits (bounded, polling A's status off the concurrency pool) until A lists `cluster` /
+    /// `topic` on B.
+    var waitUntilRoutable: @Sendable (String?, String?) async throws -> Void {
+        { [processes, a, nodeB] cluster, topic in
+            let deadline = ContinuousClock.now + .seconds(15)
+            while !processes.isVisible(cluster: cluster, topic: topic, on: [nodeB], at: a) {
+                guard ContinuousClock.now < deadline else { throw BenchError("\(cluster ?? topic ?? "") not visible on A within 15 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    func memoryReport() -> String {
+        [a, b].map { relay in
+            guard let memory = processes.memory(relay.name) else { return "relay \(relay.name): not running" }
+            return String(format: "relay %@: VmHWM %.1f MiB, VmRSS %.1f MiB", relay.name,
+                          Double(memory.peak) / 1_048_576, Double(memory.rss) / 1_048_576)
+        }.joined(separator: "; ")
     }
 }
 
