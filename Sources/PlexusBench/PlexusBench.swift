@@ -156,9 +156,9 @@ struct TwoRelays {
     func memoryReport() -> String {
         [a, b].map { relay in
             guard let memory = processes.memory(relay.name) else { return "relay \(relay.name): not running" }
-            return String(format: "relay %@: VmHWM %.1f MiB, VmRSS %.1f MiB", relay.name,
-                          Double(memory.peak) / 1_048_576, Double(memory.rss) / 1_048_576)
-        }.joined(separator: "; ")
+            return String(format: "relay %@: VmHWM %.1f MiB, VmRSS %.1f MiB, CPU %.1f s", relay.name,
+                          Double(memory.peak) / 1_048_576, Double(memory.rss) / 1_048_576, processes.cpuSeconds(relay.name) ?? -1)
+        }.joined(separator: "; ") + String(format: "; bench process CPU %.1f s", processCPUSeconds(pid: getpid()) ?? -1)
     }
 }
 

@@ -162,7 +162,23 @@ public final class RelayProcesses: @unchecked Sendable {
         return processMemory(pid: pid)
     }
 
+    /// User + system CPU seconds a running child has used so far.
+    public func cpuSeconds(_ name: String) -> Double? {
+        guard let pid = pid(name) else { return nil }
+        return processCPUSeconds(pid: pid)
+    }
+
     deinit { stopAll() }
+}
+
+/// User + system CPU seconds of a process (`utime` + `stime` from `/proc/PID/stat`).
+public func processCPUSeconds(pid: Int32) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let end = text.lastIndex(of: ")") else { return nil }
+    // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+    let fields = text[text.index(after: end)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// `VmRSS` and `VmHWM` of a process, in bytes, from `/proc/PID/status`.
