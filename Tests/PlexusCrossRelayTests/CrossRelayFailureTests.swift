@@ -118,7 +118,7 @@ final class CrossRelayFailureTests: XCTestCase {
         }
         XCTAssertTrue(live, "the reading subscriber on B got no probe from A")
 
-        let before = ["A": overlay.processes.memory("A")!, "B": overlay.processes.memory("B")!]
+        let before = ["A": try overlay.memory("A"), "B": try overlay.memory("B")]
         var peak = before.mapValues { $0.rss }
         let clock = ContinuousClock()
         let start = clock.now
@@ -140,7 +140,7 @@ final class CrossRelayFailureTests: XCTestCase {
         XCTAssertTrue(inOrder.load(ordering: .relaxed), "reader saw events out of order")
         consumer.cancel()
 
-        let after = ["A": overlay.processes.memory("A")!, "B": overlay.processes.memory("B")!]
+        let after = ["A": try overlay.memory("A"), "B": try overlay.memory("B")]
         for name in ["A", "B"] {
             let growth = after[name]!.peak - before[name]!.rss
             print(String(format: "relay %@: VmRSS before %.1f MiB, after %.1f MiB, sampled max %.1f MiB, VmHWM %.1f MiB (peak − before = %.1f MiB) for 200 MiB in %.1f s",

@@ -67,6 +67,12 @@ final class RelayOverlay: Sendable {
                       file: file, line: line)
     }
 
+    /// VmRSS and VmHWM of a relay; throws (with its log) if it is not running.
+    func memory(_ relay: String) throws -> (rss: Int, peak: Int) {
+        guard let memory = processes.memory(relay) else { throw Failure("relay \(relay) is not running:\n\(processes.log(relay))") }
+        return memory
+    }
+
     func stop() { processes.cleanUp() }
 }
 
