@@ -40,6 +40,9 @@ struct RemoteTunnelState: Sendable {
     /// Tunnels with chunks still waiting to go to a relay (for credit or for queue room), pumped
     /// again when that relay's queue drains.
     var waiting: [PeerID: Set<UInt64>] = [:]
+    /// The last tunnel pumped toward each relay: the next round starts after it, so tunnels
+    /// sharing a busy session take turns.
+    var pumpCursor: [PeerID: UInt64] = [:]
 
     mutating func allocateID() -> UInt64 {
         defer { nextID &+= 1 }

@@ -90,8 +90,12 @@ extension RelayCore {
     /// Room appeared in the queue toward `node`: resume the tunnels waiting to send there.
     mutating func pumpRemoteTunnels(toward node: PeerID) {
         guard let waiting = peering?.remoteTunnels.waiting[node], tunnelRoom(toward: node, bytes: 0) else { return }
-        for id in waiting.sorted() {
+        let ids = waiting.sorted()
+        let cursor = peering!.remoteTunnels.pumpCursor[node]
+        let start = cursor.flatMap { last in ids.firstIndex { $0 > last } } ?? 0
+        for id in ids[start...] + ids[..<start] {
             guard tunnelRoom(toward: node, bytes: 0) else { break }
+            peering!.remoteTunnels.pumpCursor[node] = id
             pumpBridgedOutbound(id)
         }
     }

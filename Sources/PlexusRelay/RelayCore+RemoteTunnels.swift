@@ -19,6 +19,10 @@ extension RelayCore {
 
     static func relayFailedReason(_ node: PeerID) -> String { "plexus: relay \(node) failed" }
 
+    /// The chunk limit of a tunnel that crosses relays: this relay's, capped at what a
+    /// TUNNEL_TRANSFER may carry (a bigger TUNNEL_CONFIRM limit would be a malformed frame).
+    var remoteChunkLimit: Int { min(configuration.chunkLimit, PeerFrameLimits.default.maxChunkBytes) }
+
     // MARK: Frames
 
     /// A tunnel frame from relay `node`.
@@ -97,7 +101,7 @@ extension RelayCore {
             local: end, node: node, peerTunnelID: acceptorTunnelID,
             outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: true)
         connections[end.connection]!.bridgedTunnels[end.tunnelID] = id
-        let limit = min(UInt64(configuration.chunkLimit), chunkLimit)
+        let limit = min(UInt64(remoteChunkLimit), chunkLimit)
         send(.tunnelResult(id: end.tunnelID, chunkLimit: limit), to: end.connection)
         send(.tunnelAllow(id: end.tunnelID, allowance: UInt64(window)), to: end.connection)
         sendPeer(.tunnelAllow(tunnelID: acceptorTunnelID, bytes: UInt64(window)), to: node, dial: true)
@@ -127,7 +131,7 @@ extension RelayCore {
             connections[acceptor]!.offers[buildID] = TunnelOffer(initiator: acceptor, initiatorTunnelID: id, remote: node)
             let left: TimeAmount = .milliseconds(Int64(min(millisecondsLeft, Self.maxTimeoutMilliseconds)))
             schedule(.tunnelOffer(acceptor: acceptor, buildID: buildID), at: now + min(left, configuration.acceptorConfirmTimeout))
-            send(.tunnelOffer(buildID: buildID, chunkLimit: UInt64(configuration.chunkLimit)), to: acceptor)
+            send(.tunnelOffer(buildID: buildID, chunkLimit: UInt64(remoteChunkLimit)), to: acceptor)
         }
     }
 
@@ -145,7 +149,7 @@ extension RelayCore {
             outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: false)
         connections[acceptor]!.bridgedTunnels[tunnelID] = id
         sendPeer(.tunnelConfirm(initiatorTunnelID: initiatorTunnelID, acceptorTunnelID: id,
-                                chunkLimit: UInt64(configuration.chunkLimit)), to: node, dial: false)
+                                chunkLimit: UInt64(remoteChunkLimit)), to: node, dial: false)
         sendPeer(.tunnelAllow(tunnelID: initiatorTunnelID, bytes: UInt64(window)), to: node, dial: false)
         send(.tunnelAllow(id: tunnelID, allowance: UInt64(window)), to: acceptor)
     }
@@ -164,6 +168,7 @@ extension RelayCore {
             peering!.remoteTunnels.pending[id] = nil
             answerTunnelTimedOut(entry.initiator)
         }
+        peering!.remoteTunnels.pumpCursor[node] = nil
         let crossing = peering!.remoteTunnels.bridged.filter { $0.value.node == node }.keys.sorted()
         for id in crossing {
             guard let tunnel = peering!.remoteTunnels.remove(id) else { continue }

@@ -324,6 +324,39 @@ final class CoreRemoteTunnelTests: XCTestCase {
         XCTAssertEqual(ends[1].received, (0..<20).map { message($0, count: Self.limit) })
     }
 
+    func testTunnelsSharingABusySessionTakeTurns() {
+        var (overlay, c, a) = linked(peerQueueLimitBytes: 20 * 1024)
+        // A second tunnel from another client on relay 0 to the same member.
+        let c2 = overlay.connect(0)
+        overlay.receive(.tunnelInit(id: 0, cluster: s("svc"), timeoutMilliseconds: 1000), from: c2, on: 0)
+        var out = overlay.receive(.tunnelConfirm(buildID: 1, tunnelID: 2), from: a.connection, on: 1)
+        var second = TunnelClientModel(relay: 0, connection: c2, tunnelID: 0, chunkLimit: Self.limit)
+        var secondAcceptor = TunnelClientModel(relay: 1, connection: a.connection, tunnelID: 2, chunkLimit: Self.limit)
+        second.observe(out[0])
+        secondAcceptor.observe(out[1])
+        var ends = [c, a, second, secondAcceptor]
+        send(.tunnelAllow(id: 1, allowance: 64 << 20), from: 1, &overlay, &ends)
+        send(.tunnelAllow(id: 2, allowance: 64 << 20), from: 3, &overlay, &ends)
+        let node = overlay.ids[1]
+        overlay.relays[0].stalledPeers.insert(node)
+        for n in 0..<12 {
+            ends[0].queue(message(n, count: Self.limit))
+            ends[2].queue(message(100 + n, count: Self.limit))
+        }
+        run(&overlay, &ends)
+        var rounds = 0
+        while ends[1].received.count + ends[3].received.count < 24, rounds < 200 {
+            rounds += 1
+            out = overlay.on(0) { harness in harness.drainPeer(node) }
+            overlay.relays[0].stalledPeers.insert(node)
+            for index in ends.indices { ends[index].observe(out[ends[index].relay]) }
+            run(&overlay, &ends)
+            XCTAssertLessThanOrEqual(abs(ends[1].received.count - ends[3].received.count), 4, "neither tunnel starves the other")
+        }
+        XCTAssertEqual(ends[1].received, (0..<12).map { message($0, count: Self.limit) })
+        XCTAssertEqual(ends[3].received, (0..<12).map { message(100 + $0, count: Self.limit) })
+    }
+
     // MARK: Close
 
     func testCloseFromTheInitiatorDeliversBufferedDataFirst() {
