@@ -226,6 +226,33 @@ final class CoreRemoteTunnelTests: XCTestCase {
         XCTAssertEqual(overlay.relays[1].core.statistics.tunnels, 0)
     }
 
+    func testChunkLimitIsTheSmallerOfBothRelays() {
+        var configured = 0
+        var overlay = VirtualOverlay(relays: 2) { configuration in
+            configuration.chunkLimit = configured == 0 ? 16 * 1024 : 8 * 1024
+            configured += 1
+        }
+        let a = overlay.connect(1, "svc")
+        let c = overlay.connect(0)
+        overlay.publishDirectory()
+        let offer = overlay.receive(.tunnelInit(id: 0, cluster: s("svc"), timeoutMilliseconds: 1000), from: c, on: 0)
+        XCTAssertEqual(offer[1], [p(a, .tunnelOffer(buildID: 0, chunkLimit: 8 * 1024))])
+        let result = overlay.receive(.tunnelConfirm(buildID: 0, tunnelID: 1), from: a, on: 1)
+        XCTAssertEqual(result[0].first, p(c, .tunnelResult(id: 0, chunkLimit: 8 * 1024)))
+    }
+
+    func testConstructionTowardAnOverloadedRelayQueueFailsFast() {
+        var overlay = VirtualOverlay(relays: 2, peerQueueLimitBytes: 10)
+        _ = overlay.connect(1, "svc")
+        let c = overlay.connect(0)
+        overlay.publishDirectory()
+        overlay.relays[0].stalledPeers.insert(overlay.ids[1])
+        XCTAssertEqual(overlay.receive(.tunnelInit(id: 0, cluster: s("svc"), timeoutMilliseconds: 1000), from: c, on: 0)[0], [],
+                       "an empty queue always takes the construction")
+        XCTAssertEqual(overlay.receive(.tunnelInit(id: 1, cluster: s("svc"), timeoutMilliseconds: 1000), from: c, on: 0)[0],
+                       [p(c, .tunnelResult(id: 1, chunkLimit: nil))])
+    }
+
     // MARK: Data
 
     func testDataBothWaysIntactAndOrderedIncludingChunkedMessages() {
