@@ -37,6 +37,7 @@ extension RelayCore {
 
     /// §9.2 steps 1–3: pick an acceptor and offer it the tunnel. The initiator is answered only
     /// once the acceptor confirms, or timed-out when min(T, acceptor confirmation timeout) passes.
+    /// In an overlay the balancer may choose another relay (`initiateRemoteTunnel`).
     mutating func tunnelInit(from initiator: ConnectionID, tunnelID: UInt64, cluster: ByteBuffer,
                              timeout: UInt64, now: NIODeadline) {
         guard timeout > 0 else {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Plexus
 import XCTest
@@ -158,6 +159,69 @@ final class CrossRelayTunnelProcessTests: XCTestCase {
         }
         try? await client.close()
         _ = service
+    }
+
+    func testSlowReceiverOnAnotherRelayStopsTheSender() async throws {
+        let processes = try Processes()
+        defer { processes.stopAll() }
+        let key = processes.path("network.key")
+        XCTAssertEqual(try processes.run(["keygen", "--out", key]), 0)
+        let r1 = Relay(name: "r1"), r2 = Relay(name: "r2")
+        try processes.start("r1", r1.arguments(key: key, dataDirectory: processes.path("data-r1"), join: []))
+        try processes.start("r2", r2.arguments(key: key, dataDirectory: processes.path("data-r2"), join: [r1]))
+
+        let cluster = "cross-relay-sink"
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let sink = GatedSink(gate: gate)
+        let service = try await retrying { try await Connection.register(cluster: cluster, handler: sink, port: r2.clientPort) }
+        let client = try await retrying { try await Connection.connect(port: r1.clientPort) }
+        let tunnel = try await retrying(60) { try await client.tunnel(to: cluster, timeout: .milliseconds(500)) }
+
+        // The service's application takes nothing: once the relays' windows (4 MiB each) and what
+        // the service's binding itself accepts (its 64 MiB allowance) are full, sends stop.
+        let messageSize = 1 << 20
+        var sent = 0
+        while sent < 200 {
+            var message = ByteBuffer(repeating: 0, count: messageSize)
+            message.setInteger(UInt32(sent), at: 0)
+            do { try await tunnel.send(message, timeout: .seconds(2)) } catch { break }
+            sent += 1
+        }
+        print("sent \(sent) MiB before the sender's credit stopped")
+        XCTAssertLessThanOrEqual(sent, 4 + 4 + 64 + 1,
+                                 "in flight ≤ both relays' windows + the receiving binding's allowance (+ the message cut off)")
+        XCTAssertGreaterThanOrEqual(sent, 8, "at least both relays' windows")
+
+        // The application starts reading: every complete message arrives, in order.
+        open.yield()
+        let complete = sent
+        let all = await poll(within: .seconds(60)) { sink.received.count >= complete }
+        XCTAssertTrue(all, "got \(sink.received.count) of \(complete)")
+        XCTAssertEqual(Array(sink.received.prefix(complete)), Array(0..<complete))
+        try? await tunnel.close()
+        try? await client.close()
+        try? await service.close()
+    }
+}
+
+/// A service whose tunnel handler waits for `gate`, then records the index (first 4 bytes) of
+/// every message it receives.
+final class GatedSink: ServiceHandler {
+    let gate: AsyncStream<Void>
+    private let indexes = NIOLockedValueBox<[Int]>([])
+
+    init(gate: AsyncStream<Void>) { self.gate = gate }
+
+    var received: [Int] { indexes.withLockedValue { $0 } }
+
+    func handleRequest(_ request: ByteBuffer) async throws -> ByteBuffer { request }
+
+    func handleTunnel(_ tunnel: Tunnel) async {
+        for await _ in gate { break }
+        while let message = try? await tunnel.receive() {
+            let index = Int(message.getInteger(at: message.readerIndex, as: UInt32.self) ?? .max)
+            indexes.withLockedValue { $0.append(index) }
+        }
     }
 }
 
