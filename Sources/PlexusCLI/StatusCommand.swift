@@ -48,7 +48,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         let c = status.counters
         if let relay = status.relay {
-            print("relay: \(relay.connections) clients, \(relay.pendingRequests) requests at local services, \(relay.forwardedRequests) forwarded to other relays, \(relay.tunnels) local tunnels, \(relay.peerSessions) relay sessions (\(relay.peerSessionFailures) failed), \(relay.queuedBytes) B queued to clients, \(relay.peerQueuedBytes) B queued to relays")
+            print("relay: \(relay.connections) clients, \(relay.pendingRequests) requests at local services, \(relay.forwardedRequests) forwarded to other relays, \(relay.tunnels) tunnels, \(relay.peerSessions) relay sessions (\(relay.peerSessionFailures) failed), \(relay.queuedBytes) B queued to clients, \(relay.peerQueuedBytes) B queued to relays")
             func drops(_ label: String, _ table: [String: Int]) {
                 guard !table.isEmpty else { return }
                 print("\(label): " + table.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))

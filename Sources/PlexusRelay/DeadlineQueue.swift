@@ -15,6 +15,8 @@ enum DeadlineKind: Hashable, Sendable {
     case tunnelOffer(acceptor: ConnectionID, buildID: UInt64)
     /// A tunnel construction that found no member: answer it timed-out.
     case unroutedTunnel(initiator: ConnectionID, tunnelID: UInt64)
+    /// A tunnel construction sent to another relay (this relay's id) must be answered.
+    case remoteTunnelInit(UInt64)
 }
 
 /// A min-heap of deadlines. The driver schedules ONE timer for `nextDeadline` and calls the

@@ -91,6 +91,8 @@ struct PeerRoutingState {
     var balancer: Balancer<SeededGenerator>
     /// This relay announced draining.
     var isDraining = false
+    /// Tunnels with one end on another relay.
+    var remoteTunnels = RemoteTunnelState()
 
     init(settings: OverlayRouting) {
         self.settings = settings

@@ -5,6 +5,9 @@ import PlexusWire
 struct TunnelOffer: Sendable {
     var initiator: ConnectionID
     var initiatorTunnelID: UInt64
+    /// Set when the initiator is on another relay: `initiatorTunnelID` is then that relay's id
+    /// (from TUNNEL_INIT) and `initiator` is meaningless.
+    var remote: PeerID? = nil
 }
 
 /// One end of a tunnel: a connection and that client's id for the tunnel.
@@ -34,13 +37,26 @@ extension RelayCore {
 
     /// §9.2 steps 1–3: pick an acceptor and offer it the tunnel. The initiator is answered only
     /// once the acceptor confirms, or timed-out when min(T, acceptor confirmation timeout) passes.
+    /// In an overlay the balancer may choose another relay (`initiateRemoteTunnel`).
     mutating func tunnelInit(from initiator: ConnectionID, tunnelID: UInt64, cluster: ByteBuffer,
                              timeout: UInt64, now: NIODeadline) {
         guard timeout > 0 else {
             send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
             return
         }
-        let requested: TimeAmount = .milliseconds(Int64(min(timeout, Self.maxTimeoutMilliseconds)))
+        let clamped = min(timeout, Self.maxTimeoutMilliseconds)
+        let requested: TimeAmount = .milliseconds(Int64(clamped))
+        switch route(to: Name(cluster), now: now) {
+        case .none:
+            schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+            return
+        case .remote(let node):
+            initiateRemoteTunnel(from: initiator, tunnelID: tunnelID, cluster: cluster, milliseconds: clamped,
+                                 deadline: now + requested, to: node)
+            return
+        case .local:
+            break
+        }
         guard let destination = routes.pickMember(of: Name(cluster)) else {
             schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
             return
@@ -63,16 +79,22 @@ extension RelayCore {
     /// §9.2 step 5: link the tunnel and grant W to both ends. A late or unknown confirmation gets
     /// TUN_CLOSE(β, reason) so the acceptor's application sees its tunnel close.
     mutating func tunnelConfirm(from acceptor: ConnectionID, buildID: UInt64, tunnelID: UInt64) {
-        guard let connection = connections[acceptor], connection.tunnels[tunnelID] == nil else {
+        guard let connection = connections[acceptor], connection.tunnels[tunnelID] == nil,
+              connection.bridgedTunnels[tunnelID] == nil else {
             return // the id already names a live tunnel: a TUN_CLOSE would close that one
         }
         guard let offer = connections[acceptor]!.offers.removeValue(forKey: buildID) else {
             send(.tunnelClose(id: tunnelID, reason: ByteBuffer(string: Self.lateConfirmationReason)), to: acceptor)
             return
         }
+        if let node = offer.remote {
+            acceptRemoteTunnel(from: node, initiatorTunnelID: offer.initiatorTunnelID, acceptor: acceptor, tunnelID: tunnelID)
+            return
+        }
         guard let initiatorConnection = connections[offer.initiator],
               initiatorConnection.lifecycle.isActive,
-              initiatorConnection.tunnels[offer.initiatorTunnelID] == nil
+              initiatorConnection.tunnels[offer.initiatorTunnelID] == nil,
+              initiatorConnection.bridgedTunnels[offer.initiatorTunnelID] == nil
         else {
             // The initiator went away meanwhile: the tunnel is closed before it opens.
             send(.tunnelClose(id: tunnelID, reason: ByteBuffer()), to: acceptor)
@@ -94,12 +116,19 @@ extension RelayCore {
 
     mutating func expireTunnelOffer(acceptor: ConnectionID, buildID: UInt64) {
         guard let offer = connections[acceptor]?.offers.removeValue(forKey: buildID) else { return }
+        if let node = offer.remote {
+            refuseRemoteTunnel(offer.initiatorTunnelID, to: node, reason: Self.unconfirmedReason)
+            return
+        }
         send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: nil), to: offer.initiator)
     }
 
     /// The receiving client grants allowance: forward what it unblocks.
     mutating func tunnelAllow(from id: ConnectionID, tunnelID: UInt64, allowance: UInt64) {
-        guard let side = connections[id]?.tunnels[tunnelID] else { return }
+        guard let side = connections[id]?.tunnels[tunnelID] else {
+            if let bridged = connections[id]?.bridgedTunnels[tunnelID] { bridgedClientAllow(bridged, allowance: allowance) }
+            return
+        }
         if side.isInitiator {
             tunnels[side.key]!.toInitiator.grant(allowance)
         } else {
@@ -111,7 +140,12 @@ extension RelayCore {
     /// A chunk from one end: buffer it (bounded by W through the sender's credit) and forward it
     /// unchanged, renamed to the peer's tunnel id, as soon as the rules allow.
     mutating func tunnelTransfer(from id: ConnectionID, tunnelID: UInt64, size: UInt64, chunk: ByteBuffer) {
-        guard let side = connections[id]?.tunnels[tunnelID] else { return }
+        guard let side = connections[id]?.tunnels[tunnelID] else {
+            if let bridged = connections[id]?.bridgedTunnels[tunnelID] {
+                bridgedClientTransfer(bridged, from: id, sizeOrContinuation: size, chunk: chunk)
+            }
+            return
+        }
         let towardInitiator = !side.isInitiator
         let outcome = towardInitiator
             ? tunnels[side.key]!.toInitiator.receive(sizeOrContinuation: size, chunk: chunk)
@@ -129,7 +163,13 @@ extension RelayCore {
 
     /// §9.5: unlink, acknowledge to the closer, notify the peer (after the data already buffered for it).
     mutating func tunnelClose(from id: ConnectionID, tunnelID: UInt64) {
-        guard let side = connections[id]?.tunnels[tunnelID] else { return }
+        guard let side = connections[id]?.tunnels[tunnelID] else {
+            if let bridged = connections[id]?.bridgedTunnels.removeValue(forKey: tunnelID) {
+                send(.tunnelClose(id: tunnelID, reason: ByteBuffer()), to: id)
+                closeBridgedFromClient(bridged)
+            }
+            return
+        }
         tearDownTunnel(side.key, closedBy: TunnelEnd(connection: id, tunnelID: tunnelID), acknowledge: true)
     }
 

@@ -58,6 +58,9 @@ struct ClientConnection {
     var offers: [UInt64: TunnelOffer] = [:]
     /// Live tunnels by this client's tunnel id.
     var tunnels: [UInt64: TunnelSide] = [:]
+    /// Live tunnels whose other end is on another relay: this client's tunnel id → the relay's
+    /// id of the bridged tunnel (`RemoteTunnelState.bridged`).
+    var bridgedTunnels: [UInt64: UInt64] = [:]
 }
 
 /// The relay core: one value owning every connection, route, pending request and tunnel of the
@@ -141,17 +144,15 @@ struct RelayCore {
         connections[id]!.queuedBytes -= bytes
         counters.queuedBytes -= bytes
         pumpTunnels(toward: id)
+        if peering != nil { pumpBridgedTunnels(toward: id) }
     }
 
     /// The earliest pending deadline (possibly of something already answered).
     var nextDeadline: NIODeadline? {
         guard peering != nil else { return deadlines.nextDeadline }
-        func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
-            guard let a else { return b }
-            guard let b else { return a }
-            return min(a, b)
-        }
-        return earlier(earlier(deadlines.nextDeadline, peering!.forwarded.nextDeadline), nextRemoteTunnelDeadline)
+        guard let forwarded = peering!.forwarded.nextDeadline else { return deadlines.nextDeadline }
+        guard let local = deadlines.nextDeadline else { return forwarded }
+        return min(local, forwarded)
     }
 
     /// Whether the thing a deadline names is still pending.
@@ -162,6 +163,7 @@ struct RelayCore {
         case .unroutedRequest(let requester, _): return connections[requester] != nil
         case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
         case .unroutedTunnel(let initiator, _): return connections[initiator] != nil
+        case .remoteTunnelInit(let id): return peering?.remoteTunnels.pending[id] != nil
         }
     }
 
@@ -195,6 +197,8 @@ struct RelayCore {
                 if connections[initiator]?.lifecycle.isActive == true {
                     send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
                 }
+            case .remoteTunnelInit(let id):
+                expireRemoteTunnelInit(id)
             }
         }
     }
@@ -312,11 +316,18 @@ struct RelayCore {
         for (_, entry) in connection.delivered where entry.requester.connection != id {
             answer(entry.requester, with: .timedOut)
         }
-        for (_, offer) in connection.offers where offer.initiator != id {
-            send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: nil), to: offer.initiator)
+        for (_, offer) in connection.offers {
+            if let node = offer.remote {
+                refuseRemoteTunnel(offer.initiatorTunnelID, to: node, reason: Self.acceptorLeftReason)
+            } else if offer.initiator != id {
+                send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: nil), to: offer.initiator)
+            }
         }
         for (tunnelID, side) in connection.tunnels {
             tearDownTunnel(side.key, closedBy: TunnelEnd(connection: id, tunnelID: tunnelID), acknowledge: false)
+        }
+        for (_, bridgedID) in connection.bridgedTunnels.sorted(by: { $0.key < $1.key }) {
+            closeBridgedFromClient(bridgedID)
         }
     }
 }

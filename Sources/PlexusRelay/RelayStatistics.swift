@@ -9,7 +9,7 @@ public struct RelayStatistics: Sendable, Hashable {
     public var topics: Int
     /// Requests delivered to services and not yet answered or expired.
     public var pendingRequests: Int
-    /// Linked tunnels.
+    /// Linked tunnels: both ends on this relay, plus those with one end on another relay.
     public var tunnels: Int
     /// Bytes queued for all connections and not yet taken by their sockets.
     public var queuedBytes: Int
@@ -31,6 +31,10 @@ public struct RelayStatistics: Sendable, Hashable {
     public var peerFramesSent: Int = 0
     public var peerFramesReceived: Int = 0
     public var peerSessionFailures: Int = 0
+    /// Linked tunnels with one end on another relay (included in `tunnels`), and tunnel
+    /// constructions sent to another relay and not answered yet.
+    public var remoteTunnels: Int = 0
+    public var pendingRemoteTunnels: Int = 0
 
     public var totalDroppedBroadcasts: Int { droppedBroadcasts.values.reduce(0, +) }
     public var totalDroppedEvents: Int { droppedEvents.values.reduce(0, +) }
@@ -69,13 +73,15 @@ extension RelayCore {
             clusters: routes.clusterCount,
             topics: routes.topicCount,
             pendingRequests: connections.values.reduce(0) { $0 + $1.delivered.count },
-            tunnels: tunnels.count,
+            tunnels: tunnels.count + (peering?.remoteTunnels.bridged.count ?? 0),
             queuedBytes: counters.queuedBytes,
             peakConnectionQueuedBytes: counters.peakConnectionQueuedBytes,
             droppedBroadcasts: strings(counters.droppedBroadcasts),
             droppedEvents: strings(counters.droppedEvents),
             overloadedRequests: strings(counters.overloadedRequests),
             forwardedRequests: peering?.forwarded.count ?? 0,
-            peerQueuedBytes: peering?.queues.values.reduce(0) { $0 + $1.queuedBytes } ?? 0)
+            peerQueuedBytes: peering?.queues.values.reduce(0) { $0 + $1.queuedBytes } ?? 0,
+            remoteTunnels: peering?.remoteTunnels.bridged.count ?? 0,
+            pendingRemoteTunnels: peering?.remoteTunnels.pending.count ?? 0)
     }
 }

@@ -64,8 +64,15 @@ public struct TunnelBridgeSender: Sendable {
 
     /// Releases every head chunk the peer's credit covers.
     public mutating func release() -> Release {
+        release(hasRoom: { _ in true })
+    }
+
+    /// Releases every head chunk the peer's credit covers while `hasRoom(length)` also holds
+    /// (e.g. the queue toward the peer relay has room). `hasRoom` is asked once per chunk, in
+    /// order, and only for a chunk the credit covers; `true` means that chunk is released.
+    public mutating func release(hasRoom: (Int) -> Bool) -> Release {
         var result = Release()
-        while let head = buffer.first, head.length <= peerCredit {
+        while let head = buffer.first, head.length <= peerCredit, hasRoom(head.length) {
             buffer.removeFirst()
             peerCredit -= head.length
             bufferedBytes -= head.length

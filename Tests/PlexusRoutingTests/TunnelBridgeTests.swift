@@ -28,6 +28,25 @@ final class TunnelBridgeTests: XCTestCase {
         XCTAssertEqual(sender.clientCredit, 100)
     }
 
+    func testSenderHoldsChunksBackWhileThePredicateSaysNoRoom() {
+        var sender = TunnelBridgeSender(window: 100)
+        for _ in 0..<3 { XCTAssertEqual(sender.receiveFromClient(first(20, 20)), .accepted) }
+        sender.peerGranted(100)
+        var asked: [Int] = []
+        var room = 30
+        let release = sender.release(hasRoom: { length in
+            asked.append(length)
+            guard length <= room else { return false }
+            room -= length
+            return true
+        })
+        XCTAssertEqual(release.toPeer.map(\.length), [20], "the second chunk does not fit the room left")
+        XCTAssertEqual(release.clientGrant, 20)
+        XCTAssertEqual(asked, [20, 20], "asked once per chunk, stopping at the first refusal")
+        XCTAssertEqual(sender.peerCredit, 80, "credit is spent only on released chunks")
+        XCTAssertEqual(sender.release().toPeer.map(\.length), [20, 20])
+    }
+
     func testSenderDropsOrphanContinuationAndGivesItsCreditBack() {
         var sender = TunnelBridgeSender(window: 100)
         XCTAssertEqual(sender.receiveFromClient(continuation(5)), .discardedOrphanContinuation(creditToReturn: 5))
