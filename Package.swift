@@ -128,7 +128,7 @@ let package = Package(
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusWire", nioCore, nioPosix,
+            "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,92 +5,14 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import Plexus
+import PlexusProcesses
 import XCTest
 
 /// End to end across relays: three real `plexus relay` processes on loopback joined into one
 /// overlay, an echo service on one relay, a client on another. The binding sees ordinary tunnels;
-/// their data crosses the relay-to-relay session. Skipped if the `plexus` binary was not built.
+/// their data crosses the relay-to-relay session. Needs the built `plexus` binary (`swift build`).
 /// Every wait is bounded.
 final class CrossRelayTunnelProcessTests: XCTestCase {
-    /// Spawns `plexus` children and kills them all in `stopAll`.
-    final class Processes {
-        let binary: String
-        let directory: URL
-        private(set) var children: [String: Process] = [:]
-
-        init() throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent()
-            let candidates = [".build/debug/plexus", ".build/x86_64-unknown-linux-gnu/debug/plexus",
-                              ".build/aarch64-unknown-linux-gnu/debug/plexus"].map { root.appendingPathComponent($0).path }
-            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw XCTSkip("the plexus binary was not found; run `swift build` first")
-            }
-            binary = found
-            directory = FileManager.default.temporaryDirectory
-                .appendingPathComponent("plexus-xtunnel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
-
-        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-        func start(_ name: String, _ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            let log = path("\(name).log")
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            children[name] = process
-        }
-
-        /// Runs a short command to completion (bounded) and returns its exit status.
-        func run(_ arguments: [String]) throws -> Int32 {
-            try start("run", arguments)
-            let process = children.removeValue(forKey: "run")!
-            let deadline = Date().addingTimeInterval(10)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-
-        func kill9(_ name: String) {
-            guard let process = children[name], process.isRunning else { return }
-            kill(process.processIdentifier, SIGKILL)
-        }
-
-        func log(_ name: String) -> String { (try? String(contentsOfFile: path("\(name).log"), encoding: .utf8)) ?? "" }
-
-        func stopAll() {
-            for (_, process) in children {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-            }
-            children.removeAll()
-            try? FileManager.default.removeItem(at: directory)
-        }
-    }
-
-    struct Relay {
-        let name: String
-        let clientPort = freeLoopbackPort()
-        let peerPort = freeLoopbackPort()
-        let adminPort = freeLoopbackPort()
-
-        func arguments(key: String, dataDirectory: String, join: [Relay]) -> [String] {
-            var arguments = ["relay", "--key", key, "--data-dir", dataDirectory,
-                             "--port", "\(clientPort)", "--peer-port", "\(peerPort)",
-                             "--peer-host", "127.0.0.1", "--advertise", "127.0.0.1",
-                             "--admin-port", "\(adminPort)", "--zone", "zone-\(name)"]
-            for seed in join { arguments += ["--join", "127.0.0.1:\(seed.peerPort)"] }
-            return arguments
-        }
-    }
-
     /// Retries `body` until it succeeds (the relay process may not listen yet); bounded.
     func retrying<T>(_ attempts: Int = 100, _ body: () async throws -> T) async throws -> T {
         var lastError: Error?
@@ -104,14 +26,14 @@ final class CrossRelayTunnelProcessTests: XCTestCase {
     }
 
     func testTunnelAcrossRelaysOrderedLargeAndClosedOnRelayDeath() async throws {
-        let processes = try Processes()
-        defer { processes.stopAll() }
+        let processes = try RelayProcesses(prefix: "plexus-xtunnel")
+        defer { processes.cleanUp() }
         let key = processes.path("network.key")
-        XCTAssertEqual(try processes.run(["keygen", "--out", key]), 0)
-        let r1 = Relay(name: "r1"), r2 = Relay(name: "r2"), r3 = Relay(name: "r3")
-        try processes.start("r1", r1.arguments(key: key, dataDirectory: processes.path("data-r1"), join: []))
-        try processes.start("r2", r2.arguments(key: key, dataDirectory: processes.path("data-r2"), join: [r1]))
-        try processes.start("r3", r3.arguments(key: key, dataDirectory: processes.path("data-r3"), join: [r1, r2]))
+        XCTAssertEqual(try processes.run(["keygen", "--out", key]).status, 0)
+        let r1 = RelaySpec(name: "r1"), r2 = RelaySpec(name: "r2"), r3 = RelaySpec(name: "r3")
+        try processes.startRelay(r1, key: key, join: [])
+        try processes.startRelay(r2, key: key, join: [r1])
+        try processes.startRelay(r3, key: key, join: [r1, r2])
 
         let cluster = "cross-relay-echo"
         let service = try await retrying { try await Connection.register(cluster: cluster, handler: Recorder(), port: r2.clientPort) }
@@ -147,7 +69,7 @@ final class CrossRelayTunnelProcessTests: XCTestCase {
         try await second.send("before", timeout: .seconds(5))
         let before = try await second.receive(timeout: .seconds(5))
         XCTAssertEqual(String(buffer: before), "before")
-        processes.kill9("r2")
+        processes.signal("r2", SIGKILL)
         let killed = clock.now
         do {
             _ = try await second.receive(timeout: .seconds(30))
@@ -162,13 +84,13 @@ final class CrossRelayTunnelProcessTests: XCTestCase {
     }
 
     func testSlowReceiverOnAnotherRelayStopsTheSender() async throws {
-        let processes = try Processes()
-        defer { processes.stopAll() }
+        let processes = try RelayProcesses(prefix: "plexus-xtunnel")
+        defer { processes.cleanUp() }
         let key = processes.path("network.key")
-        XCTAssertEqual(try processes.run(["keygen", "--out", key]), 0)
-        let r1 = Relay(name: "r1"), r2 = Relay(name: "r2")
-        try processes.start("r1", r1.arguments(key: key, dataDirectory: processes.path("data-r1"), join: []))
-        try processes.start("r2", r2.arguments(key: key, dataDirectory: processes.path("data-r2"), join: [r1]))
+        XCTAssertEqual(try processes.run(["keygen", "--out", key]).status, 0)
+        let r1 = RelaySpec(name: "r1"), r2 = RelaySpec(name: "r2")
+        try processes.startRelay(r1, key: key, join: [])
+        try processes.startRelay(r2, key: key, join: [r1])
 
         let cluster = "cross-relay-sink"
         let (gate, open) = AsyncStream<Void>.makeStream()
@@ -223,31 +145,4 @@ final class GatedSink: ServiceHandler {
             indexes.withLockedValue { $0.append(index) }
         }
     }
-}
-
-/// A port free for both TCP and UDP on 127.0.0.1 right now (bound to 0, then released).
-func freeLoopbackPort() -> Int {
-    for _ in 0..<50 {
-        let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(tcp) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(tcp, pointer, length) == 0 && getsockname(tcp, pointer, &length) == 0
-            }
-        }
-        guard bound else { continue }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(udp) }
-        let udpBound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        if udpBound && port < 60000 { return port }
-    }
-    fatalError("no free port")
 }
