@@ -59,17 +59,6 @@ for i in 1 2 3; do
     free_port; admin[$i]=$port
 done
 
-for i in 1 2 3; do
-    join=()
-    [ "$i" -gt 1 ] && join=(--join "127.0.0.1:${peer[1]}")
-    "$bin" relay --key "$work/network.key" --data-dir "$work/data-$i" --zone "zone-$i" \
-        --port "${client[$i]}" --peer-port "${peer[$i]}" --admin-port "${admin[$i]}" \
-        --peer-host 127.0.0.1 --advertise 127.0.0.1 "${join[@]}" --log-level warning \
-        >"$work/relay-$i.log" 2>&1 &
-    pids+=($!)
-done
-echo "relays: 1 on 127.0.0.1:${client[1]}, 2 on 127.0.0.1:${client[2]}, 3 on 127.0.0.1:${client[3]} (logs in $work)"
-
 # Polls (every 0.1 s, at most $1 seconds) until the command after it succeeds.
 wait_for() {
     local limit=$(( $1 * 10 )); shift
@@ -84,6 +73,21 @@ wait_for() {
     tail -n 20 "$work"/*.log >&2
     exit 1
 }
+
+start_relay() {
+    local i=$1; shift
+    "$bin" relay --key "$work/network.key" --data-dir "$work/data-$i" --zone "zone-$i" \
+        --port "${client[$i]}" --peer-port "${peer[$i]}" --admin-port "${admin[$i]}" \
+        --peer-host 127.0.0.1 --advertise 127.0.0.1 --log-level warning "$@" \
+        >"$work/relay-$i.log" 2>&1 &
+    pids+=($!)
+}
+# Relay 1 first (the seed), so the others' first join attempt finds it listening.
+start_relay 1
+wait_for 10 "$bin" status --admin-port "${admin[1]}"
+start_relay 2 --join "127.0.0.1:${peer[1]}"
+start_relay 3 --join "127.0.0.1:${peer[1]}"
+echo "relays: 1 on 127.0.0.1:${client[1]}, 2 on 127.0.0.1:${client[2]}, 3 on 127.0.0.1:${client[3]} (logs in $work)"
 
 alive_members() { "$bin" status --json --admin-port "$1" | grep -o '"state" *: *"alive"' | wc -l; }
 three_alive() { for i in 1 2 3; do [ "$(alive_members "${admin[$i]}")" -ge 3 ] || return 1; done; }
