@@ -84,23 +84,24 @@ struct Benchmarks {
     func publishThroughput(eventSize: Int, count: Int, subscribers: Int = 1) async throws {
         let topic = name("bench-topic-\(eventSize)")
         var connections: [Connection] = []
-        var counters: [ManagedAtomic<Int>] = []
+        var counters: [ManagedAtomic<Int>] = [], probes: [ManagedAtomic<Int>] = []
         var consumers: [Task<Void, Never>] = []
         for _ in 0..<subscribers {
             let subscriber = try await Connection.connect(port: servicePort, logger: logger)
             let events = try await subscriber.subscribe(to: topic)
-            let received = ManagedAtomic(0)
+            let received = ManagedAtomic(0), probed = ManagedAtomic(0)
             consumers.append(Task {
-                for await _ in events { received.wrappingIncrement(ordering: .relaxed) }
+                for await event in events { (isProbe(event) ? probed : received).wrappingIncrement(ordering: .relaxed) }
             })
             connections.append(subscriber)
             counters.append(received)
+            probes.append(probed)
         }
         try await waitUntilRoutable(nil, topic)
         let publisher = try await client()
         let payload = ByteBuffer(repeating: 0x2a, count: eventSize)
         // Wait until the subscriptions are live: publish probes until each subscriber got one.
-        try await waitUntilDelivering(received: counters) { try await publisher.publish(payload, to: topic) }
+        try await waitUntilDelivering(received: probes) { try await publisher.publish(probe(eventSize), to: topic) }
         let baselines = counters.map { $0.load(ordering: .relaxed) }
         let start = now()
         let lastDelivery = try await paced(total: count, window: 8192, received: counters, baselines: baselines) {
@@ -119,11 +120,11 @@ struct Benchmarks {
 
     func broadcastThroughput(messageSize: Int, count: Int) async throws {
         let cluster = name("bench-broadcast")
-        let received = ManagedAtomic(0)
-        let service = try await service(cluster, CountingHandler(received: received))
+        let received = ManagedAtomic(0), probed = ManagedAtomic(0)
+        let service = try await service(cluster, CountingHandler(received: received, probed: probed))
         let sender = try await client()
         let payload = ByteBuffer(repeating: 0x2a, count: messageSize)
-        try await waitUntilDelivering(received: [received]) { try await sender.broadcast(payload, to: cluster) }
+        try await waitUntilDelivering(received: [probed]) { try await sender.broadcast(probe(messageSize), to: cluster) }
         let baseline = received.load(ordering: .relaxed)
         let start = now()
         let lastDelivery = try await paced(total: count, window: 8192, received: [received], baselines: [baseline]) {
@@ -214,11 +215,16 @@ struct EchoHandler: ServiceHandler {
     func handleRequest(_ request: ByteBuffer) async throws -> ByteBuffer { request }
 }
 
-/// Counts broadcasts.
+/// Probes (sent until routes are live) are all zeros; measured messages are not.
+func probe(_ size: Int) -> ByteBuffer { ByteBuffer(repeating: 0, count: size) }
+func isProbe(_ message: ByteBuffer) -> Bool { message.readableBytesView.first == 0 }
+
+/// Counts broadcasts (probes apart).
 struct CountingHandler: ServiceHandler {
     let received: ManagedAtomic<Int>
+    let probed: ManagedAtomic<Int>
     func handleRequest(_ request: ByteBuffer) async throws -> ByteBuffer { request }
-    func handleBroadcast(_ message: ByteBuffer) async { received.wrappingIncrement(ordering: .relaxed) }
+    func handleBroadcast(_ message: ByteBuffer) async { (isProbe(message) ? probed : received).wrappingIncrement(ordering: .relaxed) }
 }
 
 /// Reads every inbound tunnel to its end, counting bytes.
