@@ -48,11 +48,15 @@ extension Membership {
         return nil
     }
 
-    /// Inserts a new member at a random position of the remaining probe order (memberlist does the same).
+    /// Puts a new member at a random position of the remaining probe order by swapping it with the
+    /// member there, which moves to the end (memberlist does the same): O(1), where an insertion
+    /// cost O(N) and made a cold start of N members O(N³).
     mutating func addToProbeOrder(_ id: NodeID) {
         let remaining = probeOrder.count - probeCursor
-        let offset = remaining > 0 ? Int(random.next() % UInt64(remaining + 1)) : 0
-        probeOrder.insert(id, at: probeCursor + offset)
+        probeOrder.append(id)
+        guard remaining > 0 else { return }
+        let position = probeCursor + Int(random.next() % UInt64(remaining + 1))
+        probeOrder.swapAt(position, probeOrder.count - 1)
     }
 
     mutating func sendIndirectProbes(_ probe: inout ProbeState) {
