@@ -75,7 +75,7 @@ public final class Simulator {
     private enum Payload {
         case tick(Int)
         case start(Int)
-        case deliver(Int, MembershipPacket, from: NodeAddress)
+        case deliver(Int, MembershipPacket, from: Int)
     }
 
     private var heap = EventHeap<Payload>()
@@ -127,7 +127,7 @@ public final class Simulator {
                 guard nodes[index] != nil else { continue }
                 deliveries += 1
                 deliveryObserver?(index, packet)
-                let directives = nodes[index]!.receive(packet, from: source, now: now)
+                let directives = nodes[index]!.receive(packet, from: addresses[source], now: now)
                 perform(directives, from: index)
             }
         }
@@ -287,6 +287,6 @@ public final class Simulator {
         let spread = UInt64(configuration.maximumDelay - configuration.minimumDelay + 1)
         var delay = configuration.minimumDelay + Milliseconds(random.next() % spread)
         if transport == .stream { delay += configuration.streamExtraDelay }
-        heap.push(.deliver(target, delivered, from: addresses[index]), at: now + delay)
+        heap.push(.deliver(target, delivered, from: index), at: now + delay)
     }
 }
