@@ -35,7 +35,7 @@ extension Membership {
         var examined = 0
         while examined <= probeOrder.count {
             if probeCursor >= probeOrder.count {
-                probeOrder = peers.elements
+                probeOrder = members.peers
                 probeOrder.shuffle(using: &random)
                 probeCursor = 0
                 if probeOrder.isEmpty { return nil }
@@ -43,7 +43,7 @@ extension Membership {
             let candidate = probeOrder[probeCursor]
             probeCursor += 1
             examined += 1
-            if peers.contains(candidate) { return candidate }
+            if members.isPeer(candidate) { return candidate }
         }
         return nil
     }
@@ -61,7 +61,7 @@ extension Membership {
 
     mutating func sendIndirectProbes(_ probe: inout ProbeState) {
         probe.indirectSent = true
-        let helpers = peers.randomElements(settings.indirectChecks, excluding: [probe.target], using: &random)
+        let helpers = members.randomPeers(settings.indirectChecks, excluding: probe.target, using: &random)
         probe.expectedNacks = helpers.count
         for helper in helpers {
             guard let address = members[helper]?.address else { continue }

@@ -162,7 +162,7 @@ extension Membership {
     }
 
     mutating func becomeReachable(_ id: NodeID, address: NodeAddress) {
-        peers.insert(id)
+        members.insertPeer(id)
         noteSeedAddress(address, of: id)
         addToProbeOrder(id)
         if rejoinTargets[address]?.isSeed == false { rejoinTargets[address] = nil }
@@ -183,7 +183,7 @@ extension Membership {
         members[id] = member
         suspicions[id] = nil
         if previous.isReachable {
-            peers.remove(id)
+            members.removePeer(id)
             broadcasts.remove(subject: id, isRecord: true)
             if directory.remove(id) { directoryDirty = true }
         }

@@ -21,9 +21,8 @@ public struct Membership: Sendable {
     /// True once `leave` was called; the node then only gossips its departure.
     public internal(set) var hasLeft = false
 
-    var members: [NodeID: Member] = [:]
-    /// Reachable (alive or suspect) members other than self, for random choice.
-    var peers = IndexedSet()
+    /// Known members other than self (tombstones included), and which of them are reachable.
+    var members = MemberTable()
     /// Which member currently uses each seed address (seed addresses only: the rejoin loop needs
     /// nothing else, and a table for every member cost memory and a hash per update).
     var idsByAddress: [NodeAddress: NodeID] = [:]
@@ -167,7 +166,7 @@ public struct Membership: Sendable {
     public var knownMembers: [Member] { Array(members.values) }
 
     /// Reachable members other than self.
-    public var reachablePeerCount: Int { peers.count }
+    public var reachablePeerCount: Int { members.peerCount }
 
     /// Updates waiting to be piggybacked (diagnostics).
     public var pendingBroadcastCount: Int { broadcasts.count }
@@ -177,7 +176,7 @@ public struct Membership: Sendable {
 
     // MARK: - Helpers shared by the extensions
 
-    var clusterSize: Int { peers.count + 1 }
+    var clusterSize: Int { members.peerCount + 1 }
 
     var retransmitLimit: Int { settings.retransmitLimit(memberCount: clusterSize) }
 
