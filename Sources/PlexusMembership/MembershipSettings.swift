@@ -108,7 +108,11 @@ public struct MembershipSettings: Sendable, Equatable {
 
     /// Retransmit limit for one piggybacked update in a cluster of `memberCount` members.
     public func retransmitLimit(memberCount: Int) -> Int {
-        retransmitMultiplier * Int(Double(max(memberCount, 1) + 1).log10Ceiling)
+        // ceil(log10(N + 1)) in integers: computed for every packet, so no logarithm.
+        var digits = 0
+        var power = 1
+        while power < max(memberCount, 1) + 1 { power *= 10; digits += 1 }
+        return retransmitMultiplier * digits
     }
 
     /// Push-pull interval scaled like memberlist's pushPullScale: doubles-ish above 32 members
@@ -119,9 +123,4 @@ public struct MembershipSettings: Sendable, Equatable {
         let factor = (log2(Double(memberCount)) - log2(threshold)).rounded(.up) + 1
         return Milliseconds(Double(pushPullInterval) * factor)
     }
-}
-
-extension Double {
-    /// ceil(log10(self)) for self ≥ 1, computed without Foundation.
-    var log10Ceiling: Double { (log10(self) - 1e-9).rounded(.up) }
 }
