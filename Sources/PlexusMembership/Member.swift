@@ -24,8 +24,10 @@ public enum MemberStatus: UInt8, Sendable, Equatable, CustomStringConvertible {
 public struct Member: Sendable, Equatable {
     public let id: NodeID
     public var address: NodeAddress
-    public var incarnation: UInt64
+    // Declared before `incarnation` so it packs next to the address's port (56 bytes, not 64):
+    // every member holds one of these per known member.
     public var status: MemberStatus
+    public var incarnation: UInt64
     /// When `status` last changed, on the caller's clock.
     public var statusSince: Milliseconds
 

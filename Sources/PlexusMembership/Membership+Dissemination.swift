@@ -7,7 +7,7 @@ extension Membership {
         nextGossipAt = max(nextGossipAt + settings.gossipInterval, now - settings.gossipInterval)
         if nextGossipAt <= now { nextGossipAt = now + settings.gossipInterval }
         guard !broadcasts.isEmpty else { return }
-        var targets = peers.randomElements(settings.gossipFanout, using: &random)
+        var targets = members.randomPeers(settings.gossipFanout, using: &random)
         if let deadTarget = gossipToTheDeadTarget(now: now) { targets[targets.count - 1] = deadTarget }
         let datagramBudget = settings.packetBudget - MembershipEncoder.headerSize - 1
         for target in targets {
@@ -27,8 +27,8 @@ extension Membership {
         while let first = recentlyDead.first, first.since + settings.gossipToTheDeadTime <= now {
             recentlyDead.removeFirst()
         }
-        guard !recentlyDead.isEmpty, peers.count > 0 else { return nil }
-        let total = UInt64(recentlyDead.count + peers.count)
+        guard !recentlyDead.isEmpty, members.peerCount > 0 else { return nil }
+        let total = UInt64(recentlyDead.count + members.peerCount)
         guard random.next() % total < UInt64(recentlyDead.count) else { return nil }
         let candidate = recentlyDead[Int(random.next() % UInt64(recentlyDead.count))].id
         return members[candidate]?.status == .dead ? candidate : nil
@@ -38,7 +38,7 @@ extension Membership {
     mutating func runPushPull(now: Milliseconds) {
         guard now >= nextPushPullAt else { return }
         nextPushPullAt = now + settings.pushPullInterval(memberCount: clusterSize)
-        guard let target = peers.randomElements(1, using: &random).first, let address = members[target]?.address
+        guard let target = members.randomPeers(1, using: &random).first, let address = members[target]?.address
         else { return }
         output.append(.send(pushPullPacket(isReply: false), to: address, transport: .stream))
     }

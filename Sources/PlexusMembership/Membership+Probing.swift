@@ -35,7 +35,7 @@ extension Membership {
         var examined = 0
         while examined <= probeOrder.count {
             if probeCursor >= probeOrder.count {
-                probeOrder = peers.elements
+                probeOrder = members.peers
                 probeOrder.shuffle(using: &random)
                 probeCursor = 0
                 if probeOrder.isEmpty { return nil }
@@ -43,21 +43,25 @@ extension Membership {
             let candidate = probeOrder[probeCursor]
             probeCursor += 1
             examined += 1
-            if peers.contains(candidate) { return candidate }
+            if members.isPeer(candidate) { return candidate }
         }
         return nil
     }
 
-    /// Inserts a new member at a random position of the remaining probe order (memberlist does the same).
+    /// Puts a new member at a random position of the remaining probe order by swapping it with the
+    /// member there, which moves to the end (memberlist does the same): O(1), where an insertion
+    /// cost O(N) and made a cold start of N members O(N³).
     mutating func addToProbeOrder(_ id: NodeID) {
         let remaining = probeOrder.count - probeCursor
-        let offset = remaining > 0 ? Int(random.next() % UInt64(remaining + 1)) : 0
-        probeOrder.insert(id, at: probeCursor + offset)
+        probeOrder.append(id)
+        guard remaining > 0 else { return }
+        let position = probeCursor + Int(random.next() % UInt64(remaining + 1))
+        probeOrder.swapAt(position, probeOrder.count - 1)
     }
 
     mutating func sendIndirectProbes(_ probe: inout ProbeState) {
         probe.indirectSent = true
-        let helpers = peers.randomElements(settings.indirectChecks, excluding: [probe.target], using: &random)
+        let helpers = members.randomPeers(settings.indirectChecks, excluding: probe.target, using: &random)
         probe.expectedNacks = helpers.count
         for helper in helpers {
             guard let address = members[helper]?.address else { continue }

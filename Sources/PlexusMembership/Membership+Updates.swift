@@ -84,7 +84,7 @@ extension Membership {
         if existing.status != .alive { member.statusSince = now }
         members[id] = member
         suspicions[id] = nil
-        if !existing.status.isReachable { becomeReachable(id, address: address) } else { idsByAddress[address] = id }
+        if !existing.status.isReachable { becomeReachable(id, address: address) } else { noteSeedAddress(address, of: id) }
         if rebroadcast { broadcasts.enqueue(.alive(id, incarnation: incarnation, address: address)) }
         if existing.status != .alive {
             output.append(.memberChanged(MemberChange(member: member, previousStatus: existing.status)))
@@ -150,6 +150,8 @@ extension Membership {
             }
             return
         }
+        // Fast path for the common duplicate (gossip delivers each record many times).
+        if let held = directory.version(of: record.node), held >= record.version { return }
         // Records of departed members are refused. Records of dead members are kept but hidden
         // from snapshots (the member may be refuting right now); they go with the tombstone.
         if let member = members[record.node], member.status == .left { return }
@@ -160,12 +162,16 @@ extension Membership {
     }
 
     mutating func becomeReachable(_ id: NodeID, address: NodeAddress) {
-        peers.insert(id)
-        idsByAddress[address] = id
+        members.insertPeer(id)
+        noteSeedAddress(address, of: id)
         addToProbeOrder(id)
         if rejoinTargets[address]?.isSeed == false { rejoinTargets[address] = nil }
         directory.invalidate()
         if directory.version(of: id) != nil { directoryDirty = true }
+    }
+
+    mutating func noteSeedAddress(_ address: NodeAddress, of id: NodeID) {
+        if !seedAddresses.isEmpty && seedAddresses.contains(address) { idsByAddress[address] = id }
     }
 
     mutating func markUnreachable(_ id: NodeID, status: MemberStatus, incarnation: UInt64, now: Milliseconds) {
@@ -177,7 +183,7 @@ extension Membership {
         members[id] = member
         suspicions[id] = nil
         if previous.isReachable {
-            peers.remove(id)
+            members.removePeer(id)
             broadcasts.remove(subject: id, isRecord: true)
             if directory.remove(id) { directoryDirty = true }
         }

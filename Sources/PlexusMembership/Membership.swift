@@ -21,10 +21,12 @@ public struct Membership: Sendable {
     /// True once `leave` was called; the node then only gossips its departure.
     public internal(set) var hasLeft = false
 
-    var members: [NodeID: Member] = [:]
-    /// Reachable (alive or suspect) members other than self, for random choice.
-    var peers = IndexedSet()
+    /// Known members other than self (tombstones included), and which of them are reachable.
+    var members = MemberTable()
+    /// Which member currently uses each seed address (seed addresses only: the rejoin loop needs
+    /// nothing else, and a table for every member cost memory and a hash per update).
     var idsByAddress: [NodeAddress: NodeID] = [:]
+    let seedAddresses: Set<NodeAddress>
     var probeOrder: [NodeID] = []
     var probeCursor = 0
     var currentProbe: ProbeState?
@@ -64,11 +66,14 @@ public struct Membership: Sendable {
         self.broadcasts = BroadcastQueue(oversizeThreshold: settings.packetBudget - MembershipEncoder.headerSize - 1)
         self.nextProbeAt = now
         self.nextGossipAt = now
-        self.nextPushPullAt = now + settings.pushPullInterval
+        // Random stagger of the first push-pull (memberlist does the same), so members started
+        // together do not all exchange full state at the same instant.
+        self.nextPushPullAt = now + 1 + Milliseconds(random.next() % UInt64(max(settings.pushPullInterval, 1)))
         self.nextRejoinCheckAt = now
         self.ownRecord = DirectoryRecord(node: localID, version: initialIncarnation << 16,
                                          addresses: [localAddress], zone: zone)
         _ = directory.apply(ownRecord)
+        seedAddresses = Set(seeds.filter { $0 != localAddress })
         for seed in seeds where seed != localAddress {
             rejoinTargets[seed] = RejoinTarget(nextAttemptAt: now, backoff: settings.rejoinInitialBackoff,
                                                isSeed: true, deadMember: nil, deadSince: now)
@@ -161,7 +166,7 @@ public struct Membership: Sendable {
     public var knownMembers: [Member] { Array(members.values) }
 
     /// Reachable members other than self.
-    public var reachablePeerCount: Int { peers.count }
+    public var reachablePeerCount: Int { members.peerCount }
 
     /// Updates waiting to be piggybacked (diagnostics).
     public var pendingBroadcastCount: Int { broadcasts.count }
@@ -171,7 +176,7 @@ public struct Membership: Sendable {
 
     // MARK: - Helpers shared by the extensions
 
-    var clusterSize: Int { peers.count + 1 }
+    var clusterSize: Int { members.peerCount + 1 }
 
     var retransmitLimit: Int { settings.retransmitLimit(memberCount: clusterSize) }
 
@@ -211,8 +216,12 @@ public struct Membership: Sendable {
             directoryDirty = false
         }
         output.append(.scheduleTick(at: max(now, nextDeadline(now: now))))
-        defer { output.removeAll(keepingCapacity: true) }
-        return output
+        // Hand the buffer over rather than `removeAll(keepingCapacity:)`, which would copy-allocate
+        // a buffer of the same capacity and keep it (one burst of N change notices after a
+        // full-state merge left every member holding N directives' worth of memory).
+        let directives = output
+        output = []
+        return directives
     }
 
     /// The earliest time at which some timer is due.

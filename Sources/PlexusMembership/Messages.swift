@@ -7,7 +7,9 @@ public enum MembershipUpdate: Sendable, Equatable {
     case suspect(NodeID, incarnation: UInt64, accuser: NodeID)
     case dead(NodeID, incarnation: UInt64, accuser: NodeID)
     case left(NodeID, incarnation: UInt64)
-    case record(DirectoryRecord)
+    /// Indirect: a record holds several arrays, and updates are copied into every packet; a boxed
+    /// payload keeps the enum small and a copy to one retain.
+    indirect case record(DirectoryRecord)
 
     /// The member this update is about.
     public var subject: NodeID {

@@ -32,6 +32,9 @@ struct Suspicion: Sendable {
     let maximum: Milliseconds
     let expected: Int
     private(set) var confirmers: Set<NodeID>
+    /// The time at which the member is declared dead if no refutation arrives (kept up to date by
+    /// `confirm`: the next-tick computation reads it after every event).
+    private(set) var deadline: Milliseconds
 
     init(incarnation: UInt64, accuser: NodeID, startedAt: Milliseconds,
          minimum: Milliseconds, maximum: Milliseconds, expected: Int) {
@@ -41,6 +44,8 @@ struct Suspicion: Sendable {
         self.maximum = maximum
         self.expected = expected
         self.confirmers = [accuser]
+        self.deadline = startedAt + SuspicionTimeout.timeout(confirmations: 0, expected: expected,
+                                                             minimum: minimum, maximum: maximum)
     }
 
     /// Independent confirmations so far (excluding the original accuser).
@@ -48,13 +53,9 @@ struct Suspicion: Sendable {
 
     /// Records `accuser`; returns true if it was a new, independent confirmation.
     mutating func confirm(by accuser: NodeID) -> Bool {
-        guard confirmations < expected else { return false }
-        return confirmers.insert(accuser).inserted
-    }
-
-    /// The time at which the member is declared dead if no refutation arrives.
-    var deadline: Milliseconds {
-        startedAt + SuspicionTimeout.timeout(confirmations: confirmations, expected: expected,
-                                             minimum: minimum, maximum: maximum)
+        guard confirmations < expected, confirmers.insert(accuser).inserted else { return false }
+        deadline = startedAt + SuspicionTimeout.timeout(confirmations: confirmations, expected: expected,
+                                                        minimum: minimum, maximum: maximum)
+        return true
     }
 }

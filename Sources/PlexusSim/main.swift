@@ -16,6 +16,12 @@ struct Options {
     var preset = "lan"
     var probeInterval: Int64?
     var probeTimeout: Int64?
+    var indirectChecks: Int?
+    var gossipInterval: Int64?
+    var suspicionMultiplier: Double?
+    var suspicionUnit: Int64?
+    var suspicionMaxTimeoutMultiplier: Double?
+    var converged = false
 }
 
 func parseOptions() -> Options {
@@ -37,8 +43,14 @@ func parseOptions() -> Options {
         case "--preset": options.preset = value()
         case "--probe-interval": options.probeInterval = Int64(value())!
         case "--probe-timeout": options.probeTimeout = Int64(value())!
+        case "--converged": options.converged = true
+        case "--indirect-checks": options.indirectChecks = Int(value())!
+        case "--gossip-interval": options.gossipInterval = Int64(value())!
+        case "--suspicion-mult": options.suspicionMultiplier = Double(value())!
+        case "--suspicion-unit": options.suspicionUnit = Int64(value())!
+        case "--suspicion-max-mult": options.suspicionMaxTimeoutMultiplier = Double(value())!
         default:
-            print("usage: plexus-sim [--members 100,1000] [--seconds 300] [--warm-up 60] [--loss 0.05] [--seed 1] [--kill-every 20] [--change-every 3] [--preset lan|wan] [--probe-interval ms] [--probe-timeout ms]")
+            print("usage: plexus-sim [--members 100,1000] [--seconds 300] [--warm-up 60] [--loss 0.05] [--seed 1] [--kill-every 20] [--change-every 3] [--preset lan|wan] [--probe-interval ms] [--probe-timeout ms] [--indirect-checks k] [--gossip-interval ms] [--suspicion-mult x] [--suspicion-unit ms] [--suspicion-max-mult x] [--converged]")
             exit(2)
         }
     }
@@ -62,13 +74,19 @@ let options = parseOptions()
 var settings: MembershipSettings = options.preset == "wan" ? .wan : .lan
 if let interval = options.probeInterval { settings.probeInterval = interval }
 if let timeout = options.probeTimeout { settings.probeTimeout = timeout }
-print("plexus-sim preset=\(options.preset) probe=\(settings.probeInterval)/\(settings.probeTimeout)ms loss=\(options.loss) seconds=\(options.seconds) warm-up=\(options.warmUp) seed=\(options.seed) kill-every=\(options.killEvery)s change-every=\(options.changeEvery)s")
+if let checks = options.indirectChecks { settings.indirectChecks = checks }
+if let interval = options.gossipInterval { settings.gossipInterval = interval }
+if let multiplier = options.suspicionMultiplier { settings.suspicionMultiplier = multiplier }
+if let unit = options.suspicionUnit { settings.suspicionUnit = unit }
+if let multiplier = options.suspicionMaxTimeoutMultiplier { settings.suspicionMaxTimeoutMultiplier = multiplier }
+print("plexus-sim preset=\(options.preset) probe=\(settings.probeInterval)/\(settings.probeTimeout)ms k=\(settings.indirectChecks) gossip=\(settings.gossipInterval)ms suspicion=\(settings.suspicionMultiplier)x\(settings.suspicionUnit)ms max×\(settings.suspicionMaxTimeoutMultiplier) loss=\(options.loss) seconds=\(options.seconds) warm-up=\(options.warmUp) seed=\(options.seed) kill-every=\(options.killEvery)s change-every=\(options.changeEvery)s start=\(options.converged ? "converged" : "joins")")
 for members in options.members {
     let clock = ContinuousClock()
     let started = clock.now
     let configuration = SimulationConfiguration(memberCount: members, settings: settings, seed: options.seed,
                                                 lossRate: options.loss,
-                                                joinSpacing: max(1, 10_000 / Int64(members)))
+                                                joinSpacing: max(1, 10_000 / Int64(members)),
+                                                startConverged: options.converged)
     let experiment = OverlayExperiment(configuration: configuration, warmUp: options.warmUp * 1_000,
                                        duration: options.seconds * 1_000, killEvery: options.killEvery * 1_000,
                                        changeEvery: options.changeEvery * 1_000)

@@ -184,12 +184,19 @@ final class Tracker {
                 falseSuspicionViews += 1
             }
         case .directoryChanged(let observer):
-            guard !pendingChanges.isEmpty, let membership = simulator.membership(observer) else { return }
-            for (index, version) in pendingChanges where changes[index].seenAt[observer] == nil {
+            guard !pendingChanges.isEmpty, simulator.isRunning(observer) else { return }
+            var settled = false
+            for (index, version) in pendingChanges
+            where changes[index].seenAt[observer] == nil && changes[index].expected.contains(observer) {
                 let owner = simulator.ids[changes[index].subject]
-                if let held = membership.recordVersion(of: owner), held >= version {
+                if let held = simulator.recordVersion(at: observer, of: owner), held >= version {
                     changes[index].seenAt[observer] = simulator.now
+                    settled = settled || changes[index].seenAt.count >= changes[index].expected.count
                 }
+            }
+            // A change seen by every member it expects needs no more checks (the list stays short).
+            if settled {
+                pendingChanges.removeAll { changes[$0.index].seenAt.count >= changes[$0.index].expected.count }
             }
         }
     }

@@ -16,10 +16,16 @@ public struct SimulationConfiguration: Sendable {
     public var joinSpacing: Milliseconds
     /// Encode and decode every packet with the real codec (slower; used by tests).
     public var roundTripThroughCodec: Bool
+    /// Start every member at time 0 already holding the converged state (every member alive at
+    /// incarnation 1, every record), as after a completed join, instead of joining one by one
+    /// through seeds. No seeds are configured. Used for steady-state figures at thousands of
+    /// members, where the join storm (every member's alive and record gossiped to all) would
+    /// dominate the run.
+    public var startConverged: Bool
 
     public init(memberCount: Int, settings: MembershipSettings = .lan, seed: UInt64 = 1, lossRate: Double = 0,
                 minimumDelay: Milliseconds = 1, maximumDelay: Milliseconds = 10, streamExtraDelay: Milliseconds = 5,
-                joinSpacing: Milliseconds = 10, roundTripThroughCodec: Bool = false) {
+                joinSpacing: Milliseconds = 10, roundTripThroughCodec: Bool = false, startConverged: Bool = false) {
         self.memberCount = memberCount
         self.settings = settings
         self.seed = seed
@@ -29,6 +35,7 @@ public struct SimulationConfiguration: Sendable {
         self.streamExtraDelay = streamExtraDelay
         self.joinSpacing = joinSpacing
         self.roundTripThroughCodec = roundTripThroughCodec
+        self.startConverged = startConverged
     }
 }
 
@@ -68,7 +75,7 @@ public final class Simulator {
     private enum Payload {
         case tick(Int)
         case start(Int)
-        case deliver(Int, MembershipPacket, from: NodeAddress)
+        case deliver(Int, MembershipPacket, from: Int)
     }
 
     private var heap = EventHeap<Payload>()
@@ -92,8 +99,12 @@ public final class Simulator {
         self.addresses = addresses
         nodes = Array(repeating: nil, count: configuration.memberCount)
         pendingTick = Array(repeating: .max, count: configuration.memberCount)
-        for index in 0..<configuration.memberCount {
-            heap.push(.start(index), at: Milliseconds(index) * configuration.joinSpacing)
+        if configuration.startConverged {
+            startConverged()
+        } else {
+            for index in 0..<configuration.memberCount {
+                heap.push(.start(index), at: Milliseconds(index) * configuration.joinSpacing)
+            }
         }
     }
 
@@ -116,7 +127,7 @@ public final class Simulator {
                 guard nodes[index] != nil else { continue }
                 deliveries += 1
                 deliveryObserver?(index, packet)
-                let directives = nodes[index]!.receive(packet, from: source, now: now)
+                let directives = nodes[index]!.receive(packet, from: addresses[source], now: now)
                 perform(directives, from: index)
             }
         }
@@ -162,6 +173,10 @@ public final class Simulator {
     /// Read access to member `index`'s state machine.
     public func membership(_ index: Int) -> Membership? { nodes[index] }
 
+    /// The version of `id`'s record held by member `index` (nil if not running or none held);
+    /// reads in place, without copying the state machine.
+    public func recordVersion(at index: Int, of id: NodeID) -> UInt64? { nodes[index]?.recordVersion(of: id) }
+
     /// Mutating access (for queries that cache, like `directorySnapshot`).
     public func withMembership<Result>(_ index: Int, _ body: (inout Membership) -> Result) -> Result? {
         guard nodes[index] != nil else { return nil }
@@ -175,14 +190,49 @@ public final class Simulator {
 
     // MARK: - Internals
 
+    private func makeMembership(_ index: Int, incarnation: UInt64, seeds: [NodeAddress]) -> Membership {
+        Membership(settings: configuration.settings, localID: ids[index], localAddress: addresses[index],
+                   initialIncarnation: incarnation, zone: Name("zone-\(index % 3)"),
+                   seeds: seeds, randomSeed: configuration.seed &* 1_000_003 &+ UInt64(index), now: now)
+    }
+
     private func startNode(_ index: Int, incarnation: UInt64) {
         let seeds = (0..<min(3, configuration.memberCount)).filter { $0 != index }.map { addresses[$0] }
-        var membership = Membership(settings: configuration.settings, localID: ids[index], localAddress: addresses[index],
-                                    initialIncarnation: incarnation, zone: Name("zone-\(index % 3)"),
-                                    seeds: seeds, randomSeed: configuration.seed &* 1_000_003 &+ UInt64(index), now: now)
+        var membership = makeMembership(index, incarnation: incarnation, seeds: seeds)
         let directives = membership.start(now: now)
         nodes[index] = membership
         perform(directives, from: index)
+    }
+
+    /// Gives every member the full state in one push-pull reply (from member 0, or 1 for member 0),
+    /// then starts it. Everyone already knows everyone, so the start announcements are duplicates
+    /// that nobody re-gossips.
+    private func startConverged() {
+        let count = configuration.memberCount
+        var states: [MemberState] = []
+        var records: [DirectoryRecord] = []
+        states.reserveCapacity(count)
+        records.reserveCapacity(count)
+        for index in 0..<count {
+            let membership = makeMembership(index, incarnation: 1, seeds: [])
+            states.append(MemberState(id: ids[index], address: addresses[index], incarnation: 1, status: .alive))
+            records.append(membership.localRecord)
+        }
+        let order = (0..<count).sorted { ids[$0] < ids[$1] }
+        let fullState = MembershipMessage.pushPull(isReply: true, members: order.map { states[$0] },
+                                                   records: order.map { records[$0] })
+        for index in 0..<count {
+            var membership = makeMembership(index, incarnation: 1, seeds: [])
+            let sender = ids[index == 0 ? min(1, count - 1) : 0]
+            if sender != ids[index] {
+                // Only scheduling and change notices come back from a reply; none need performing
+                // before the start below (which schedules the first tick).
+                _ = membership.receive(MembershipPacket(sender: sender, message: fullState), now: now)
+            }
+            let directives = membership.start(now: now)
+            nodes[index] = membership
+            perform(directives, from: index)
+        }
     }
 
     private func perform(_ directives: [MembershipDirective], from index: Int) {
@@ -237,6 +287,6 @@ public final class Simulator {
         let spread = UInt64(configuration.maximumDelay - configuration.minimumDelay + 1)
         var delay = configuration.minimumDelay + Milliseconds(random.next() % spread)
         if transport == .stream { delay += configuration.streamExtraDelay }
-        heap.push(.deliver(target, delivered, from: addresses[index]), at: now + delay)
+        heap.push(.deliver(target, delivered, from: index), at: now + delay)
     }
 }

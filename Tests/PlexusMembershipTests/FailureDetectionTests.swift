@@ -41,7 +41,7 @@ final class FailureDetectionTests: XCTestCase {
     }
 
     func testConfirmationsShortenSuspicion() {
-        var settings = MembershipSettings.lan
+        var settings = unitTestSettings
         settings.probeInterval = 1_000_000   // keep this node's own probes out of the way
         settings.probeTimeout = 500_000
         var a = makeMembership(1, settings: settings)

@@ -4,7 +4,19 @@ import XCTest
 func nodeID(_ value: UInt64) -> NodeID { NodeID(high: 0xAB00 + value, low: value) }
 func address(_ value: UInt64) -> NodeAddress { NodeAddress(host: "10.0.0.\(value)", port: 7946) }
 
-func makeMembership(_ value: UInt64, incarnation: UInt64 = 1, settings: MembershipSettings = .lan,
+/// The single-node tests check mechanics on hand-computed timelines written with memberlist's LAN
+/// probe timing (probe 1 s / 500 ms, k = 3, gossip 200 ms); the rest is the `lan` preset. The
+/// preset's own timing is exercised by the simulator tests.
+let unitTestSettings: MembershipSettings = {
+    var settings = MembershipSettings.lan
+    settings.probeInterval = 1_000
+    settings.probeTimeout = 500
+    settings.indirectChecks = 3
+    settings.gossipInterval = 200
+    return settings
+}()
+
+func makeMembership(_ value: UInt64, incarnation: UInt64 = 1, settings: MembershipSettings = unitTestSettings,
                     seeds: [NodeAddress] = [], now: Milliseconds = 0) -> Membership {
     Membership(settings: settings, localID: nodeID(value), localAddress: address(value), initialIncarnation: incarnation,
                seeds: seeds, randomSeed: value, now: now)
