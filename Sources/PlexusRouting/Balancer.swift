@@ -78,6 +78,7 @@ public struct Balancer<Generator: RandomNumberGenerator> {
     public let localZone: Name
     public var generator: Generator
 
+    @inlinable
     public init(localNode: NodeID, localZone: Name, generator: Generator) {
         self.localNode = localNode
         self.localZone = localZone
@@ -85,12 +86,15 @@ public struct Balancer<Generator: RandomNumberGenerator> {
     }
 
     /// The tier `candidate` belongs to, seen from this relay.
+    @inlinable
     public func tier(of candidate: BalancerCandidate) -> LocalityTier {
         if candidate.node == localNode { return .sameRelay }
         return candidate.zone == localZone ? .sameZone : .elsewhere
     }
 
     /// Picks among `candidates` (duplicates by node are the caller's responsibility).
+    // Inlinable (like the helpers below) so the relay core's Balancer<SeededGenerator> is specialised.
+    @inlinable
     public mutating func choose(among candidates: [BalancerCandidate]) -> BalancerChoice? {
         guard !candidates.isEmpty else { return nil }
         for tier in LocalityTier.allCases {
@@ -107,6 +111,7 @@ public struct Balancer<Generator: RandomNumberGenerator> {
 
     /// Picks among the directory's servers of a cluster, skipping `excluded` relays (draining,
     /// failed); `inflight` reports this relay's in-flight count toward a node.
+    @inlinable
     public mutating func choose(among servers: [ClusterServer], excluding excluded: Set<NodeID> = [],
                                 inflight: (NodeID) -> Int) -> BalancerChoice? {
         var candidates: [BalancerCandidate] = []
@@ -118,7 +123,8 @@ public struct Balancer<Generator: RandomNumberGenerator> {
         return choose(among: candidates)
     }
 
-    private mutating func pickTwo(_ open: [BalancerCandidate]) -> BalancerCandidate {
+    @inlinable
+    mutating func pickTwo(_ open: [BalancerCandidate]) -> BalancerCandidate {
         guard open.count > 1 else { return open[0] }
         let first = Int.random(in: 0..<open.count, using: &generator)
         var second = Int.random(in: 0..<(open.count - 1), using: &generator)
@@ -126,7 +132,8 @@ public struct Balancer<Generator: RandomNumberGenerator> {
         return open[second].isLessLoaded(than: open[first]) ? open[second] : open[first]
     }
 
-    private func isBetterFallback(_ candidate: BalancerCandidate, than best: BalancerCandidate) -> Bool {
+    @inlinable
+    func isBetterFallback(_ candidate: BalancerCandidate, than best: BalancerCandidate) -> Bool {
         if candidate.isLessLoaded(than: best) { return true }
         if best.isLessLoaded(than: candidate) { return false }
         let (candidateTier, bestTier) = (tier(of: candidate), tier(of: best))

@@ -9,37 +9,71 @@ import PlexusMembership
 /// `removeAll(concerning:)`); `expire` returns entries in deadline order (insertion order on
 /// ties); `nextDeadline` is always a live entry's deadline; the heap deletes lazily but is rebuilt
 /// when stale entries outnumber live ones, so memory stays proportional to the live entries.
+/// `@usableFromInline` and `@inlinable` throughout: the relay core uses it through
+/// `RemoteRequests<ClientRequest>` from another module, and an unspecialised generic there costs
+/// metadata lookups and witness calls on every request.
+@usableFromInline
 struct DeadlineTable<Key: Hashable, Value> {
+    @usableFromInline
     struct Entry {
-        var key: Key
-        var node: NodeID
-        var deadline: NIODeadline
-        var value: Value
-        fileprivate var sequence: UInt64
+        @usableFromInline var key: Key
+        @usableFromInline var node: NodeID
+        @usableFromInline var deadline: NIODeadline
+        @usableFromInline var value: Value
+        @usableFromInline var sequence: UInt64
+
+        @inlinable
+        init(key: Key, node: NodeID, deadline: NIODeadline, value: Value, sequence: UInt64) {
+            self.key = key
+            self.node = node
+            self.deadline = deadline
+            self.value = value
+            self.sequence = sequence
+        }
     }
 
-    fileprivate struct HeapKey: Comparable {
-        var deadline: NIODeadline
-        var sequence: UInt64
-        var key: Key
+    @usableFromInline
+    struct HeapKey: Comparable {
+        @usableFromInline var deadline: NIODeadline
+        @usableFromInline var sequence: UInt64
+        @usableFromInline var key: Key
+
+        @inlinable
+        init(deadline: NIODeadline, sequence: UInt64, key: Key) {
+            self.deadline = deadline
+            self.sequence = sequence
+            self.key = key
+        }
+
+        @inlinable
         static func < (lhs: Self, rhs: Self) -> Bool { (lhs.deadline, lhs.sequence) < (rhs.deadline, rhs.sequence) }
+        @inlinable
         static func == (lhs: Self, rhs: Self) -> Bool { lhs.sequence == rhs.sequence }
     }
 
-    private var entries: [Key: Entry] = [:]
-    private var keysByNode: [NodeID: Set<Key>] = [:]
-    private var heap = Heap<HeapKey>()
-    private var nextSequence: UInt64 = 0
+    @usableFromInline var entries: [Key: Entry]
+    @usableFromInline var keysByNode: [NodeID: Set<Key>]
+    @usableFromInline var heap: Heap<HeapKey>
+    @usableFromInline var nextSequence: UInt64
 
-    var count: Int { entries.count }
-    var heapCount: Int { heap.count }
-    var nextDeadline: NIODeadline? { heap.min?.deadline }
+    @inlinable
+    init() {
+        entries = [:]
+        keysByNode = [:]
+        heap = Heap()
+        nextSequence = 0
+    }
 
-    func contains(_ key: Key) -> Bool { entries[key] != nil }
-    func entry(_ key: Key) -> Entry? { entries[key] }
-    func count(concerning node: NodeID) -> Int { keysByNode[node]?.count ?? 0 }
+    @inlinable var count: Int { entries.count }
+    @inlinable var heapCount: Int { heap.count }
+    @inlinable var nextDeadline: NIODeadline? { heap.min?.deadline }
+
+    @inlinable func contains(_ key: Key) -> Bool { entries[key] != nil }
+    @inlinable func entry(_ key: Key) -> Entry? { entries[key] }
+    @inlinable func count(concerning node: NodeID) -> Int { keysByNode[node]?.count ?? 0 }
 
     /// Inserts a new entry; returns `false` (and changes nothing) if `key` is already present.
+    @inlinable
     mutating func insert(_ key: Key, node: NodeID, deadline: NIODeadline, value: Value) -> Bool {
         guard entries[key] == nil else { return false }
         let sequence = nextSequence
@@ -50,6 +84,7 @@ struct DeadlineTable<Key: Hashable, Value> {
         return true
     }
 
+    @inlinable
     mutating func remove(_ key: Key) -> Entry? {
         guard let entry = entries.removeValue(forKey: key) else { return nil }
         if let index = keysByNode.index(forKey: entry.node) {
@@ -60,6 +95,7 @@ struct DeadlineTable<Key: Hashable, Value> {
         return entry
     }
 
+    @inlinable
     mutating func expire(now: NIODeadline) -> [Entry] {
         var expired: [Entry] = []
         while let first = heap.min, first.deadline <= now {
@@ -72,13 +108,15 @@ struct DeadlineTable<Key: Hashable, Value> {
     }
 
     /// Removes every entry concerning `node`, in insertion order.
+    @inlinable
     mutating func removeAll(concerning node: NodeID) -> [Entry] {
         guard let keys = keysByNode[node] else { return [] }
         let ordered = keys.compactMap { entries[$0] }.sorted { $0.sequence < $1.sequence }
         return ordered.compactMap { remove($0.key) }
     }
 
-    private mutating func dropStaleHeapEntries() {
+    @inlinable
+    mutating func dropStaleHeapEntries() {
         while let first = heap.min, entries[first.key]?.sequence != first.sequence { _ = heap.removeMin() }
         if heap.count > 2 * entries.count + 64 {
             heap = Heap(entries.values.map { HeapKey(deadline: $0.deadline, sequence: $0.sequence, key: $0.key) })

@@ -11,6 +11,14 @@ public struct ForwardedRequest<Context> {
     public var deadline: NIODeadline
     /// What the caller needs to answer its client (connection, client request id, …).
     public var context: Context
+
+    @inlinable
+    init(id: UInt64, node: NodeID, deadline: NIODeadline, context: Context) {
+        self.id = id
+        self.node = node
+        self.deadline = deadline
+        self.context = context
+    }
 }
 
 extension ForwardedRequest: Sendable where Context: Sendable {}
@@ -30,23 +38,29 @@ extension ForwardedRequest: Equatable where Context: Equatable {}
 ///   stale entries outnumber live ones, so memory stays proportional to pending requests.
 /// * No clock is read: callers pass `now`.
 public struct RemoteRequests<Context> {
-    private var table = DeadlineTable<UInt64, Context>()
-    private var nextID: UInt64
+    // Inlinable so the relay core's `RemoteRequests<ClientRequest>` is specialised (see DeadlineTable).
+    @usableFromInline var table = DeadlineTable<UInt64, Context>()
+    @usableFromInline var nextID: UInt64
 
+    @inlinable
     public init(firstID: UInt64 = 0) {
         nextID = firstID
     }
 
     /// Number of pending requests.
+    @inlinable
     public var count: Int { table.count }
 
     /// Requests pending on `node`.
+    @inlinable
     public func inflight(to node: NodeID) -> Int { table.count(concerning: node) }
 
     /// The earliest deadline among pending requests (arm one timer for it).
+    @inlinable
     public var nextDeadline: NIODeadline? { table.nextDeadline }
 
     /// Records a request sent to `node`; returns the id to put in the REQUEST frame.
+    @inlinable
     public mutating func register(to node: NodeID, deadline: NIODeadline, context: Context) -> UInt64 {
         var id = nextID
         while !table.insert(id, node: node, deadline: deadline, value: context) { id &+= 1 } // only after 2^64 ids
@@ -55,12 +69,14 @@ public struct RemoteRequests<Context> {
     }
 
     /// A REPLY for `id` arrived from `node`: returns the request to answer, or `nil` to drop it.
+    @inlinable
     public mutating func complete(id: UInt64, from node: NodeID) -> ForwardedRequest<Context>? {
         guard table.entry(id)?.node == node else { return nil }
         return table.remove(id).map(Self.request)
     }
 
     /// Removes and returns every request whose deadline is ≤ `now`, earliest first.
+    @inlinable
     public mutating func expire(now: NIODeadline) -> [ForwardedRequest<Context>] {
         table.expire(now: now).map(Self.request)
     }
@@ -68,11 +84,13 @@ public struct RemoteRequests<Context> {
     /// `node` failed (session lost, declared dead, leaving): removes and returns every request
     /// pending on it, in the order they were sent, so each can be answered at once instead of at
     /// its deadline.
+    @inlinable
     public mutating func peerFailed(_ node: NodeID) -> [ForwardedRequest<Context>] {
         table.removeAll(concerning: node).map(Self.request)
     }
 
-    private static func request(_ entry: DeadlineTable<UInt64, Context>.Entry) -> ForwardedRequest<Context> {
+    @inlinable
+    static func request(_ entry: DeadlineTable<UInt64, Context>.Entry) -> ForwardedRequest<Context> {
         ForwardedRequest(id: entry.key, node: entry.node, deadline: entry.deadline, context: entry.value)
     }
 
