@@ -226,9 +226,11 @@ extension RelayCore {
         effects.append(.announceDeparture(.leaving))
     }
 
-    /// Work that keeps a draining relay from leaving: requests delivered to local services (for
-    /// local or remote requesters) and requests forwarded elsewhere.
+    /// Work that keeps a draining relay from leaving (up to its drain timeout): requests delivered
+    /// to local services (for local or remote requesters), requests forwarded elsewhere, and
+    /// tunnels to or from other relays (open or being built), which get the drain time to finish.
     var pendingWork: Int {
-        connections.values.reduce(0) { $0 + $1.delivered.count } + (peering?.forwarded.count ?? 0)
+        let tunnels = (peering?.remoteTunnels.bridged.count ?? 0) + (peering?.remoteTunnels.pending.count ?? 0)
+        return connections.values.reduce(0) { $0 + $1.delivered.count } + (peering?.forwarded.count ?? 0) + tunnels
     }
 }

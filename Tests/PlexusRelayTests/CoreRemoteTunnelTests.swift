@@ -169,6 +169,9 @@ final class CoreRemoteTunnelTests: XCTestCase {
             XCTAssertEqual(statistics.pendingRemoteTunnels, 0)
         }
         XCTAssertEqual(overlay.relays[2].core.statistics.tunnels, 0)
+        // An open cross-relay tunnel is work a draining relay waits for (up to its drain timeout).
+        XCTAssertEqual(overlay.relays[0].core.pendingWork, 1)
+        XCTAssertEqual(overlay.relays[1].core.pendingWork, 1)
     }
 
     func testLocalMemberStillPreferredAndNoMemberAnywhereTimesOutAtTheDeadline() {
@@ -437,6 +440,8 @@ final class CoreRemoteTunnelTests: XCTestCase {
         a.observe(first[1] + second[1])
         XCTAssertEqual(c.closeReasons, [""])
         XCTAssertEqual(a.closeReasons, [""])
+        XCTAssertEqual(overlay.relays[0].core.pendingWork, 0, "a closed tunnel no longer holds up draining")
+        XCTAssertEqual(overlay.relays[1].core.pendingWork, 0)
     }
 
     func testClientDisconnectClosesTheRemoteEnd() {
