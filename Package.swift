@@ -91,11 +91,13 @@ let package = Package(
         // libFuzzer target for the wire decoders; see scripts/fuzz.sh.
         .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore], path: "Fuzz/Wire"),
         // libFuzzer targets for the session decoders (stubs unless built by scripts/fuzz.sh).
-        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", nioCore],
+        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusFuzzDriver", nioCore],
                           path: "Fuzz/SessionFrames"),
+        // libFuzzer's entry, shared by the fuzz targets below.
+        .target(name: "PlexusFuzzDriver", path: "Fuzz/Driver"),
         // libFuzzer target for the relay-to-relay frame and batch decoders.
-        .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusRouting", nioCore], path: "Fuzz/PeerFrames"),
-        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging],
+        .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusRouting", "PlexusFuzzDriver", nioCore], path: "Fuzz/PeerFrames"),
+        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging],
                           path: "Fuzz/Handshake"),
         // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
         .executableTarget(name: "PlexusCryptoBench", dependencies: [

@@ -3,6 +3,7 @@
 // message 1 parsing and authentication, and anything after it). Built only by
 // scripts/fuzz.sh; a stub in a normal build.
 #if PLEXUS_FUZZING
+import PlexusFuzzDriver
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -81,20 +82,11 @@ private func fuzzOne(_ data: UnsafeRawBufferPointer) {
     while let _ = try? channel.readOutbound(as: ByteBuffer.self) {}
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
 // Top-level code: this file is the executable's entry point.
-var arguments = CommandLine.argc
-var argumentVector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-let status = LLVMFuzzerRunDriver(&arguments, &argumentVector) { data, size in
+runLibFuzzer { data, size in
     fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
-exit(status)
 #else
 print("this fuzz target does nothing in a normal build; run scripts/fuzz.sh handshake SECONDS")
 #endif

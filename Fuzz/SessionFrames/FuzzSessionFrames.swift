@@ -2,6 +2,7 @@
 // message types, fragment reassembly, frame size limit). Built only by scripts/fuzz.sh
 // (which passes -DPLEXUS_FUZZING and -sanitize=fuzzer,address); in a normal build it is a stub.
 #if PLEXUS_FUZZING
+import PlexusFuzzDriver
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -54,20 +55,11 @@ private func fuzzOne(_ data: UnsafeRawBufferPointer) {
     }
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
 // Top-level code: this file is the executable's entry point.
-var arguments = CommandLine.argc
-var argumentVector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-let status = LLVMFuzzerRunDriver(&arguments, &argumentVector) { data, size in
+runLibFuzzer { data, size in
     fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
-exit(status)
 #else
 print("this fuzz target does nothing in a normal build; run scripts/fuzz.sh session-frames SECONDS")
 #endif
