@@ -1,3 +1,4 @@
+import Foundation
 // plexus-sim: runs the membership simulator and prints the figures of Docs/membership.md.
 //
 //   swift build -c release --product plexus-sim
@@ -29,35 +30,48 @@ func parseOptions() -> Options {
     var arguments = CommandLine.arguments.dropFirst().makeIterator()
     while let argument = arguments.next() {
         func value() -> String {
-            guard let value = arguments.next() else { fatalError("missing value for \(argument)") }
+            guard let value = arguments.next() else { fail("missing value for \(argument)") }
             return value
         }
+        func number<T: LosslessStringConvertible>(_ type: T.Type = T.self) -> T {
+            let text = value()
+            guard let number = T(text) else { fail("\(argument) needs a number, got '\(text)'") }
+            return number
+        }
         switch argument {
-        case "--members": options.members = value().split(separator: ",").map { Int($0)! }
-        case "--seconds": options.seconds = Int64(value())!
-        case "--warm-up": options.warmUp = Int64(value())!
-        case "--loss": options.loss = Double(value())!
-        case "--seed": options.seed = UInt64(value())!
-        case "--kill-every": options.killEvery = Int64(value())!
-        case "--change-every": options.changeEvery = Int64(value())!
-        case "--preset": options.preset = value()
-        case "--probe-interval": options.probeInterval = Int64(value())!
-        case "--probe-timeout": options.probeTimeout = Int64(value())!
+        case "--members": options.members = value().split(separator: ",").map { part in
+            guard let count = Int(part), count > 0 else { fail("--members needs positive counts, got '\(part)'") }
+            return count
+        }
+        case "--seconds": options.seconds = number(Int64.self)
+        case "--warm-up": options.warmUp = number(Int64.self)
+        case "--loss": options.loss = number(Double.self)
+        case "--seed": options.seed = number(UInt64.self)
+        case "--kill-every": options.killEvery = number(Int64.self)
+        case "--change-every": options.changeEvery = number(Int64.self)
+        case "--preset":
+            options.preset = value()
+            guard ["lan", "wan"].contains(options.preset) else { fail("--preset is lan or wan, got '\(options.preset)'") }
+        case "--probe-interval": options.probeInterval = number(Int64.self)
+        case "--probe-timeout": options.probeTimeout = number(Int64.self)
         case "--converged": options.converged = true
-        case "--indirect-checks": options.indirectChecks = Int(value())!
-        case "--gossip-interval": options.gossipInterval = Int64(value())!
-        case "--suspicion-mult": options.suspicionMultiplier = Double(value())!
-        case "--suspicion-unit": options.suspicionUnit = Int64(value())!
-        case "--suspicion-max-mult": options.suspicionMaxTimeoutMultiplier = Double(value())!
+        case "--indirect-checks": options.indirectChecks = number(Int.self)
+        case "--gossip-interval": options.gossipInterval = number(Int64.self)
+        case "--suspicion-mult": options.suspicionMultiplier = number(Double.self)
+        case "--suspicion-unit": options.suspicionUnit = number(Int64.self)
+        case "--suspicion-max-mult": options.suspicionMaxTimeoutMultiplier = number(Double.self)
         default:
-            print("usage: plexus-sim [--members 100,1000] [--seconds 300] [--warm-up 60] [--loss 0.05] [--seed 1] [--kill-every 20] [--change-every 3] [--preset lan|wan] [--probe-interval ms] [--probe-timeout ms] [--indirect-checks k] [--gossip-interval ms] [--suspicion-mult x] [--suspicion-unit ms] [--suspicion-max-mult x] [--converged]")
-            exit(2)
+            fail("unknown option \(argument)\nusage: plexus-sim [--members 100,1000] [--seconds 300] [--warm-up 60] [--loss 0.05] [--seed 1] [--kill-every 20] [--change-every 3] [--preset lan|wan] [--probe-interval ms] [--probe-timeout ms] [--indirect-checks k] [--gossip-interval ms] [--suspicion-mult x] [--suspicion-unit ms] [--suspicion-max-mult x] [--converged]")
         }
     }
     return options
 }
 
-func exit(_ code: Int32) -> Never { fatalError("exit \(code)") }
+/// Prints `message` to standard error and exits with status 2 (bad command line).
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data(("plexus-sim: " + message + "\n").utf8))
+    exit(2)
+}
 
 func format(_ value: Milliseconds?) -> String {
     guard let value else { return "n/a" }
