@@ -103,10 +103,11 @@ public final class PeerLinks {
     /// and written when it reaches `batchBytes` and at the end of the event-loop tick, when the
     /// session is flushed: one encryption and one syscall for many small frames.
     @discardableResult
-    public func send(_ frame: PeerFrame, to peer: NodeID, host: String, port: Int) -> PeerSendResult {
+    public func send(_ frame: PeerFrame, encodedSize: Int? = nil, to peer: NodeID, host: String,
+                     port: Int) -> PeerSendResult {
         eventLoop.preconditionInEventLoop()
         guard !closed, peer != localID else { return .overflow }
-        let size = frame.encodedSize
+        let size = encodedSize ?? frame.encodedSize
         let link = links[peer] ?? openLink(to: peer, host: host, port: port)
         guard link.queuedBytes == 0 || link.queuedBytes + size <= configuration.outboundLimitBytes else {
             counters.framesOverflowed += 1
@@ -114,7 +115,7 @@ public final class PeerLinks {
         }
         link.queuedBytes += size
         counters.framesSent += 1
-        PeerFrameBatch.append(frame, to: &link.batch)
+        PeerFrameBatch.append(frame, encodedSize: size, to: &link.batch)
         link.batchFrameBytes += size
         if link.batch.readableBytes >= Self.batchBytes { seal(link, peer: peer) }
         scheduleFlush(link, peer: peer)
@@ -126,9 +127,9 @@ public final class PeerLinks {
 
     /// Sends one frame on the existing link to `peer` (no dial): `.overflow` if there is none.
     @discardableResult
-    public func sendIfLinked(_ frame: PeerFrame, to peer: NodeID) -> PeerSendResult {
+    public func sendIfLinked(_ frame: PeerFrame, encodedSize: Int? = nil, to peer: NodeID) -> PeerSendResult {
         guard let link = links[peer], link.channel != nil || link.dialing else { return .overflow }
-        return send(frame, to: peer, host: "", port: 0)
+        return send(frame, encodedSize: encodedSize, to: peer, host: "", port: 0)
     }
 
     /// Relays with an established session.

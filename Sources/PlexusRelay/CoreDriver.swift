@@ -209,11 +209,12 @@ final class CoreDriver {
             guard let handler = handlers[id] else { return }
             handler.closeAfterFlush = true
             markDirty(id, handler)
-        case .sendPeer(let node, let frame, let dial):
-            sendPeer(frame, to: node, dial: dial)
+        case .sendPeer(let node, let frame, let dial, let size):
+            sendPeer(frame, size: size, to: node, dial: dial)
         case .announceDeparture(let kind):
             guard let peerLinks else { return }
-            for node in peerLinks.linkedPeers { sendPeer(.departure(kind), to: node, dial: false) }
+            // Through the core, so the frames are counted like any other (applied by `apply`'s loop).
+            for node in peerLinks.linkedPeers { core.sendPeer(.departure(kind), to: node, dial: false) }
         case .pauseReading(let id):
             pausedForPeers.insert(id)
             handlers[id]?.pauseReading()
@@ -225,13 +226,13 @@ final class CoreDriver {
         }
     }
 
-    private func sendPeer(_ frame: PeerFrame, to node: PeerID, dial: Bool) {
+    private func sendPeer(_ frame: PeerFrame, size: Int, to node: PeerID, dial: Bool) {
         let result: PeerSendResult
         if let peerLinks {
             if dial, let address = peerAddresses[node] {
-                result = peerLinks.send(frame, to: node, host: address.host, port: Int(address.port))
+                result = peerLinks.send(frame, encodedSize: size, to: node, host: address.host, port: Int(address.port))
             } else {
-                result = peerLinks.sendIfLinked(frame, to: node)
+                result = peerLinks.sendIfLinked(frame, encodedSize: size, to: node)
             }
         } else {
             result = .overflow
@@ -241,7 +242,7 @@ final class CoreDriver {
                 // Not (or no longer) in the directory: nothing pending there can be answered.
                 core.peerFailed(node, now: .now())
             }
-            core.peerFrameDropped(node, bytes: frame.encodedSize)
+            core.peerFrameDropped(node, bytes: size)
         }
     }
 

@@ -136,9 +136,14 @@ extension RelayCore {
 
     /// Queues `frame` for `node` and counts its bytes against that relay's queue.
     mutating func sendPeer(_ frame: PeerFrame, to node: PeerID, dial: Bool) {
+        sendPeer(frame, size: frame.encodedSize, to: node, dial: dial)
+    }
+
+    /// `sendPeer` for a caller that already computed `frame.encodedSize`.
+    mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: PeerID, dial: Bool) {
         guard peering != nil else { return }
-        peering!.queues[node, default: PeerQueue()].queuedBytes += frame.encodedSize
-        effects.append(.sendPeer(node, frame, dial: dial))
+        peering!.queues[node, default: PeerQueue()].queuedBytes += size
+        effects.append(.sendPeer(node, frame, dial: dial, size: size))
     }
 
     /// Whether `bytes` more may be queued toward `node` for work that can be refused (requests,
@@ -158,7 +163,7 @@ extension RelayCore {
         guard size <= Self.maxForwardedMessageBytes else { return false } // the peer could not decode it
         let queued = peering!.queuedBytes(to: node)
         guard queued == 0 || queued + size <= 2 * limit else { return false }
-        sendPeer(frame, to: node, dial: true)
+        sendPeer(frame, size: size, to: node, dial: true)
         if queued + size > limit, let source, connections[source] != nil,
            !peering!.queues[node]!.pausedClients.contains(source) {
             peering!.queues[node]!.pausedClients.append(source)

@@ -11,8 +11,9 @@ enum RelayEffect: Sendable {
     case close(ConnectionID)
     /// Send this frame to another relay, dialing it if there is no session (`dial`), or only on an
     /// existing session (answers). The core already counted `frame.encodedSize` against the
-    /// relay's queue; if the frame cannot be queued the driver reports `peerFrameDropped`.
-    case sendPeer(PeerID, PeerFrame, dial: Bool)
+    /// relay's queue (`size`, passed on so nobody computes it again); if the frame cannot be
+    /// queued the driver reports `peerFrameDropped`.
+    case sendPeer(PeerID, PeerFrame, dial: Bool, size: Int)
     /// Send this departure notice to every relay with a session.
     case announceDeparture(PeerDeparture)
     /// Stop / resume reading from a client (backpressure from a relay's full queue).

@@ -13,9 +13,10 @@ public enum PeerFrameBatch {
     /// Largest single frame a batch may announce: the session's application-frame limit.
     public static let maxFrameBytes = PeerFrameLimits.sessionFrameBytes
 
-    /// Appends `frame` with its length prefix to `batch`.
-    public static func append(_ frame: PeerFrame, to batch: inout ByteBuffer) {
-        let size = frame.encodedSize
+    /// Appends `frame` with its length prefix to `batch`; pass `encodedSize` if it is known
+    /// (it must equal `frame.encodedSize`).
+    public static func append(_ frame: PeerFrame, encodedSize: Int? = nil, to batch: inout ByteBuffer) {
+        let size = encodedSize ?? frame.encodedSize
         PeerFrameEncoder.writeVarint(UInt64(size), into: &batch)
         batch.reserveCapacity(minimumWritableBytes: size)
         PeerFrameEncoder.encode(frame, into: &batch)

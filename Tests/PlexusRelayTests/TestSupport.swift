@@ -106,12 +106,13 @@ struct CoreHarness {
                     }
                 case .close(let id):
                     out.append(.close(id))
-                case .sendPeer(let node, let frame, let dial):
+                case .sendPeer(let node, let frame, let dial, let size):
+                    precondition(size == frame.encodedSize, "the effect's size is the frame's encoded size")
                     out.append(.peer(node, frame, dial: dial))
                     if stalledPeers.contains(node) {
-                        unwrittenToPeers[node, default: 0] += frame.encodedSize
+                        unwrittenToPeers[node, default: 0] += size
                     } else {
-                        writtenToPeers.append((node, frame.encodedSize))
+                        writtenToPeers.append((node, size))
                     }
                 case .announceDeparture(let kind):
                     out.append(.departure(kind))
