@@ -231,6 +231,8 @@ public func freePort() -> Int {
         }
         if udpBound && port < 60000 { return port }
     }
+    // Test and benchmark harness only (never in a relay): no free loopback port after every
+    // attempt is a broken environment, and the test run must stop with this message.
     fatalError("no free port")
 }
 
