@@ -23,7 +23,7 @@ final class NoiseVectorTests: XCTestCase {
     }
 
     static func loadVectors() throws -> [Vector] {
-        let url = try sharedFile("test-vectors/noise/cacophony-25519-chachapoly-blake2b.json")
+        let url = try vendoredVector("cacophony-25519-chachapoly-blake2b.json")
         struct File: Decodable { let vectors: [Vector] }
         return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).vectors
     }

@@ -1,24 +1,17 @@
 import Foundation
 import XCTest
 
-/// Locates `shared/test-vectors/...` relative to this file: the repository is cloned at
-/// `X/main` (or a worktree `X/wt-*`) with the shared material at `X/shared`.
-func sharedFile(_ relativePath: String, filePath: String = #filePath) throws -> URL {
-    var directory = URL(fileURLWithPath: filePath).deletingLastPathComponent()
-    for _ in 0..<6 {
-        let candidate = directory.appendingPathComponent("shared").appendingPathComponent(relativePath)
-        if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        directory = directory.deletingLastPathComponent()
+/// A file vendored in this test target's `Vectors/` folder (see its README for provenance).
+func vendoredVector(_ name: String) throws -> URL {
+    guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Vectors") else {
+        throw MissingVector(name: name)
     }
-    throw MissingSharedFile(relativePath: relativePath, searchedFrom: filePath)
+    return url
 }
 
-struct MissingSharedFile: Error, CustomStringConvertible {
-    let relativePath: String
-    let searchedFrom: String
-    var description: String {
-        "shared/\(relativePath) not found in any ancestor of \(searchedFrom); the repository must sit next to `shared/` (X/main and X/shared)"
-    }
+struct MissingVector: Error, CustomStringConvertible {
+    let name: String
+    var description: String { "Vectors/\(name) is not among the test target's resources" }
 }
 
 func hex(_ string: String) -> [UInt8] {
