@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "Plexus", targets: ["Plexus"]),
         .library(name: "PlexusRelay", targets: ["PlexusRelay"]),
+        .library(name: "PlexusRelayCore", targets: ["PlexusRelayCore"]),
         .library(name: "PlexusWire", targets: ["PlexusWire"]),
         .executable(name: "plexus", targets: ["PlexusCLI"]),
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
@@ -31,93 +32,126 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
+        // The order below is the order a message travels: wire codecs → relay core → overlay
+        // (membership, directory) → transports (sessions, peer links, overlay sockets) → node →
+        // binding → CLI. Tools (benchmarks, simulator, process tooling, fuzz targets) come last,
+        // under Sources/Tools/. Docs/architecture.md draws the map.
+
+        // ── Shared vocabulary and primitives ──
         // libsodium, from Debian's libsodium-dev.
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
-        // Relay protocol v1 codec: pure, NIOCore only.
-        .target(name: "PlexusWire", dependencies: [nioCore]),
         // Typed libsodium wrappers: keys, AEAD, hashing, key files.
         .target(name: "PlexusCrypto", dependencies: ["CSodium"]),
-        // Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b as a pure state machine.
-        .target(name: "PlexusNoise", dependencies: ["PlexusCrypto"]),
-        // Encrypted relay-to-relay sessions on SwiftNIO.
-        .target(name: "PlexusSession", dependencies: ["PlexusNoise", "PlexusCrypto", nioCore, logging]),
-        // SWIM + Lifeguard membership and the service directory: pure state machines.
+
+        // ── Wire codecs (pure, NIOCore only) ──
+        // Client ↔ relay: the Iris relay protocol v1 codec.
+        .target(name: "PlexusWire", dependencies: [nioCore]),
+        // Relay ↔ relay: peer frames and their batches (Docs/relay-to-relay.md).
+        .target(name: "PlexusPeerWire", dependencies: [nioCore]),
+
+        // ── Relay core (pure: events + time in, effects out; no sockets, no clock) ──
+        // The relay's decisions: registry, requests, fan-out, tunnels, limits, and the
+        // OverlayRouter that routes to other relays through the directory.
+        .target(name: "PlexusRelayCore", dependencies: [
+            "PlexusWire", "PlexusPeerWire", "PlexusMembership", nioCore, dequeModule, heapModule,
+        ]),
+
+        // ── Overlay state machines (pure) ──
+        // SWIM + Lifeguard membership and the service directory.
         .target(name: "PlexusMembership", dependencies: [],
                 linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
-        // Deterministic network simulator driving many membership state machines.
-        .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"]),
-        // `plexus-sim`: prints the membership figures.
-        .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"]),
-        // Cross-relay routing groundwork (issue 5): peer frames, balancer, remote requests,
-        // tunnel bridging, fan-out. Pure values: events + time in, actions out.
-        .target(name: "PlexusRouting", dependencies: ["PlexusMembership", nioCore, dequeModule, heapModule]),
+        // Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b (and NN, NNpsk0, NNpsk2, XX) as a pure state machine.
+        .target(name: "PlexusNoise", dependencies: ["PlexusCrypto"]),
+
+        // ── Transports (thin SwiftNIO shells over the machines above) ──
+        // Encrypted relay-to-relay sessions: Noise handshake, framing, fragmentation, rekey.
+        .target(name: "PlexusSession", dependencies: ["PlexusNoise", "PlexusCrypto", nioCore, logging]),
         // Persistent relay-to-relay sessions (one per relay pair) carrying peer frames.
         .target(name: "PlexusPeering", dependencies: [
-            "PlexusRouting", "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
+            "PlexusPeerWire", "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
         ]),
-        // The overlay shell: membership on UDP (sealed datagrams) + Noise streams, admin endpoint.
+        // Membership on sockets: sealed UDP datagrams + Noise streams, bootstrap, admin endpoint.
         .target(name: "PlexusOverlay", dependencies: [
             "PlexusMembership", "PlexusSession", "PlexusNoise", "PlexusCrypto", nioCore, nioPosix, logging,
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        // The relay core and its client endpoint.
+        // The client endpoint: listener, connection handlers, and the driver of the relay core.
         .target(name: "PlexusRelay", dependencies: [
-            "PlexusWire", "PlexusRouting", "PlexusPeering", "PlexusMembership", nioCore, nioPosix, logging, atomics,
-            dequeModule, heapModule,
+            "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusPeering", "PlexusMembership", nioCore, nioPosix,
+            logging, atomics,
         ]),
-        // One relay in an overlay: relay server + relay-to-relay sessions + membership, wired.
+
+        // ── Node ──
+        // One relay in an overlay: client endpoint + relay-to-relay sessions + membership, wired.
         .target(name: "PlexusNode", dependencies: [
-            "PlexusRelay", "PlexusOverlay", "PlexusPeering", "PlexusMembership", "PlexusCrypto", nioCore, logging,
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "PlexusRelay", "PlexusRelayCore", "PlexusOverlay", "PlexusPeering", "PlexusMembership", "PlexusCrypto",
+            nioCore, logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
+
+        // ── Binding ──
         // The Swift client binding.
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
+
+        // ── CLI ──
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "Plexus", "PlexusRelay", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix,
-            logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Plexus", "PlexusRelay", "PlexusRelayCore", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership",
+            nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+
+        // ── Tools (not shipped as libraries) ──
+        // Deterministic network simulator driving many membership state machines.
+        .target(name: "PlexusSimulator", dependencies: ["PlexusMembership"], path: "Sources/Tools/PlexusSimulator"),
+        // `plexus-sim`: prints the membership figures.
+        .executableTarget(name: "PlexusSim", dependencies: ["PlexusMembership", "PlexusSimulator"],
+                          path: "Sources/Tools/PlexusSim"),
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
         // status, memory): shared by the multi-process tests and the two-relay benchmark.
-        .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"]),
-        // The benchmark command.
+        .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"], path: "Sources/Tools/PlexusProcesses"),
+        // `plexus-bench`: the benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
             "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-
-        // libFuzzer target for the wire decoders; see scripts/fuzz.sh.
-        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore], path: "Fuzz/Wire"),
-        // libFuzzer targets for the session decoders (stubs unless built by scripts/fuzz.sh).
-        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusFuzzDriver", nioCore],
-                          path: "Fuzz/SessionFrames"),
-        // libFuzzer's entry, shared by the fuzz targets below.
-        .target(name: "PlexusFuzzDriver", path: "Fuzz/Driver"),
-        // libFuzzer target for the relay-to-relay frame and batch decoders.
-        .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusRouting", "PlexusFuzzDriver", nioCore], path: "Fuzz/PeerFrames"),
-        .executableTarget(name: "PlexusFuzzHandshake", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging],
-                          path: "Fuzz/Handshake"),
-        // Crypto/session throughput benchmark (`swift build -c release --product plexus-crypto-bench`).
+        ], path: "Sources/Tools/PlexusBench"),
+        // `plexus-crypto-bench`: handshakes/s and session throughput next to raw libsodium.
         .executableTarget(name: "PlexusCryptoBench", dependencies: [
             "PlexusCrypto", "PlexusNoise", "PlexusSession", nioCore, nioEmbedded, logging,
-        ]),
+        ], path: "Sources/Tools/PlexusCryptoBench"),
+        // libFuzzer targets (stubs unless built by scripts/fuzz.sh) and their shared entry.
+        .target(name: "PlexusFuzzDriver", path: "Sources/Tools/Fuzz/Driver"),
+        .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore], path: "Sources/Tools/Fuzz/Wire"),
+        .executableTarget(name: "PlexusFuzzSessionFrames", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusFuzzDriver", nioCore],
+                          path: "Sources/Tools/Fuzz/SessionFrames"),
+        .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusPeerWire", "PlexusFuzzDriver", nioCore],
+                          path: "Sources/Tools/Fuzz/PeerFrames"),
+        .executableTarget(name: "PlexusFuzzHandshake", dependencies: [
+            "PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging,
+        ], path: "Sources/Tools/Fuzz/Handshake"),
 
-        .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", nioCore, nioTestUtils]),
-        .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise"],
+        // ── Tests ──
+        // Helpers shared by the test targets (hex literals and the like).
+        .target(name: "PlexusTestSupport", dependencies: [nioCore], path: "Tests/PlexusTestSupport"),
+        .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", "PlexusTestSupport", nioCore, nioTestUtils]),
+        .testTarget(name: "PlexusPeerWireTests", dependencies: ["PlexusPeerWire", "PlexusTestSupport", nioCore]),
+        .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise", "PlexusTestSupport"],
                     resources: [.copy("Vectors")]),
-        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
-        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
-        .testTarget(name: "PlexusPeeringTests", dependencies: [
-            "PlexusPeering", "PlexusRouting", "PlexusCrypto", nioCore, nioPosix,
+        .testTarget(name: "PlexusRelayCoreTests", dependencies: [
+            "PlexusRelayCore", "PlexusPeerWire", "PlexusWire", "PlexusMembership", "PlexusTestSupport", nioCore, dequeModule,
         ]),
-        .testTarget(name: "PlexusRoutingTests", dependencies: ["PlexusRouting", "PlexusMembership", nioCore, dequeModule]),
+        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
+        .testTarget(name: "PlexusPeeringTests", dependencies: [
+            "PlexusPeering", "PlexusPeerWire", "PlexusCrypto", nioCore, nioPosix,
+        ]),
+        .testTarget(name: "PlexusRelayTests", dependencies: [
+            "PlexusRelay", "PlexusWire", "PlexusTestSupport", nioCore, nioEmbedded, nioPosix, logging,
+        ]),
         .testTarget(name: "PlexusNodeTests", dependencies: [
             "PlexusNode", "Plexus", "PlexusRelay", "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, logging,
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .testTarget(name: "PlexusRelayTests", dependencies: ["PlexusRelay", "PlexusWire", nioCore, nioEmbedded, nioPosix]),
         // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.
         .testTarget(name: "PlexusOverlayTests", dependencies: [
             "PlexusOverlay", "PlexusMembership", "PlexusCrypto", "PlexusCLI", "PlexusProcesses", nioCore, nioPosix,

@@ -6,6 +6,7 @@ import PlexusMembership
 import PlexusNode
 import PlexusOverlay
 import PlexusRelay
+import PlexusRelayCore
 import ServiceLifecycle
 
 /// `plexus relay`: runs the relay daemon until SIGINT or SIGTERM, then leaves the overlay and

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import PlexusRelayCore
 import PlexusCrypto
 import PlexusMembership
 import PlexusOverlay
@@ -42,7 +43,7 @@ public final class RelayNode: Sendable {
 
         var configuration = relayConfiguration
         configuration.overlay = configuration.overlay
-            ?? OverlayRouting(localNode: nodeID, localZone: PlexusMembership.Name(overlayConfiguration.zone))
+            ?? OverlayRouterSettings(localNode: nodeID, localZone: PlexusMembership.Name(overlayConfiguration.zone))
         configuration.overlay!.memberConcurrency = memberConcurrency
         configuration.interestObserver = { changes in
             let record = changes.map { change -> OwnRecordChange in

@@ -4,7 +4,7 @@ import NIOPosix
 import PlexusCrypto
 import PlexusMembership
 import PlexusNoise
-import PlexusRouting
+import PlexusPeerWire
 import PlexusSession
 
 /// Persistent Noise sessions to other relays: at most one link per relay pair, opened on demand

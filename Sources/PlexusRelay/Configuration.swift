@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusRelayCore
 import PlexusWire
 
 /// Everything a relay's client endpoint can be tuned with. `init()` gives the defaults below;
@@ -25,9 +26,9 @@ public struct RelayConfiguration: Sendable {
     /// (clusters registered/unregistered with member counts, topics subscribed/unsubscribed).
     /// The overlay uses it to update the relay's own directory record. Default nil.
     public var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
-    /// Routing to other relays of an overlay (see `OverlayRouting`); nil = a stand-alone relay
+    /// Routing to other relays of an overlay (see `OverlayRouterSettings`); nil = a stand-alone relay
     /// that serves its local clients only. Default nil.
-    public var overlay: OverlayRouting?
+    public var overlay: OverlayRouterSettings?
 
     public init() {
         hosts = ["127.0.0.1", "::1"]
@@ -71,10 +72,15 @@ public struct RelayConfigurationError: Error, Sendable, CustomStringConvertible 
     init(_ description: String) { self.description = description }
 }
 
-/// A change of the relay's local interest, reported through `RelayConfiguration.interestObserver`.
-public enum RelayInterestChange: Sendable, Equatable {
-    /// `cluster` now has `members` local members (0 = no longer served here).
-    case cluster([UInt8], members: Int)
-    /// `topic` has at least one local subscriber (`true`) or none (`false`).
-    case topic([UInt8], subscribed: Bool)
+extension CoreConfiguration {
+    /// The core's tunables from a relay's configuration.
+    init(_ c: RelayConfiguration) {
+        self.init()
+        handshakeTimeout = c.handshakeTimeout
+        outboundQueueLimitBytes = c.outboundQueueLimitBytes
+        chunkLimit = c.chunkLimit
+        tunnelWindow = c.tunnelWindow
+        acceptorConfirmTimeout = c.acceptorConfirmTimeout
+        overlay = c.overlay
+    }
 }

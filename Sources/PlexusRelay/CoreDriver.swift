@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import PlexusMembership
 import PlexusPeering
-import PlexusRouting
+import PlexusPeerWire
+import PlexusRelayCore
 import PlexusWire
 
 /// The thin shell around `RelayCore`: owned by the relay's core event loop and only touched

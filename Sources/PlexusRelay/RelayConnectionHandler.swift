@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusRelayCore
 import PlexusWire
 
 /// The per-connection NIO handler: hands decoded packets to the `CoreDriver` and owns the

@@ -1,6 +1,7 @@
 import Atomics
 import Logging
 import NIOCore
+import PlexusRelayCore
 import NIOPosix
 import PlexusMembership
 import PlexusPeering

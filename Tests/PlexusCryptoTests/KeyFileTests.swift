@@ -1,5 +1,6 @@
 import Foundation
 import PlexusCrypto
+import PlexusTestSupport
 import XCTest
 
 final class KeyFileTests: XCTestCase {
@@ -105,7 +106,7 @@ final class KeyFileTests: XCTestCase {
 
     func testNodeIDIsBlake2bPrefixOfStaticPublicKey() throws {
         // Golden value: BLAKE2b-512 of the cacophony responder static public key, first 16 bytes.
-        let privateKey = try X25519PrivateKey(bytes: hex("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893"))
+        let privateKey = try X25519PrivateKey(bytes: hexBytes("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893"))
         let publicKey = privateKey.publicKey
         let expected = Array(Blake2b.hash(publicKey.bytes).prefix(16))
         XCTAssertEqual(NodeID(staticPublicKey: publicKey).bytes, expected)

@@ -1,6 +1,7 @@
 import Foundation
 import PlexusCrypto
 import PlexusNoise
+import PlexusTestSupport
 import XCTest
 
 /// The cacophony vectors for 25519/ChaChaPoly/BLAKE2b, byte for byte.
@@ -58,19 +59,19 @@ final class NoiseVectorTests: XCTestCase {
 
     private func run(_ vector: Vector, pattern: HandshakePattern, file: StaticString = #filePath, line: UInt = #line) throws {
         func pair(_ hexKey: String?) throws -> X25519KeyPair? {
-            try hexKey.map { X25519KeyPair(privateKey: try X25519PrivateKey(bytes: hex($0))) }
+            try hexKey.map { X25519KeyPair(privateKey: try X25519PrivateKey(bytes: hexBytes($0))) }
         }
         var initiator = try HandshakeState(
-            pattern: pattern, role: .initiator, prologue: hex(vector.init_prologue),
+            pattern: pattern, role: .initiator, prologue: hexBytes(vector.init_prologue),
             staticKeyPair: pair(vector.init_static),
-            remoteStaticKey: vector.init_remote_static.map { try X25519PublicKey(bytes: hex($0)) },
-            presharedKeys: (vector.init_psks ?? []).map { try NetworkKey(bytes: hex($0)) },
+            remoteStaticKey: vector.init_remote_static.map { try X25519PublicKey(bytes: hexBytes($0)) },
+            presharedKeys: (vector.init_psks ?? []).map { try NetworkKey(bytes: hexBytes($0)) },
             fixedEphemeral: pair(vector.init_ephemeral))
         var responder = try HandshakeState(
-            pattern: pattern, role: .responder, prologue: hex(vector.resp_prologue),
+            pattern: pattern, role: .responder, prologue: hexBytes(vector.resp_prologue),
             staticKeyPair: pair(vector.resp_static),
-            remoteStaticKey: vector.resp_remote_static.map { try X25519PublicKey(bytes: hex($0)) },
-            presharedKeys: (vector.resp_psks ?? []).map { try NetworkKey(bytes: hex($0)) },
+            remoteStaticKey: vector.resp_remote_static.map { try X25519PublicKey(bytes: hexBytes($0)) },
+            presharedKeys: (vector.resp_psks ?? []).map { try NetworkKey(bytes: hexBytes($0)) },
             fixedEphemeral: pair(vector.resp_ephemeral))
 
         var initiatorCiphers: TransportCiphers?
@@ -78,7 +79,7 @@ final class NoiseVectorTests: XCTestCase {
         for (index, message) in vector.messages.enumerated() {
             let context = "\(vector.protocol_name) message \(index)"
             let initiatorSends = pattern.isOneWay || index % 2 == 0
-            let payload = hex(message.payload)
+            let payload = hexBytes(message.payload)
             let ciphertext: [UInt8]
             let received: [UInt8]
             if !initiator.isComplete {

@@ -1,4 +1,5 @@
 import PlexusCrypto
+import PlexusTestSupport
 import XCTest
 
 final class PrimitiveTests: XCTestCase {

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import PlexusCrypto
 @testable import PlexusPeering
-import PlexusRouting
+import PlexusPeerWire
 import XCTest
 
 /// A started `PeerLinks` plus everything its callbacks saw.

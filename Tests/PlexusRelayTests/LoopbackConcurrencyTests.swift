@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PlexusTestSupport
 import PlexusRelay
 import PlexusWire
 import XCTest

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PlexusTestSupport
 import NIOPosix
 import PlexusRelay
 import PlexusWire

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusTestSupport
 import PlexusRelay
 import PlexusWire
 import XCTest

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PlexusTestSupport
 import NIOPosix
 import PlexusRelay
 import PlexusWire

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PlexusTestSupport
 import NIOPosix
 import PlexusRelay
 import PlexusWire
@@ -156,15 +157,4 @@ final class RawClient: Sendable {
     func close() {
         try? channel.close().wait()
     }
-}
-
-extension ByteBuffer {
-    init(hex: String) {
-        let digits = hex.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        self.init(bytes: digits.map { UInt8($0, radix: 16)! })
-    }
-}
-
-func hexBytes(_ hex: String) -> [UInt8] {
-    Array(ByteBuffer(hex: hex).readableBytesView)
 }

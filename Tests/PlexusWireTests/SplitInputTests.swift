@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusTestSupport
 import NIOTestUtils
 import PlexusWire
 import XCTest

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusTestSupport
 @testable import PlexusWire
 import XCTest
 

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusTestSupport
 import PlexusWire
 import XCTest
 

@@ -1,0 +1,87 @@
+import NIOCore
+import PlexusPeerWire
+import PlexusWire
+
+extension RelayCore {
+    /// §6: every member of the cluster, the sender included, on this relay and on every other
+    /// relay serving the cluster (one frame per relay, which delivers to its own members). A
+    /// member whose outbound queue is full, or a relay whose queue is over twice its bound, loses
+    /// this broadcast; the loss is counted per cluster.
+    mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
+        let name = WireName(cluster)
+        deliverBroadcastLocally(name, message: message)
+        guard let relays = peering?.directory.clusters[name] else { return }
+        var previous: PeerID?
+        for server in relays where server.node != previous && peering!.reachable(server.node, now: now) {
+            previous = server.node
+            if !sendFanOut(.broadcast(cluster: cluster, message: message), to: server.node, from: source) {
+                RelayCounters.countDrop(&counters.droppedBroadcasts, name)
+            }
+        }
+    }
+
+    /// A broadcast to the local members only (from a local client or another relay).
+    mutating func deliverBroadcastLocally(_ name: WireName, message: ByteBuffer) {
+        let members = routes.members(of: name)
+        guard !members.isEmpty else { return }
+        let packet = RelayPacket.broadcast(message: message)
+        let size = packet.encodedSize
+        for destination in members {
+            switch destination {
+            case .local(let id):
+                if hasRoom(id, bytes: size) {
+                    send(packet, to: id)
+                } else {
+                    RelayCounters.countDrop(&counters.droppedBroadcasts, name)
+                }
+            }
+        }
+    }
+
+    /// §8: every subscriber, the publisher included, on this relay and on every other relay with
+    /// subscribers (one frame per relay). Drops at a full queue are counted per topic.
+    mutating func publish(topic: ByteBuffer, event: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
+        let name = WireName(topic)
+        deliverEventLocally(name, topic: topic, event: event)
+        guard let relays = peering?.directory.topics[name] else { return }
+        for node in relays where peering!.reachable(node, now: now) {
+            if !sendFanOut(.publish(topic: topic, event: event), to: node, from: source) {
+                RelayCounters.countDrop(&counters.droppedEvents, name)
+            }
+        }
+    }
+
+    /// An event to the local subscribers only (from a local client or another relay).
+    mutating func deliverEventLocally(_ name: WireName, topic: ByteBuffer, event: ByteBuffer) {
+        let subscribers = routes.subscribers(of: name)
+        guard !subscribers.isEmpty else { return }
+        let packet = RelayPacket.publish(topic: topic, event: event)
+        let size = packet.encodedSize
+        for destination in subscribers {
+            switch destination {
+            case .local(let id):
+                if hasRoom(id, bytes: size) {
+                    send(packet, to: id)
+                } else {
+                    RelayCounters.countDrop(&counters.droppedEvents, name)
+                }
+            }
+        }
+    }
+
+    /// Duplicate subscriptions are no-ops (§14.7).
+    mutating func subscribe(_ id: ConnectionID, topic: ByteBuffer) {
+        let name = WireName(topic)
+        guard connections[id]?.subscriptions.contains(name) == false else { return }
+        let stored = WireName.compact(topic)
+        connections[id]!.subscriptions.insert(stored)
+        _ = routes.subscribe(id, to: stored)
+    }
+
+    /// Unsubscribing a topic that is not subscribed is a no-op (§14.7).
+    mutating func unsubscribe(_ id: ConnectionID, topic: ByteBuffer) {
+        let name = WireName(topic)
+        guard connections[id]?.subscriptions.remove(name) != nil else { return }
+        _ = routes.unsubscribe(id, from: name)
+    }
+}

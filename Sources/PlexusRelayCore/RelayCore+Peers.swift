@@ -1,0 +1,241 @@
+import NIOCore
+import PlexusMembership
+import PlexusPeerWire
+import PlexusWire
+
+/// The relay core's side of the overlay: routing decisions through the directory, frames to and
+/// from other relays, their queues, and what happens when one fails or leaves.
+extension RelayCore {
+    static let noMemberReason = "plexus: no member of the cluster on this relay"
+    static let tooLargeToForwardFault = "plexus: request too large to forward to another relay"
+    /// Largest message a relay forwards to another relay (the peer frame limit).
+    static let maxForwardedMessageBytes = PeerFrameLimits.default.maxMessageBytes
+
+    // MARK: Routing decisions
+
+    /// Where a request or tunnel for `cluster` goes: locality first (a local member, then a relay
+    /// of this zone, then any relay), the less loaded of two random candidates within a tier, the
+    /// next tier when a tier is saturated. A stand-alone relay, or a cluster no other relay
+    /// serves, only looks at local members.
+    mutating func route(to cluster: WireName, now: NIODeadline) -> RouteChoice {
+        let localCount = routes.memberCount(of: cluster)
+        // Stand-alone, or served nowhere else: no copy of the overlay state on this path.
+        guard let servers = peering?.directory.clusters[cluster] else {
+            return localCount > 0 ? .local : .none
+        }
+        let settings = peering!.settings
+        let localCapacity = localCount * settings.memberConcurrency
+        let localInflight = localCount > 0 ? inflight(of: cluster) : 0
+        if localCount > 0, localInflight < localCapacity { return .local }
+        var candidates: [BalancerCandidate] = []
+        candidates.reserveCapacity(servers.count + 1)
+        if localCount > 0 {
+            candidates.append(BalancerCandidate(node: settings.localNode, zone: settings.localZone,
+                                                capacity: UInt32(clamping: localCapacity), inflight: localInflight))
+        }
+        for server in servers where peering!.accepts(server.node, now: now) {
+            candidates.append(BalancerCandidate(node: server.node, zone: server.zone, capacity: server.capacity,
+                                                inflight: peering!.forwarded.inflight(to: server.node)))
+        }
+        guard let choice = peering!.balancer.choose(among: candidates) else { return .none }
+        return choice.node == settings.localNode ? .local : .remote(choice.node)
+    }
+
+    /// Requests delivered to the local members of `cluster` and not answered yet.
+    func inflight(of cluster: WireName) -> Int {
+        var total = 0
+        for member in routes.members(of: cluster) {
+            switch member {
+            case .local(let id): total += connections[id]?.delivered.count ?? 0
+            }
+        }
+        return total
+    }
+
+    // MARK: Requests to other relays
+
+    /// Sends a client's request to `node`; its reply, its deadline or the relay's failure answers
+    /// the client exactly once.
+    mutating func forward(cluster: ByteBuffer, payload: ByteBuffer, timeout: UInt64, deadline: NIODeadline,
+                          to node: PeerID, requester: ClientRequest) {
+        guard payload.readableBytes <= Self.maxForwardedMessageBytes else {
+            answerClient(requester, with: .fault(ByteBuffer(string: Self.tooLargeToForwardFault)))
+            return
+        }
+        let probe = PeerFrame.request(id: 0, cluster: cluster, millisecondsLeft: timeout, payload: payload)
+        guard peerHasRoom(node, bytes: probe.encodedSize + 9) else {
+            failOverloaded(.client(requester.connection, requestID: requester.requestID), cluster: WireName(cluster))
+            return
+        }
+        let id = peering!.forwarded.register(to: node, deadline: deadline, context: requester)
+        sendPeer(.request(id: id, cluster: cluster, millisecondsLeft: timeout, payload: payload), to: node, dial: true)
+    }
+
+    mutating func expireForwarded(now: NIODeadline) {
+        guard peering?.forwarded.nextDeadline.map({ $0 <= now }) == true else { return }
+        for entry in peering!.forwarded.expire(now: now) {
+            answerClient(entry.context, with: .timedOut)
+        }
+    }
+
+    private mutating func answerClient(_ request: ClientRequest, with result: RequestResult) {
+        guard connections[request.connection]?.lifecycle.isActive == true else { return }
+        answer(.client(request.connection, requestID: request.requestID), with: result)
+    }
+
+    // MARK: Frames from other relays
+
+    /// One frame from relay `node`, in the order that relay sent it.
+    package mutating func receivePeer(_ frame: PeerFrame, from node: PeerID, now: NIODeadline) {
+        guard peering != nil else { return }
+        switch frame {
+        case let .request(id, cluster, left, payload):
+            serveRemote(id: id, cluster: cluster, millisecondsLeft: left, payload: payload, from: node, now: now)
+        case let .reply(id, outcome):
+            guard let entry = peering!.forwarded.complete(id: id, from: node) else { return }
+            switch outcome {
+            case .success(let reply): answerClient(entry.context, with: .success(reply))
+            case .fault(let text): answerClient(entry.context, with: .fault(text))
+            case .timedOut, .failed: answerClient(entry.context, with: .timedOut)
+            }
+        case let .broadcast(cluster, message):
+            deliverBroadcastLocally(WireName(cluster), message: message)
+        case let .publish(topic, event):
+            deliverEventLocally(WireName(topic), topic: topic, event: event)
+        case .departure(.draining):
+            peering!.draining.insert(node)
+        case .departure(.leaving):
+            peerFailed(node, now: now)
+        case .tunnelInit, .tunnelConfirm, .tunnelRefuse, .tunnelAllow, .tunnelTransfer, .tunnelClose:
+            receiveTunnelFrame(frame, from: node, now: now)
+        }
+    }
+
+    /// A REQUEST from another relay: deliver it to a local member with the time that is left
+    /// (never if none is left), answer over the same session.
+    private mutating func serveRemote(id: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64, payload: ByteBuffer,
+                                      from node: PeerID, now: NIODeadline) {
+        let requester = Requester.relay(node, requestID: id)
+        guard millisecondsLeft > 0 else {
+            answer(requester, with: .timedOut)
+            return
+        }
+        let name = WireName(cluster)
+        guard routes.memberCount(of: name) > 0 else {
+            sendPeer(.reply(id: id, outcome: .failed(reason: ByteBuffer(string: Self.noMemberReason))), to: node, dial: false)
+            return
+        }
+        let timeout = min(millisecondsLeft, Self.maxTimeoutMilliseconds)
+        let deadline = now + .milliseconds(Int64(timeout))
+        if !deliverLocally(cluster: name, payload: payload, timeout: timeout, deadline: deadline, requester: requester) {
+            failOverloaded(requester, cluster: name)
+        }
+    }
+
+    // MARK: Queues toward other relays
+
+    /// Queues `frame` for `node` and counts its bytes against that relay's queue.
+    package mutating func sendPeer(_ frame: PeerFrame, to node: PeerID, dial: Bool) {
+        sendPeer(frame, size: frame.encodedSize, to: node, dial: dial)
+    }
+
+    /// `sendPeer` for a caller that already computed `frame.encodedSize`.
+    package mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: PeerID, dial: Bool) {
+        guard peering != nil else { return }
+        peering!.queues[node, default: PeerQueue()].queuedBytes += size
+        effects.append(.sendPeer(node, frame, dial: dial, size: size))
+    }
+
+    /// Whether `bytes` more may be queued toward `node` for work that can be refused (requests,
+    /// tunnel constructions).
+    func peerHasRoom(_ node: PeerID, bytes: Int) -> Bool {
+        guard let peering else { return false }
+        let queued = peering.queuedBytes(to: node)
+        return queued == 0 || queued + bytes <= 2 * peering.settings.peerQueueLimitBytes
+    }
+
+    /// Sends a broadcast or event frame to `node` under the queue rules: above the soft bound the
+    /// sending client stops being read until the queue drains; above twice the bound the frame is
+    /// dropped and `false` returned (the caller counts it).
+    mutating func sendFanOut(_ frame: PeerFrame, to node: PeerID, from source: ConnectionID?) -> Bool {
+        let limit = peering!.settings.peerQueueLimitBytes
+        let size = frame.encodedSize
+        guard size <= Self.maxForwardedMessageBytes else { return false } // the peer could not decode it
+        let queued = peering!.queuedBytes(to: node)
+        guard queued == 0 || queued + size <= 2 * limit else { return false }
+        sendPeer(frame, size: size, to: node, dial: true)
+        if queued + size > limit, let source, connections[source] != nil,
+           !peering!.queues[node]!.pausedClients.contains(source) {
+            peering!.queues[node]!.pausedClients.append(source)
+            effects.append(.pauseReading(source))
+        }
+        return true
+    }
+
+    /// The driver's socket took `bytes` of the frames queued for `node`.
+    package mutating func peerWritten(_ node: PeerID, bytes: Int) {
+        guard let index = peering?.queues.index(forKey: node) else { return }
+        peering!.queues.values[index].queuedBytes = max(0, peering!.queues.values[index].queuedBytes - bytes)
+        let queue = peering!.queues.values[index]
+        if !queue.pausedClients.isEmpty, queue.queuedBytes <= peering!.settings.peerQueueLimitBytes / 2 {
+            for client in queue.pausedClients { effects.append(.resumeReading(client)) }
+            peering!.queues.values[index].pausedClients.removeAll()
+        }
+        pumpRemoteTunnels(toward: node)
+    }
+
+    /// A frame the core counted could not be queued (no session for an answer, or the link's
+    /// own hard bound): give its bytes back.
+    package mutating func peerFrameDropped(_ node: PeerID, bytes: Int) {
+        peerWritten(node, bytes: bytes)
+    }
+
+    // MARK: Membership and failures
+
+    /// The directory changed: rebuild the hot-path view.
+    package mutating func directoryChanged(_ snapshot: DirectorySnapshot) {
+        guard let localNode = peering?.settings.localNode else { return }
+        let directory = RemoteDirectory(snapshot, localNode: localNode)
+        peering!.draining = peering!.draining.filter { directory.nodes.contains($0) }
+        peering!.directory = directory
+    }
+
+    /// The session to `node` failed, the relay was declared dead or left: every request pending
+    /// there is answered timed-out now (not at its deadline), its tunnels close, and the balancer
+    /// skips it for the quarantine period.
+    package mutating func peerFailed(_ node: PeerID, now: NIODeadline) {
+        guard peering != nil else { return }
+        for entry in peering!.forwarded.peerFailed(node) {
+            answerClient(entry.context, with: .timedOut)
+        }
+        if let queue = peering!.queues.removeValue(forKey: node) {
+            for client in queue.pausedClients { effects.append(.resumeReading(client)) }
+        }
+        peering!.draining.remove(node)
+        peering!.quarantinedUntil[node] = now + peering!.settings.quarantine
+        peering!.quarantinedUntil = peering!.quarantinedUntil.filter { $0.value > now }
+        remoteTunnelsPeerFailed(node)
+    }
+
+    /// Graceful leave, step 1: tell every relay with a session that this one is draining (they
+    /// send no new requests or tunnels here; requests already on their way are still served).
+    package mutating func startDraining() {
+        guard peering != nil, !peering!.isDraining else { return }
+        peering!.isDraining = true
+        effects.append(.announceDeparture(.draining))
+    }
+
+    /// Graceful leave, last step: every relay with a session fails what it still has pending here.
+    package mutating func announceLeaving() {
+        guard peering != nil else { return }
+        effects.append(.announceDeparture(.leaving))
+    }
+
+    /// Work that keeps a draining relay from leaving (up to its drain timeout): requests delivered
+    /// to local services (for local or remote requesters), requests forwarded elsewhere, and
+    /// tunnels to or from other relays (open or being built), which get the drain time to finish.
+    package var pendingWork: Int {
+        let tunnels = (peering?.remoteTunnels.bridged.count ?? 0) + (peering?.remoteTunnels.pending.count ?? 0)
+        return connections.values.reduce(0) { $0 + $1.delivered.count } + (peering?.forwarded.count ?? 0) + tunnels
+    }
+}

@@ -1,0 +1,141 @@
+import NIOCore
+import PlexusPeerWire
+import PlexusWire
+
+/// Who waits for the answer to a request delivered to a local service.
+enum Requester: Sendable, Equatable {
+    /// A local client, by its own request id.
+    case client(ConnectionID, requestID: UInt64)
+    /// Another relay, by the id in its REQUEST frame.
+    case relay(PeerID, requestID: UInt64)
+
+    /// The local client connection, if the requester is one.
+    var connection: ConnectionID? {
+        if case .client(let id, _) = self { return id }
+        return nil
+    }
+}
+
+/// A request delivered to a service and not yet answered.
+struct DeliveredRequest: Sendable {
+    var requester: Requester
+}
+
+/// Where a request or tunnel goes.
+enum RouteChoice: Equatable {
+    case none
+    case local
+    case remote(PeerID)
+}
+
+extension RelayCore {
+    /// The fault text a requester gets when the chosen member's outbound queue is full.
+    static let overloadedFault = "plexus: service overloaded"
+
+    /// Longest timeout honoured (~34 years); larger wire values are clamped, not rejected.
+    static let maxTimeoutMilliseconds: UInt64 = 1 << 40
+
+    /// §7.2: pick one member (on this relay or, through the directory, on another), deliver with
+    /// the ORIGINAL timeout, keep the deadline.
+    mutating func request(from requester: ConnectionID, requestID: UInt64, cluster: ByteBuffer,
+                          payload: ByteBuffer, timeout: UInt64, now: NIODeadline) {
+        guard timeout > 0 else {
+            send(.reply(id: requestID, result: .timedOut), to: requester)
+            return
+        }
+        let clamped = min(timeout, Self.maxTimeoutMilliseconds)
+        let deadline = now + .milliseconds(Int64(clamped))
+        let name = WireName(cluster)
+        switch route(to: name, now: now) {
+        case .none:
+            // No member: the requester gets its timed-out REPLY at the deadline (reference).
+            schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+        case .local:
+            let who = Requester.client(requester, requestID: requestID)
+            if !deliverLocally(cluster: name, payload: payload, timeout: timeout, deadline: deadline, requester: who) {
+                failOverloaded(who, cluster: name)
+            }
+        case .remote(let node):
+            forward(cluster: cluster, payload: payload, timeout: clamped, deadline: deadline, to: node,
+                    requester: ClientRequest(connection: requester, requestID: requestID))
+        }
+    }
+
+    /// Round-robin over the local members, skipping members whose outbound queue is full (at most
+    /// a few probes). Returns `false` if every probed member is overloaded.
+    mutating func deliverLocally(cluster name: WireName, payload: ByteBuffer, timeout: UInt64, deadline: NIODeadline,
+                                 requester: Requester) -> Bool {
+        let memberCount = routes.memberCount(of: name)
+        for _ in 0..<min(memberCount, Self.maxOverloadProbes) {
+            guard let destination = routes.pickMember(of: name) else { break }
+            switch destination {
+            case .local(let server):
+                guard let relayID = connections[server]?.nextRelayRequestID else {
+                    assertionFailure("route to a connection the core does not know")
+                    continue
+                }
+                let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
+                guard hasRoom(server, bytes: packet.encodedSize) else { continue }
+                connections[server]!.nextRelayRequestID &+= 1
+                connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester)
+                schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
+                send(packet, to: server)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Every probed member is overloaded: fail fast rather than let the request wait.
+    mutating func failOverloaded(_ requester: Requester, cluster: WireName) {
+        RelayCounters.countDrop(&counters.overloadedRequests, cluster)
+        answer(requester, with: .fault(ByteBuffer(string: Self.overloadedFault)))
+    }
+
+    /// How many members a request tries before it is answered "overloaded".
+    static let maxOverloadProbes = 8
+
+    /// §7.2 step 5: forward the first answer for a pending id unchanged; drop anything else.
+    /// An empty fault is forwarded as-is (an empty remote error; Go bindings read it as a timeout).
+    mutating func reply(from server: ConnectionID, relayID: UInt64, outcome: ReplyOutcome) {
+        guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
+        switch outcome {
+        case .success(let bytes): answer(entry.requester, with: .success(bytes))
+        case .fault(let text): answer(entry.requester, with: .fault(text))
+        }
+    }
+
+    /// Sends a request's one answer to whoever waits for it.
+    ///
+    /// Replies are never dropped. A requester whose queue already holds more than
+    /// `replyHardLimitBytes` (4 × the outbound bound) is not reading its answers: it is closed with
+    /// CLOSE("plexus: client not reading …") instead of growing the relay's memory further.
+    mutating func answer(_ requester: Requester, with result: RequestResult) {
+        switch requester {
+        case .client(let connection, let requestID):
+            let packet = RelayPacket.reply(id: requestID, result: result)
+            if let queued = connections[connection]?.queuedBytes, queued > 0,
+               queued + packet.encodedSize > replyHardLimitBytes {
+                drop(connection, reason: "plexus: client not reading: outbound queue over \(replyHardLimitBytes) bytes")
+                return
+            }
+            send(packet, to: connection)
+        case .relay(let node, let requestID):
+            let outcome: PeerReplyOutcome
+            switch result {
+            case .success(let bytes): outcome = .success(reply: bytes)
+            case .fault(let text): outcome = .fault(text)
+            case .timedOut: outcome = .timedOut
+            }
+            sendPeer(.reply(id: requestID, outcome: outcome), to: node, dial: false)
+        }
+    }
+
+    /// Past this many queued bytes a requester that gets another reply is closed.
+    var replyHardLimitBytes: Int { 4 * configuration.outboundQueueLimitBytes }
+
+    mutating func expireDeliveredRequest(server: ConnectionID, relayID: UInt64) {
+        guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
+        answer(entry.requester, with: .timedOut)
+    }
+}

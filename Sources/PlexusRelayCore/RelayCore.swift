@@ -1,0 +1,325 @@
+import NIOCore
+import PlexusPeerWire
+import PlexusWire
+
+/// What the core asks its driver to do. Effects are appended to `RelayCore.effects` in order;
+/// the driver applies them and clears the buffer (keeping its capacity).
+package enum RelayEffect: Sendable {
+    /// Encode this packet into the connection's outbound buffer (flushed at the end of the batch).
+    case send(ConnectionID, RelayPacket)
+    /// Close the connection once everything queued for it so far has been written.
+    case close(ConnectionID)
+    /// Send this frame to another relay, dialing it if there is no session (`dial`), or only on an
+    /// existing session (answers). The core already counted `frame.encodedSize` against the
+    /// relay's queue (`size`, passed on so nobody computes it again); if the frame cannot be
+    /// queued the driver reports `peerFrameDropped`.
+    case sendPeer(PeerID, PeerFrame, dial: Bool, size: Int)
+    /// Send this departure notice to every relay with a session.
+    case announceDeparture(PeerDeparture)
+    /// Stop / resume reading from a client (backpressure from a relay's full queue).
+    case pauseReading(ConnectionID)
+    case resumeReading(ConnectionID)
+}
+
+/// The relay's core tunables, taken from `RelayConfiguration`.
+package struct CoreConfiguration: Sendable {
+    package var handshakeTimeout: TimeAmount = .seconds(5)
+    package var outboundQueueLimitBytes = 8 * 1024 * 1024
+    package var chunkLimit = WireConstants.referenceChunkLimit
+    package var tunnelWindow = WireConstants.referenceRelayWindow
+    package var acceptorConfirmTimeout: TimeAmount = .seconds(3)
+    /// Set when the relay routes through an overlay.
+    package var overlay: OverlayRouterSettings?
+
+    package init() {}
+}
+
+/// Everything the relay knows about one client connection.
+struct ClientConnection {
+    var lifecycle: ConnectionLifecycle
+    /// The cluster this connection is a member of (kept after the lifecycle closes, for clean-up).
+    var cluster: WireName?
+    var subscriptions: Set<WireName> = []
+    /// Bytes handed to the driver for this connection and not yet written to its socket.
+    package var queuedBytes = 0
+    var nextRelayRequestID: UInt64 = 0
+    /// Requests delivered to this connection (a service), by relay request id.
+    var delivered: [UInt64: DeliveredRequest] = [:]
+    var nextBuildID: UInt64 = 0
+    /// Tunnel offers sent to this connection and not yet confirmed, by build id.
+    var offers: [UInt64: TunnelOffer] = [:]
+    /// Live tunnels by this client's tunnel id.
+    var tunnels: [UInt64: TunnelSide] = [:]
+    /// Live tunnels whose other end is on another relay: this client's tunnel id → the relay's
+    /// id of the bridged tunnel (`RemoteTunnelState.bridged`).
+    var bridgedTunnels: [UInt64: UInt64] = [:]
+}
+
+/// The relay core: one value owning every connection, route, pending request and tunnel of the
+/// relay. It is a pure state machine — events plus the current time in, `effects` out — driven by
+/// `CoreDriver` on the relay's single core event loop, and unit-tested on virtual time.
+///
+/// Packets of one connection are processed strictly in order, and each connection's output is a
+/// FIFO, so broadcasts and events keep per-sender order.
+package struct RelayCore {
+    let configuration: CoreConfiguration
+    package var routes = RouteTable()
+    var connections: [ConnectionID: ClientConnection] = [:]
+    var deadlines = DeadlineQueue()
+    var tunnels: [TunnelKey: Tunnel] = [:]
+    var nextTunnelKey: UInt64 = 0
+    var counters = RelayCounters()
+    /// The effects produced since the driver last cleared them.
+    package var effects: [RelayEffect] = []
+    /// Routing to other relays; nil for a stand-alone relay.
+    var peering: PeerRoutingState?
+
+    package init(configuration: CoreConfiguration) {
+        self.configuration = configuration
+        peering = configuration.overlay.map(PeerRoutingState.init(settings:))
+        effects.reserveCapacity(64)
+    }
+
+    // MARK: Events
+
+    /// A socket was accepted: start its handshake deadline.
+    package mutating func connectionOpened(_ id: ConnectionID, now: NIODeadline) {
+        let lifecycle = ConnectionLifecycle(now: now, handshakeTimeout: configuration.handshakeTimeout)
+        connections[id] = ClientConnection(lifecycle: lifecycle)
+        schedule(.handshake(id), at: now + configuration.handshakeTimeout)
+    }
+
+    /// One decoded packet from connection `id`.
+    package mutating func receive(_ packet: ClientPacket, from id: ConnectionID, now: NIODeadline) {
+        guard let action = connections[id]?.lifecycle.packetReceived(packet) else { return }
+        switch action {
+        case .ignore:
+            return
+        case .dropSilently:
+            drop(id, reason: nil)
+        case .deny(let reason):
+            send(.deny(reason: ByteBuffer(string: reason)), to: id)
+            drop(id, reason: nil)
+        case .violation(let reason):
+            drop(id, reason: reason)
+        case .accept(let cluster):
+            if let cluster {
+                connections[id]!.cluster = cluster
+                routes.addMember(id, to: cluster)
+            }
+            send(.accept(version: ByteBuffer(string: WireConstants.protocolVersion)), to: id)
+        case .process:
+            dispatch(packet, from: id, now: now)
+        }
+    }
+
+    /// The decoder found a protocol violation on connection `id`.
+    package mutating func decodeFailed(_ id: ConnectionID, error: String) {
+        guard let action = connections[id]?.lifecycle.decodeFailed(error) else { return }
+        switch action {
+        case .violation(let reason): drop(id, reason: reason)
+        case .ignore: return
+        default: drop(id, reason: nil)
+        }
+    }
+
+    /// The socket is gone (EOF, reset, write error). No CLOSE can be sent any more.
+    package mutating func connectionClosed(_ id: ConnectionID) {
+        guard connections[id] != nil else { return }
+        connections[id]!.lifecycle.markClosed()
+        removeConnection(id)
+    }
+
+    /// The driver wrote `bytes` of this connection's queue to its socket.
+    package mutating func written(_ id: ConnectionID, bytes: Int) {
+        guard connections[id] != nil else { return }
+        connections[id]!.queuedBytes -= bytes
+        counters.queuedBytes -= bytes
+        pumpTunnels(toward: id)
+        if peering != nil { pumpBridgedTunnels(toward: id) }
+    }
+
+    /// The earliest pending deadline (possibly of something already answered).
+    package var nextDeadline: NIODeadline? {
+        guard peering != nil else { return deadlines.nextDeadline }
+        guard let forwarded = peering!.forwarded.nextDeadline else { return deadlines.nextDeadline }
+        guard let local = deadlines.nextDeadline else { return forwarded }
+        return min(local, forwarded)
+    }
+
+    /// Whether the thing a deadline names is still pending.
+    func isLive(_ kind: DeadlineKind) -> Bool {
+        switch kind {
+        case .handshake(let id): return connections[id]?.lifecycle.isAwaitingHandshake == true
+        case .deliveredRequest(let server, let relayID): return connections[server]?.delivered[relayID] != nil
+        case .unroutedRequest(let requester, _): return connections[requester] != nil
+        case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
+        case .unroutedTunnel(let initiator, _): return connections[initiator] != nil
+        case .remoteTunnelInit(let id): return peering?.remoteTunnels.pending[id] != nil
+        }
+    }
+
+    /// Schedules a deadline, sweeping stale entries when the heap has doubled since the last sweep.
+    mutating func schedule(_ kind: DeadlineKind, at deadline: NIODeadline) {
+        if deadlines.needsCompaction {
+            let core = self
+            deadlines.compact(keeping: { core.isLive($0) })
+        }
+        deadlines.schedule(kind, at: deadline)
+    }
+
+    /// Fires every deadline due at `now`.
+    package mutating func expire(now: NIODeadline) {
+        if peering != nil { expireForwarded(now: now) }
+        while let kind = deadlines.popDue(now: now) {
+            switch kind {
+            case .handshake(let id):
+                if connections[id]?.lifecycle.handshakeDeadlinePassed(now: now) == true {
+                    drop(id, reason: nil)
+                }
+            case .deliveredRequest(let server, let relayID):
+                expireDeliveredRequest(server: server, relayID: relayID)
+            case .unroutedRequest(let requester, let requestID):
+                if connections[requester]?.lifecycle.isActive == true {
+                    send(.reply(id: requestID, result: .timedOut), to: requester)
+                }
+            case .tunnelOffer(let acceptor, let buildID):
+                expireTunnelOffer(acceptor: acceptor, buildID: buildID)
+            case .unroutedTunnel(let initiator, let tunnelID):
+                if connections[initiator]?.lifecycle.isActive == true {
+                    send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
+                }
+            case .remoteTunnelInit(let id):
+                expireRemoteTunnelInit(id)
+            }
+        }
+    }
+
+    /// Relay shutdown: CLOSE(reason) to every active client, close every socket, forget everything.
+    package mutating func shutdown(reason: String) {
+        for id in connections.keys.sorted() {
+            if connections[id]!.lifecycle.isActive {
+                send(.close(reason: ByteBuffer(string: reason)), to: id)
+            }
+            effects.append(.close(id))
+        }
+        connections.removeAll()
+        deadlines = DeadlineQueue()
+        routes = RouteTable()
+        tunnels.removeAll()
+        counters.queuedBytes = 0
+        if let settings = peering?.settings { peering = PeerRoutingState(settings: settings) }
+    }
+
+    // MARK: Dispatch
+
+    private mutating func dispatch(_ packet: ClientPacket, from id: ConnectionID, now: NIODeadline) {
+        switch packet {
+        case .initiate:
+            break // handled by the lifecycle
+        case .close:
+            closeGracefully(id)
+        case .broadcast(let cluster, let message):
+            broadcast(cluster: cluster, message: message, from: id, now: now)
+        case .request(let requestID, let cluster, let payload, let timeout):
+            request(from: id, requestID: requestID, cluster: cluster, payload: payload, timeout: timeout, now: now)
+        case .reply(let relayID, let outcome):
+            reply(from: id, relayID: relayID, outcome: outcome)
+        case .subscribe(let topic):
+            subscribe(id, topic: topic)
+        case .unsubscribe(let topic):
+            unsubscribe(id, topic: topic)
+        case .publish(let topic, let event):
+            publish(topic: topic, event: event, from: id, now: now)
+        case .tunnelInit(let tunnelID, let cluster, let timeout):
+            tunnelInit(from: id, tunnelID: tunnelID, cluster: cluster, timeout: timeout, now: now)
+        case .tunnelConfirm(let buildID, let tunnelID):
+            tunnelConfirm(from: id, buildID: buildID, tunnelID: tunnelID)
+        case .tunnelAllow(let tunnelID, let allowance):
+            tunnelAllow(from: id, tunnelID: tunnelID, allowance: allowance)
+        case .tunnelTransfer(let tunnelID, let size, let chunk):
+            tunnelTransfer(from: id, tunnelID: tunnelID, size: size, chunk: chunk)
+        case .tunnelClose(let tunnelID):
+            tunnelClose(from: id, tunnelID: tunnelID)
+        }
+    }
+
+    // MARK: Output
+
+    /// Queues `packet` for `id` unconditionally (control packets, replies, tunnel traffic that
+    /// passed its own checks).
+    mutating func send(_ packet: RelayPacket, to id: ConnectionID) {
+        guard let index = connections.index(forKey: id) else { return }
+        let size = packet.encodedSize
+        connections.values[index].queuedBytes += size
+        counters.queuedBytes += size
+        counters.notePeak(connections.values[index].queuedBytes)
+        effects.append(.send(id, packet))
+    }
+
+    /// Whether `bytes` more may be queued for `id` without passing the outbound bound. An empty
+    /// queue always has room, so a single message larger than the bound can still be delivered.
+    func hasRoom(_ id: ConnectionID, bytes: Int) -> Bool {
+        guard let queued = connections[id]?.queuedBytes else { return false }
+        return queued == 0 || queued + bytes <= configuration.outboundQueueLimitBytes
+    }
+
+    package func queuedBytes(of id: ConnectionID) -> Int { connections[id]?.queuedBytes ?? 0 }
+
+    // MARK: Tear-down
+
+    /// §10.1: remove from the cluster, send CLOSE("") last, then clean up.
+    private mutating func closeGracefully(_ id: ConnectionID) {
+        leaveCluster(id)
+        send(.close(reason: ByteBuffer()), to: id)
+        effects.append(.close(id))
+        removeConnection(id)
+    }
+
+    /// Closes a connection the relay gives up on: with CLOSE(reason) if it was active and a
+    /// reason is given, silently otherwise.
+    mutating func drop(_ id: ConnectionID, reason: String?) {
+        guard connections[id] != nil else { return }
+        leaveCluster(id)
+        if let reason { send(.close(reason: ByteBuffer(string: reason)), to: id) }
+        connections[id]!.lifecycle.markClosed()
+        effects.append(.close(id))
+        removeConnection(id)
+    }
+
+    /// Removes the connection from its cluster: no new requests, broadcasts or offers reach it.
+    private mutating func leaveCluster(_ id: ConnectionID) {
+        guard let cluster = connections[id]?.cluster else { return }
+        connections[id]!.cluster = nil
+        routes.removeMember(id, from: cluster)
+    }
+
+    /// Forgets a connection: memberships, subscriptions, pending requests (answered timed-out at
+    /// once), unconfirmed offers (initiators answered timed-out at once) and tunnels (peers get
+    /// TUN_CLOSE(""), after any data the closing side had already sent).
+    private mutating func removeConnection(_ id: ConnectionID) {
+        guard let connection = connections[id] else { return }
+        leaveCluster(id)
+        for topic in connection.subscriptions { _ = routes.unsubscribe(id, from: topic) }
+        counters.queuedBytes -= connection.queuedBytes
+        connections[id]!.queuedBytes = 0
+        // Nothing more may be sent to `id` from here on.
+        connections.removeValue(forKey: id)
+        for (_, entry) in connection.delivered where entry.requester.connection != id {
+            answer(entry.requester, with: .timedOut)
+        }
+        for (_, offer) in connection.offers {
+            if let node = offer.remote {
+                refuseRemoteTunnel(offer.initiatorTunnelID, to: node, reason: Self.acceptorLeftReason)
+            } else if offer.initiator != id {
+                send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: nil), to: offer.initiator)
+            }
+        }
+        for (tunnelID, side) in connection.tunnels {
+            tearDownTunnel(side.key, closedBy: TunnelEnd(connection: id, tunnelID: tunnelID), acknowledge: false)
+        }
+        for (_, bridgedID) in connection.bridgedTunnels.sorted(by: { $0.key < $1.key }) {
+            closeBridgedFromClient(bridgedID)
+        }
+    }
+}

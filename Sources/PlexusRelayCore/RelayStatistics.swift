@@ -1,0 +1,87 @@
+/// A snapshot of what the relay is doing, from `RelayServer.statistics()`.
+public struct RelayStatistics: Sendable, Hashable {
+    /// Client connections, including those still in their handshake.
+    public var connections: Int
+    /// Connections that have not completed their handshake yet.
+    public var handshakingConnections: Int
+    /// Clusters with at least one member / topics with at least one subscriber.
+    public var clusters: Int
+    public var topics: Int
+    /// Requests delivered to services and not yet answered or expired.
+    public var pendingRequests: Int
+    /// Linked tunnels: both ends on this relay, plus those with one end on another relay.
+    public var tunnels: Int
+    /// Bytes queued for all connections and not yet taken by their sockets.
+    public var queuedBytes: Int
+    /// The highest number of bytes ever queued for a single connection.
+    public var peakConnectionQueuedBytes: Int
+    /// Broadcasts dropped because a member's outbound queue was full, by cluster.
+    public var droppedBroadcasts: [String: Int]
+    /// Events dropped because a subscriber's outbound queue was full, by topic.
+    public var droppedEvents: [String: Int]
+    /// Requests answered with the "service overloaded" fault, by cluster.
+    public var overloadedRequests: [String: Int]
+    /// Requests forwarded to other relays and not answered yet.
+    public var forwardedRequests: Int = 0
+    /// Encoded frame bytes queued toward other relays and not yet taken by their sessions.
+    public var peerQueuedBytes: Int = 0
+    /// Established sessions to other relays.
+    public var peerSessions: Int = 0
+    /// Frames sent to / received from other relays, and sessions that failed.
+    public var peerFramesSent: Int = 0
+    public var peerFramesReceived: Int = 0
+    public var peerSessionFailures: Int = 0
+    /// Linked tunnels with one end on another relay (included in `tunnels`), and tunnel
+    /// constructions sent to another relay and not answered yet.
+    public var remoteTunnels: Int = 0
+    public var pendingRemoteTunnels: Int = 0
+
+    public var totalDroppedBroadcasts: Int { droppedBroadcasts.values.reduce(0, +) }
+    public var totalDroppedEvents: Int { droppedEvents.values.reduce(0, +) }
+}
+
+/// The counters the core keeps for `RelayStatistics`.
+struct RelayCounters {
+    package var queuedBytes = 0
+    var peakConnectionQueuedBytes = 0
+    var droppedBroadcasts: [WireName: Int] = [:]
+    var droppedEvents: [WireName: Int] = [:]
+    var overloadedRequests: [WireName: Int] = [:]
+
+    mutating func notePeak(_ queued: Int) {
+        if queued > peakConnectionQueuedBytes { peakConnectionQueuedBytes = queued }
+    }
+
+    /// Counts one drop; the key is copied only the first time a name drops.
+    static func countDrop(_ table: inout [WireName: Int], _ name: WireName) {
+        if let index = table.index(forKey: name) {
+            table.values[index] += 1
+        } else {
+            table[WireName.compact(name.bytes)] = 1
+        }
+    }
+}
+
+extension RelayCore {
+    package var statistics: RelayStatistics {
+        func strings(_ table: [WireName: Int]) -> [String: Int] {
+            Dictionary(table.map { ($0.key.description, $0.value) }, uniquingKeysWith: +)
+        }
+        return RelayStatistics(
+            connections: connections.count,
+            handshakingConnections: connections.values.filter { $0.lifecycle.isAwaitingHandshake }.count,
+            clusters: routes.clusterCount,
+            topics: routes.topicCount,
+            pendingRequests: connections.values.reduce(0) { $0 + $1.delivered.count },
+            tunnels: tunnels.count + (peering?.remoteTunnels.bridged.count ?? 0),
+            queuedBytes: counters.queuedBytes,
+            peakConnectionQueuedBytes: counters.peakConnectionQueuedBytes,
+            droppedBroadcasts: strings(counters.droppedBroadcasts),
+            droppedEvents: strings(counters.droppedEvents),
+            overloadedRequests: strings(counters.overloadedRequests),
+            forwardedRequests: peering?.forwarded.count ?? 0,
+            peerQueuedBytes: peering?.queues.values.reduce(0) { $0 + $1.queuedBytes } ?? 0,
+            remoteTunnels: peering?.remoteTunnels.bridged.count ?? 0,
+            pendingRemoteTunnels: peering?.remoteTunnels.pending.count ?? 0)
+    }
+}
