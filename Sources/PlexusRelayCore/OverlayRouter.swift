@@ -32,6 +32,14 @@ public struct OverlayRouterSettings: Sendable {
         quarantine = .seconds(3)
         balancerSeed = UInt64.random(in: .min ... .max)
     }
+
+    /// The settings of a relay that is not part of an overlay: node 0 in the empty zone. Its
+    /// router never learns a directory, so it never routes anywhere but to local members.
+    public static var standalone: OverlayRouterSettings {
+        var settings = OverlayRouterSettings(localNode: PeerID(high: 0, low: 0), localZone: "")
+        settings.balancerSeed = 0
+        return settings
+    }
 }
 
 /// One other relay's entry for a cluster, from the directory.
@@ -52,8 +60,7 @@ struct RemoteDirectory: Sendable {
     init() {}
 
     init(_ snapshot: DirectorySnapshot, localNode: PeerID) {
-        for node in snapshot.records.keys.sorted() where node != localNode {
-            let record = snapshot.records[node]!
+        for (node, record) in snapshot.records.sorted(by: { $0.key < $1.key }) where node != localNode {
             nodes.insert(node)
             for entry in record.clusters {
                 clusters[WireName(ByteBuffer(bytes: entry.cluster.bytes)), default: []]
@@ -78,8 +85,14 @@ struct ClientRequest: Sendable {
     var requestID: UInt64
 }
 
-/// The core's overlay state: present only when the relay runs in an overlay.
-struct PeerRoutingState {
+/// Cross-relay routing as a state machine of its own, owned by `RelayCore`: the directory as
+/// the hot path reads it, the queues toward every relay, quarantine and draining, the requests
+/// forwarded elsewhere, the balancer, and the tunnels with an end on another relay.
+///
+/// Guarantees: every decision depends only on its own state and the time passed in (no clock,
+/// no sockets); a relay without an overlay has a router with an empty directory, which never
+/// picks another relay. The core turns what it returns into effects.
+struct OverlayRouter {
     let settings: OverlayRouterSettings
     var directory = RemoteDirectory()
     var queues: [PeerID: PeerQueue] = [:]
@@ -100,6 +113,8 @@ struct PeerRoutingState {
                             generator: SeededGenerator(seed: settings.balancerSeed))
     }
 
+    // MARK: Decisions
+
     /// Whether new work may be sent to `node` now.
     func accepts(_ node: PeerID, now: NIODeadline) -> Bool {
         if draining.contains(node) { return false }
@@ -113,5 +128,93 @@ struct PeerRoutingState {
         return true
     }
 
-    package func queuedBytes(to node: PeerID) -> Int { queues[node]?.queuedBytes ?? 0 }
+    /// Where a request or tunnel for a cluster served by `servers` goes, given the local members'
+    /// count and in-flight requests: a local member while they have capacity, else the balancer's
+    /// pick among the local relay and the relays that accept work now (locality tiers, the less
+    /// loaded of two random candidates, overflow to the next tier).
+    mutating func choose(among servers: [RemoteServer], localMembers: Int, localInflight: Int,
+                         now: NIODeadline) -> RouteChoice {
+        let localCapacity = localMembers * settings.memberConcurrency
+        if localMembers > 0, localInflight < localCapacity { return .local }
+        var candidates: [BalancerCandidate] = []
+        candidates.reserveCapacity(servers.count + 1)
+        if localMembers > 0 {
+            candidates.append(BalancerCandidate(node: settings.localNode, zone: settings.localZone,
+                                                capacity: UInt32(clamping: localCapacity), inflight: localInflight))
+        }
+        for server in servers where accepts(server.node, now: now) {
+            candidates.append(BalancerCandidate(node: server.node, zone: server.zone, capacity: server.capacity,
+                                                inflight: forwarded.inflight(to: server.node)))
+        }
+        guard let choice = balancer.choose(among: candidates) else { return .none }
+        return choice.node == settings.localNode ? .local : .remote(choice.node)
+    }
+
+    // MARK: Queues toward other relays
+
+    func queuedBytes(to node: PeerID) -> Int { queues[node]?.queuedBytes ?? 0 }
+
+    /// Whether `bytes` more may be queued toward `node` for work that can be refused (requests,
+    /// tunnel constructions): up to twice the soft bound.
+    func hasRoom(toward node: PeerID, bytes: Int) -> Bool {
+        let queued = queuedBytes(to: node)
+        return queued == 0 || queued + bytes <= 2 * settings.peerQueueLimitBytes
+    }
+
+    /// Counts `bytes` handed to the link toward `node`.
+    mutating func enqueued(_ bytes: Int, toward node: PeerID) {
+        queues[node, default: PeerQueue()].queuedBytes += bytes
+    }
+
+    /// Records that `client` stopped being read because of `node`'s queue; false if it already was.
+    mutating func pause(_ client: ConnectionID, for node: PeerID) -> Bool {
+        guard let index = queues.index(forKey: node), !queues.values[index].pausedClients.contains(client) else {
+            return false
+        }
+        queues.values[index].pausedClients.append(client)
+        return true
+    }
+
+    /// The link toward `node` took `bytes`; returns the clients to read again (once the queue
+    /// is down to half the soft bound).
+    mutating func written(_ bytes: Int, toward node: PeerID) -> [ConnectionID] {
+        guard let index = queues.index(forKey: node) else { return [] }
+        queues.values[index].queuedBytes = max(0, queues.values[index].queuedBytes - bytes)
+        let queue = queues.values[index]
+        guard !queue.pausedClients.isEmpty, queue.queuedBytes <= settings.peerQueueLimitBytes / 2 else { return [] }
+        queues.values[index].pausedClients.removeAll()
+        return queue.pausedClients
+    }
+
+    // MARK: Membership and failures
+
+    /// A new directory snapshot: rebuild the hot-path view; forget draining marks of relays gone.
+    mutating func directoryChanged(_ snapshot: DirectorySnapshot) {
+        let directory = RemoteDirectory(snapshot, localNode: settings.localNode)
+        draining = draining.filter { directory.nodes.contains($0) }
+        self.directory = directory
+    }
+
+    /// `node` failed or left: returns the requests forwarded there (to be answered now) and the
+    /// clients paused because of its queue (to be read again); the node is quarantined.
+    mutating func peerFailed(_ node: PeerID, now: NIODeadline) -> (requests: [ClientRequest], resumed: [ConnectionID]) {
+        let requests = forwarded.peerFailed(node).map(\.context)
+        let resumed = queues.removeValue(forKey: node)?.pausedClients ?? []
+        draining.remove(node)
+        quarantinedUntil[node] = now + settings.quarantine
+        quarantinedUntil = quarantinedUntil.filter { $0.value > now }
+        return (requests, resumed)
+    }
+
+    /// Marks this relay as draining; false if it already was.
+    mutating func startDraining() -> Bool {
+        guard !isDraining else { return false }
+        isDraining = true
+        return true
+    }
+
+    /// Requests forwarded elsewhere plus cross-relay tunnels (open or being built).
+    var pendingWork: Int {
+        forwarded.count + remoteTunnels.bridged.count + remoteTunnels.pending.count
+    }
 }

@@ -26,12 +26,14 @@ extension RelayCore {
     /// C→R TUN_TRANSFER on a bridged tunnel.
     mutating func bridgedClientTransfer(_ id: UInt64, from client: ConnectionID, sizeOrContinuation: UInt64,
                                         chunk data: ByteBuffer) {
-        guard let tunnel = peering?.remoteTunnels.bridged[id] else { return }
+        guard let tunnel = router.remoteTunnels.bridged[id] else { return }
         var chunk = TunnelChunk(sizeOrContinuation: sizeOrContinuation, data: data)
         let movesAtOnce = tunnel.outbound.bufferedChunks == 0 && chunk.length <= tunnel.outbound.peerCredit
             && tunnelRoom(toward: tunnel.node, bytes: chunk.length)
         if !movesAtOnce { chunk.data = Self.compacted(data) } // a waiting chunk never pins a read buffer
-        switch peering!.remoteTunnels.bridged[id]!.outbound.receiveFromClient(chunk) {
+        switch router.remoteTunnels.bridged[id]?.outbound.receiveFromClient(chunk) {
+        case nil:
+            return
         case .accepted:
             pumpBridgedOutbound(id)
         case .discardedOrphanContinuation(let credit):
@@ -43,32 +45,31 @@ extension RelayCore {
 
     /// TUNNEL_ALLOW from the peer relay: more chunks may go there.
     mutating func bridgedPeerAllow(_ id: UInt64, bytes: UInt64, from node: PeerID) {
-        guard peering?.remoteTunnels.bridged[id]?.node == node else { return }
-        peering!.remoteTunnels.bridged[id]!.outbound.peerGranted(bytes)
+        guard router.remoteTunnels.bridged[id]?.node == node else { return }
+        router.remoteTunnels.bridged[id]?.outbound.peerGranted(bytes)
         pumpBridgedOutbound(id)
     }
 
     /// Whether a tunnel chunk of `bytes` may be queued toward `node` now: only under the soft
     /// bound (an empty queue always takes one chunk).
     func tunnelRoom(toward node: PeerID, bytes: Int) -> Bool {
-        guard let peering else { return false }
-        let queued = peering.queuedBytes(to: node)
-        return queued == 0 || queued + bytes + Self.transferFrameOverhead <= peering.settings.peerQueueLimitBytes
+        let queued = router.queuedBytes(to: node)
+        return queued == 0 || queued + bytes + Self.transferFrameOverhead <= router.settings.peerQueueLimitBytes
     }
 
     /// Moves every chunk the peer's credit and the relay queue allow, returns their length to the
     /// client as TUN_ALLOW, and — once a closing tunnel has nothing left — sends TUNNEL_CLOSE.
     mutating func pumpBridgedOutbound(_ id: UInt64) {
-        guard let tunnel = peering?.remoteTunnels.bridged[id] else { return }
+        guard let tunnel = router.remoteTunnels.bridged[id] else { return }
         let node = tunnel.node
-        let limit = peering!.settings.peerQueueLimitBytes
-        var queued = peering!.queuedBytes(to: node)
-        let release = peering!.remoteTunnels.bridged[id]!.outbound.release(hasRoom: { length in
+        let limit = router.settings.peerQueueLimitBytes
+        var queued = router.queuedBytes(to: node)
+        guard let release = router.remoteTunnels.bridged[id]?.outbound.release(hasRoom: { length in
             let size = length + Self.transferFrameOverhead
             guard queued == 0 || queued + size <= limit else { return false }
             queued += size
             return true
-        })
+        }) else { return }
         for chunk in release.toPeer {
             sendPeer(.tunnelTransfer(tunnelID: tunnel.peerTunnelID, sizeOrContinuation: chunk.sizeOrContinuation,
                                      chunk: chunk.data), to: node, dial: tunnel.dials)
@@ -76,26 +77,26 @@ extension RelayCore {
         if release.clientGrant > 0, !tunnel.closing {
             send(.tunnelAllow(id: tunnel.local.tunnelID, allowance: UInt64(release.clientGrant)), to: tunnel.local.connection)
         }
-        if peering!.remoteTunnels.bridged[id]!.outbound.bufferedChunks > 0 {
-            peering!.remoteTunnels.waiting[node, default: []].insert(id)
+        if (router.remoteTunnels.bridged[id]?.outbound.bufferedChunks ?? 0) > 0 {
+            router.remoteTunnels.waiting[node, default: []].insert(id)
         } else if tunnel.closing {
-            _ = peering!.remoteTunnels.remove(id)
+            _ = router.remoteTunnels.remove(id)
             sendPeer(.tunnelClose(tunnelID: tunnel.peerTunnelID, reason: ByteBuffer()), to: node, dial: tunnel.dials)
-        } else if let index = peering!.remoteTunnels.waiting.index(forKey: node) {
-            peering!.remoteTunnels.waiting.values[index].remove(id)
-            if peering!.remoteTunnels.waiting.values[index].isEmpty { peering!.remoteTunnels.waiting.remove(at: index) }
+        } else if let index = router.remoteTunnels.waiting.index(forKey: node) {
+            router.remoteTunnels.waiting.values[index].remove(id)
+            if router.remoteTunnels.waiting.values[index].isEmpty { router.remoteTunnels.waiting.remove(at: index) }
         }
     }
 
     /// Room appeared in the queue toward `node`: resume the tunnels waiting to send there.
     mutating func pumpRemoteTunnels(toward node: PeerID) {
-        guard let waiting = peering?.remoteTunnels.waiting[node], tunnelRoom(toward: node, bytes: 0) else { return }
+        guard let waiting = router.remoteTunnels.waiting[node], tunnelRoom(toward: node, bytes: 0) else { return }
         let ids = waiting.sorted()
-        let cursor = peering!.remoteTunnels.pumpCursor[node]
+        let cursor = router.remoteTunnels.pumpCursor[node]
         let start = cursor.flatMap { last in ids.firstIndex { $0 > last } } ?? 0
         for id in ids[start...] + ids[..<start] {
             guard tunnelRoom(toward: node, bytes: 0) else { break }
-            peering!.remoteTunnels.pumpCursor[node] = id
+            router.remoteTunnels.pumpCursor[node] = id
             pumpBridgedOutbound(id)
         }
     }
@@ -104,7 +105,7 @@ extension RelayCore {
 
     /// TUNNEL_TRANSFER from the peer relay.
     mutating func bridgedPeerTransfer(_ id: UInt64, sizeOrContinuation: UInt64, chunk data: ByteBuffer, from node: PeerID) {
-        guard let tunnel = peering?.remoteTunnels.bridged[id], tunnel.node == node else { return }
+        guard let tunnel = router.remoteTunnels.bridged[id], tunnel.node == node else { return }
         if tunnel.closing {
             // The local end is gone: nobody reads this; keep the peer's credit whole.
             sendPeer(.tunnelAllow(tunnelID: tunnel.peerTunnelID, bytes: UInt64(data.readableBytes)), to: node, dial: tunnel.dials)
@@ -114,13 +115,15 @@ extension RelayCore {
         let mayWait = tunnel.inbound.bufferedBytes > 0 || !hasRoom(tunnel.local.connection, bytes: chunk.length + 16)
             || (chunk.startsMessage && tunnel.inbound.clientAllowance < Int64(chunk.length))
         if mayWait { chunk.data = Self.compacted(data) }
-        switch peering!.remoteTunnels.bridged[id]!.inbound.receiveFromPeer(chunk) {
+        switch router.remoteTunnels.bridged[id]?.inbound.receiveFromPeer(chunk) {
+        case nil:
+            return
         case .accepted:
             pumpBridgedInbound(id)
         case .discardedOrphanContinuation(let credit):
             sendPeer(.tunnelAllow(tunnelID: tunnel.peerTunnelID, bytes: UInt64(credit)), to: node, dial: tunnel.dials)
         case .overrun:
-            guard let removed = peering!.remoteTunnels.remove(id) else { return }
+            guard let removed = router.remoteTunnels.remove(id) else { return }
             let reason = ByteBuffer(string: Self.peerOverrunReason)
             deliverClose(of: removed, reason: reason)
             sendPeer(.tunnelClose(tunnelID: removed.peerTunnelID, reason: reason), to: node, dial: removed.dials)
@@ -129,24 +132,24 @@ extension RelayCore {
 
     /// C→R TUN_ALLOW on a bridged tunnel.
     mutating func bridgedClientAllow(_ id: UInt64, allowance: UInt64) {
-        guard peering?.remoteTunnels.bridged[id] != nil else { return }
-        peering!.remoteTunnels.bridged[id]!.inbound.clientGranted(allowance)
+        guard router.remoteTunnels.bridged[id] != nil else { return }
+        router.remoteTunnels.bridged[id]?.inbound.clientGranted(allowance)
         pumpBridgedInbound(id)
     }
 
     /// Writes every chunk the §9.4 rules and the client's queue allow, and returns their length to
     /// the peer relay as one TUNNEL_ALLOW.
     mutating func pumpBridgedInbound(_ id: UInt64) {
-        guard let tunnel = peering?.remoteTunnels.bridged[id], !tunnel.closing else { return }
+        guard let tunnel = router.remoteTunnels.bridged[id], !tunnel.closing else { return }
         let client = tunnel.local.connection
         guard connections[client] != nil else { return }
         let limit = configuration.outboundQueueLimitBytes
         var queued = queuedBytes(of: client)
-        let release = peering!.remoteTunnels.bridged[id]!.inbound.release(hasRoom: { length in
+        guard let release = router.remoteTunnels.bridged[id]?.inbound.release(hasRoom: { length in
             guard queued == 0 || queued + length + 16 <= limit else { return false }
             queued += length + 16
             return true
-        })
+        }) else { return }
         for chunk in release.toClient {
             send(.tunnelTransfer(id: tunnel.local.tunnelID, sizeOrContinuation: chunk.sizeOrContinuation, chunk: chunk.data),
                  to: client)
@@ -160,7 +163,7 @@ extension RelayCore {
     /// A client's socket drained: resume its bridged tunnels that wait for room in its queue.
     mutating func pumpBridgedTunnels(toward client: ConnectionID) {
         guard let ids = connections[client]?.bridgedTunnels, !ids.isEmpty else { return }
-        for (_, id) in ids where (peering?.remoteTunnels.bridged[id]?.inbound.bufferedBytes ?? 0) > 0 {
+        for (_, id) in ids where (router.remoteTunnels.bridged[id]?.inbound.bufferedBytes ?? 0) > 0 {
             pumpBridgedInbound(id)
         }
     }
@@ -171,9 +174,9 @@ extension RelayCore {
     /// removed) or its connection ended: nothing more goes to it; chunks it sent still move on to
     /// the peer (within credit), then TUNNEL_CLOSE tells the peer relay.
     mutating func closeBridgedFromClient(_ id: UInt64) {
-        guard peering?.remoteTunnels.bridged[id] != nil else { return }
-        peering!.remoteTunnels.bridged[id]!.closing = true
-        _ = peering!.remoteTunnels.bridged[id]!.inbound.drainForClose() // nobody will read it
+        guard router.remoteTunnels.bridged[id] != nil else { return }
+        router.remoteTunnels.bridged[id]?.closing = true
+        _ = router.remoteTunnels.bridged[id]?.inbound.drainForClose() // nobody will read it
         pumpBridgedOutbound(id)
     }
 
@@ -181,7 +184,7 @@ extension RelayCore {
     /// then TUN_CLOSE with the peer's reason. A tunnel whose local end already closed is just
     /// forgotten (simultaneous close: each end gets one TUN_CLOSE).
     mutating func bridgedPeerClose(_ id: UInt64, reason: ByteBuffer, from node: PeerID) {
-        guard peering?.remoteTunnels.bridged[id]?.node == node, let tunnel = peering!.remoteTunnels.remove(id) else { return }
+        guard router.remoteTunnels.bridged[id]?.node == node, let tunnel = router.remoteTunnels.remove(id) else { return }
         deliverClose(of: tunnel, reason: reason)
     }
 

@@ -10,9 +10,9 @@ extension RelayCore {
     mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         let name = WireName(cluster)
         deliverBroadcastLocally(name, message: message)
-        guard let relays = peering?.directory.clusters[name] else { return }
+        guard let relays = router.directory.clusters[name] else { return }
         var previous: PeerID?
-        for server in relays where server.node != previous && peering!.reachable(server.node, now: now) {
+        for server in relays where server.node != previous && router.reachable(server.node, now: now) {
             previous = server.node
             if !sendFanOut(.broadcast(cluster: cluster, message: message), to: server.node, from: source) {
                 RelayCounters.countDrop(&counters.droppedBroadcasts, name)
@@ -43,8 +43,8 @@ extension RelayCore {
     mutating func publish(topic: ByteBuffer, event: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         let name = WireName(topic)
         deliverEventLocally(name, topic: topic, event: event)
-        guard let relays = peering?.directory.topics[name] else { return }
-        for node in relays where peering!.reachable(node, now: now) {
+        guard let relays = router.directory.topics[name] else { return }
+        for node in relays where router.reachable(node, now: now) {
             if !sendFanOut(.publish(topic: topic, event: event), to: node, from: source) {
                 RelayCounters.countDrop(&counters.droppedEvents, name)
             }
@@ -74,7 +74,7 @@ extension RelayCore {
         let name = WireName(topic)
         guard connections[id]?.subscriptions.contains(name) == false else { return }
         let stored = WireName.compact(topic)
-        connections[id]!.subscriptions.insert(stored)
+        connections[id]?.subscriptions.insert(stored)
         _ = routes.subscribe(id, to: stored)
     }
 

@@ -20,25 +20,11 @@ extension RelayCore {
     mutating func route(to cluster: WireName, now: NIODeadline) -> RouteChoice {
         let localCount = routes.memberCount(of: cluster)
         // Stand-alone, or served nowhere else: no copy of the overlay state on this path.
-        guard let servers = peering?.directory.clusters[cluster] else {
+        guard let servers = router.directory.clusters[cluster] else {
             return localCount > 0 ? .local : .none
         }
-        let settings = peering!.settings
-        let localCapacity = localCount * settings.memberConcurrency
-        let localInflight = localCount > 0 ? inflight(of: cluster) : 0
-        if localCount > 0, localInflight < localCapacity { return .local }
-        var candidates: [BalancerCandidate] = []
-        candidates.reserveCapacity(servers.count + 1)
-        if localCount > 0 {
-            candidates.append(BalancerCandidate(node: settings.localNode, zone: settings.localZone,
-                                                capacity: UInt32(clamping: localCapacity), inflight: localInflight))
-        }
-        for server in servers where peering!.accepts(server.node, now: now) {
-            candidates.append(BalancerCandidate(node: server.node, zone: server.zone, capacity: server.capacity,
-                                                inflight: peering!.forwarded.inflight(to: server.node)))
-        }
-        guard let choice = peering!.balancer.choose(among: candidates) else { return .none }
-        return choice.node == settings.localNode ? .local : .remote(choice.node)
+        return router.choose(among: servers, localMembers: localCount,
+                             localInflight: localCount > 0 ? inflight(of: cluster) : 0, now: now)
     }
 
     /// Requests delivered to the local members of `cluster` and not answered yet.
@@ -67,13 +53,13 @@ extension RelayCore {
             failOverloaded(.client(requester.connection, requestID: requester.requestID), cluster: WireName(cluster))
             return
         }
-        let id = peering!.forwarded.register(to: node, deadline: deadline, context: requester)
+        let id = router.forwarded.register(to: node, deadline: deadline, context: requester)
         sendPeer(.request(id: id, cluster: cluster, millisecondsLeft: timeout, payload: payload), to: node, dial: true)
     }
 
     mutating func expireForwarded(now: NIODeadline) {
-        guard peering?.forwarded.nextDeadline.map({ $0 <= now }) == true else { return }
-        for entry in peering!.forwarded.expire(now: now) {
+        guard router.forwarded.nextDeadline.map({ $0 <= now }) == true else { return }
+        for entry in router.forwarded.expire(now: now) {
             answerClient(entry.context, with: .timedOut)
         }
     }
@@ -87,12 +73,11 @@ extension RelayCore {
 
     /// One frame from relay `node`, in the order that relay sent it.
     package mutating func receivePeer(_ frame: PeerFrame, from node: PeerID, now: NIODeadline) {
-        guard peering != nil else { return }
         switch frame {
         case let .request(id, cluster, left, payload):
             serveRemote(id: id, cluster: cluster, millisecondsLeft: left, payload: payload, from: node, now: now)
         case let .reply(id, outcome):
-            guard let entry = peering!.forwarded.complete(id: id, from: node) else { return }
+            guard let entry = router.forwarded.complete(id: id, from: node) else { return }
             switch outcome {
             case .success(let reply): answerClient(entry.context, with: .success(reply))
             case .fault(let text): answerClient(entry.context, with: .fault(text))
@@ -103,7 +88,7 @@ extension RelayCore {
         case let .publish(topic, event):
             deliverEventLocally(WireName(topic), topic: topic, event: event)
         case .departure(.draining):
-            peering!.draining.insert(node)
+            router.draining.insert(node)
         case .departure(.leaving):
             peerFailed(node, now: now)
         case .tunnelInit, .tunnelConfirm, .tunnelRefuse, .tunnelAllow, .tunnelTransfer, .tunnelClose:
@@ -141,32 +126,27 @@ extension RelayCore {
 
     /// `sendPeer` for a caller that already computed `frame.encodedSize`.
     package mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: PeerID, dial: Bool) {
-        guard peering != nil else { return }
-        peering!.queues[node, default: PeerQueue()].queuedBytes += size
+        router.enqueued(size, toward: node)
         effects.append(.sendPeer(node, frame, dial: dial, size: size))
     }
 
     /// Whether `bytes` more may be queued toward `node` for work that can be refused (requests,
     /// tunnel constructions).
     func peerHasRoom(_ node: PeerID, bytes: Int) -> Bool {
-        guard let peering else { return false }
-        let queued = peering.queuedBytes(to: node)
-        return queued == 0 || queued + bytes <= 2 * peering.settings.peerQueueLimitBytes
+        router.hasRoom(toward: node, bytes: bytes)
     }
 
     /// Sends a broadcast or event frame to `node` under the queue rules: above the soft bound the
     /// sending client stops being read until the queue drains; above twice the bound the frame is
     /// dropped and `false` returned (the caller counts it).
     mutating func sendFanOut(_ frame: PeerFrame, to node: PeerID, from source: ConnectionID?) -> Bool {
-        let limit = peering!.settings.peerQueueLimitBytes
+        let limit = router.settings.peerQueueLimitBytes
         let size = frame.encodedSize
         guard size <= Self.maxForwardedMessageBytes else { return false } // the peer could not decode it
-        let queued = peering!.queuedBytes(to: node)
+        let queued = router.queuedBytes(to: node)
         guard queued == 0 || queued + size <= 2 * limit else { return false }
         sendPeer(frame, size: size, to: node, dial: true)
-        if queued + size > limit, let source, connections[source] != nil,
-           !peering!.queues[node]!.pausedClients.contains(source) {
-            peering!.queues[node]!.pausedClients.append(source)
+        if queued + size > limit, let source, connections[source] != nil, router.pause(source, for: node) {
             effects.append(.pauseReading(source))
         }
         return true
@@ -174,13 +154,7 @@ extension RelayCore {
 
     /// The driver's socket took `bytes` of the frames queued for `node`.
     package mutating func peerWritten(_ node: PeerID, bytes: Int) {
-        guard let index = peering?.queues.index(forKey: node) else { return }
-        peering!.queues.values[index].queuedBytes = max(0, peering!.queues.values[index].queuedBytes - bytes)
-        let queue = peering!.queues.values[index]
-        if !queue.pausedClients.isEmpty, queue.queuedBytes <= peering!.settings.peerQueueLimitBytes / 2 {
-            for client in queue.pausedClients { effects.append(.resumeReading(client)) }
-            peering!.queues.values[index].pausedClients.removeAll()
-        }
+        for client in router.written(bytes, toward: node) { effects.append(.resumeReading(client)) }
         pumpRemoteTunnels(toward: node)
     }
 
@@ -194,40 +168,28 @@ extension RelayCore {
 
     /// The directory changed: rebuild the hot-path view.
     package mutating func directoryChanged(_ snapshot: DirectorySnapshot) {
-        guard let localNode = peering?.settings.localNode else { return }
-        let directory = RemoteDirectory(snapshot, localNode: localNode)
-        peering!.draining = peering!.draining.filter { directory.nodes.contains($0) }
-        peering!.directory = directory
+        router.directoryChanged(snapshot)
     }
 
     /// The session to `node` failed, the relay was declared dead or left: every request pending
     /// there is answered timed-out now (not at its deadline), its tunnels close, and the balancer
     /// skips it for the quarantine period.
     package mutating func peerFailed(_ node: PeerID, now: NIODeadline) {
-        guard peering != nil else { return }
-        for entry in peering!.forwarded.peerFailed(node) {
-            answerClient(entry.context, with: .timedOut)
-        }
-        if let queue = peering!.queues.removeValue(forKey: node) {
-            for client in queue.pausedClients { effects.append(.resumeReading(client)) }
-        }
-        peering!.draining.remove(node)
-        peering!.quarantinedUntil[node] = now + peering!.settings.quarantine
-        peering!.quarantinedUntil = peering!.quarantinedUntil.filter { $0.value > now }
+        let (requests, resumed) = router.peerFailed(node, now: now)
+        for request in requests { answerClient(request, with: .timedOut) }
+        for client in resumed { effects.append(.resumeReading(client)) }
         remoteTunnelsPeerFailed(node)
     }
 
     /// Graceful leave, step 1: tell every relay with a session that this one is draining (they
     /// send no new requests or tunnels here; requests already on their way are still served).
     package mutating func startDraining() {
-        guard peering != nil, !peering!.isDraining else { return }
-        peering!.isDraining = true
+        guard router.startDraining() else { return }
         effects.append(.announceDeparture(.draining))
     }
 
     /// Graceful leave, last step: every relay with a session fails what it still has pending here.
     package mutating func announceLeaving() {
-        guard peering != nil else { return }
         effects.append(.announceDeparture(.leaving))
     }
 
@@ -235,7 +197,6 @@ extension RelayCore {
     /// to local services (for local or remote requesters), requests forwarded elsewhere, and
     /// tunnels to or from other relays (open or being built), which get the drain time to finish.
     package var pendingWork: Int {
-        let tunnels = (peering?.remoteTunnels.bridged.count ?? 0) + (peering?.remoteTunnels.pending.count ?? 0)
-        return connections.values.reduce(0) { $0 + $1.delivered.count } + (peering?.forwarded.count ?? 0) + tunnels
+        connections.values.reduce(0) { $0 + $1.delivered.count } + router.pendingWork
     }
 }

@@ -27,15 +27,14 @@ extension RelayCore {
 
     /// A tunnel frame from relay `node`.
     mutating func receiveTunnelFrame(_ frame: PeerFrame, from node: PeerID, now: NIODeadline) {
-        guard peering != nil else { return }
         switch frame {
         case let .tunnelInit(tunnelID, cluster, left):
             offerRemoteTunnel(tunnelID, cluster: cluster, millisecondsLeft: left, from: node, now: now)
         case let .tunnelConfirm(initiatorTunnelID, acceptorTunnelID, chunkLimit):
             remoteTunnelConfirmed(initiatorTunnelID, acceptorTunnelID: acceptorTunnelID, chunkLimit: chunkLimit, from: node)
         case let .tunnelRefuse(initiatorTunnelID, _):
-            guard let pending = peering!.remoteTunnels.pending[initiatorTunnelID], pending.node == node else { return }
-            peering!.remoteTunnels.pending[initiatorTunnelID] = nil
+            guard let pending = router.remoteTunnels.pending[initiatorTunnelID], pending.node == node else { return }
+            router.remoteTunnels.pending[initiatorTunnelID] = nil
             answerTunnelTimedOut(pending.initiator)
         case let .tunnelAllow(tunnelID, bytes):
             bridgedPeerAllow(tunnelID, bytes: bytes, from: node)
@@ -59,8 +58,8 @@ extension RelayCore {
             send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
             return
         }
-        let id = peering!.remoteTunnels.allocateID()
-        peering!.remoteTunnels.pending[id] = PendingRemoteTunnel(
+        let id = router.remoteTunnels.allocateID()
+        router.remoteTunnels.pending[id] = PendingRemoteTunnel(
             initiator: TunnelEnd(connection: initiator, tunnelID: tunnelID), node: node)
         schedule(.remoteTunnelInit(id), at: deadline)
         sendPeer(.tunnelInit(tunnelID: id, cluster: cluster, millisecondsLeft: milliseconds), to: node, dial: true)
@@ -68,7 +67,7 @@ extension RelayCore {
 
     /// The initiator's deadline passed before the other relay answered.
     mutating func expireRemoteTunnelInit(_ id: UInt64) {
-        guard let pending = peering?.remoteTunnels.pending.removeValue(forKey: id) else { return }
+        guard let pending = router.remoteTunnels.pending.removeValue(forKey: id) else { return }
         answerTunnelTimedOut(pending.initiator)
     }
 
@@ -81,13 +80,13 @@ extension RelayCore {
     /// relays', so its chunks fit either) and grant both the client and the peer relay W.
     private mutating func remoteTunnelConfirmed(_ id: UInt64, acceptorTunnelID: UInt64, chunkLimit: UInt64,
                                                 from node: PeerID) {
-        guard let pending = peering!.remoteTunnels.pending[id], pending.node == node else {
+        guard let pending = router.remoteTunnels.pending[id], pending.node == node else {
             // Answered already (deadline passed): the acceptor's end must close.
             sendPeer(.tunnelClose(tunnelID: acceptorTunnelID, reason: ByteBuffer(string: Self.lateConfirmationReason)),
                      to: node, dial: false)
             return
         }
-        peering!.remoteTunnels.pending[id] = nil
+        router.remoteTunnels.pending[id] = nil
         let end = pending.initiator
         guard let connection = connections[end.connection], connection.lifecycle.isActive,
               connection.tunnels[end.tunnelID] == nil, connection.bridgedTunnels[end.tunnelID] == nil
@@ -97,10 +96,10 @@ extension RelayCore {
             return
         }
         let window = configuration.tunnelWindow
-        peering!.remoteTunnels.bridged[id] = BridgedTunnel(
+        router.remoteTunnels.bridged[id] = BridgedTunnel(
             local: end, node: node, peerTunnelID: acceptorTunnelID,
             outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: true)
-        connections[end.connection]!.bridgedTunnels[end.tunnelID] = id
+        connections[end.connection]?.bridgedTunnels[end.tunnelID] = id
         let limit = min(UInt64(remoteChunkLimit), chunkLimit)
         send(.tunnelResult(id: end.tunnelID, chunkLimit: limit), to: end.connection)
         send(.tunnelAllow(id: end.tunnelID, allowance: UInt64(window)), to: end.connection)
@@ -127,8 +126,8 @@ extension RelayCore {
                 refuseRemoteTunnel(id, to: node, reason: Self.noMemberReason)
                 return
             }
-            connections[acceptor]!.nextBuildID &+= 1
-            connections[acceptor]!.offers[buildID] = TunnelOffer(initiator: acceptor, initiatorTunnelID: id, remote: node)
+            connections[acceptor]?.nextBuildID &+= 1
+            connections[acceptor]?.offers[buildID] = TunnelOffer(initiator: acceptor, initiatorTunnelID: id, remote: node)
             let left: TimeAmount = .milliseconds(Int64(min(millisecondsLeft, Self.maxTimeoutMilliseconds)))
             schedule(.tunnelOffer(acceptor: acceptor, buildID: buildID), at: now + min(left, configuration.acceptorConfirmTimeout))
             send(.tunnelOffer(buildID: buildID, chunkLimit: UInt64(remoteChunkLimit)), to: acceptor)
@@ -141,13 +140,12 @@ extension RelayCore {
 
     /// The member confirmed an offer from relay `node`: link its end and grant W both ways.
     mutating func acceptRemoteTunnel(from node: PeerID, initiatorTunnelID: UInt64, acceptor: ConnectionID, tunnelID: UInt64) {
-        guard peering != nil else { return }
-        let id = peering!.remoteTunnels.allocateID()
+        let id = router.remoteTunnels.allocateID()
         let window = configuration.tunnelWindow
-        peering!.remoteTunnels.bridged[id] = BridgedTunnel(
+        router.remoteTunnels.bridged[id] = BridgedTunnel(
             local: TunnelEnd(connection: acceptor, tunnelID: tunnelID), node: node, peerTunnelID: initiatorTunnelID,
             outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: false)
-        connections[acceptor]!.bridgedTunnels[tunnelID] = id
+        connections[acceptor]?.bridgedTunnels[tunnelID] = id
         sendPeer(.tunnelConfirm(initiatorTunnelID: initiatorTunnelID, acceptorTunnelID: id,
                                 chunkLimit: UInt64(remoteChunkLimit)), to: node, dial: false)
         sendPeer(.tunnelAllow(tunnelID: initiatorTunnelID, bytes: UInt64(window)), to: node, dial: false)
@@ -161,22 +159,21 @@ extension RelayCore {
     /// — constructions sent there are answered timed-out at once, and offers made for it are
     /// withdrawn (a later confirmation gets the usual "expired or unknown" TUN_CLOSE).
     mutating func remoteTunnelsPeerFailed(_ node: PeerID) {
-        guard peering != nil else { return }
         let reason = Self.relayFailedReason(node)
-        let pending = peering!.remoteTunnels.pending.filter { $0.value.node == node }.sorted { $0.key < $1.key }
+        let pending = router.remoteTunnels.pending.filter { $0.value.node == node }.sorted { $0.key < $1.key }
         for (id, entry) in pending {
-            peering!.remoteTunnels.pending[id] = nil
+            router.remoteTunnels.pending[id] = nil
             answerTunnelTimedOut(entry.initiator)
         }
-        peering!.remoteTunnels.pumpCursor[node] = nil
-        let crossing = peering!.remoteTunnels.bridged.filter { $0.value.node == node }.keys.sorted()
+        router.remoteTunnels.pumpCursor[node] = nil
+        let crossing = router.remoteTunnels.bridged.filter { $0.value.node == node }.keys.sorted()
         for id in crossing {
-            guard let tunnel = peering!.remoteTunnels.remove(id) else { continue }
+            guard let tunnel = router.remoteTunnels.remove(id) else { continue }
             deliverClose(of: tunnel, reason: ByteBuffer(string: reason))
         }
         for connection in connections.keys.sorted() {
             guard let offers = connections[connection]?.offers, offers.values.contains(where: { $0.remote == node }) else { continue }
-            connections[connection]!.offers = offers.filter { $0.value.remote != node }
+            connections[connection]?.offers = offers.filter { $0.value.remote != node }
         }
     }
 }

@@ -76,8 +76,8 @@ extension RelayCore {
                 }
                 let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
                 guard hasRoom(server, bytes: packet.encodedSize) else { continue }
-                connections[server]!.nextRelayRequestID &+= 1
-                connections[server]!.delivered[relayID] = DeliveredRequest(requester: requester)
+                connections[server]?.nextRelayRequestID &+= 1
+                connections[server]?.delivered[relayID] = DeliveredRequest(requester: requester)
                 schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
                 send(packet, to: server)
                 return true

@@ -68,8 +68,8 @@ extension RelayCore {
                 schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
                 return
             }
-            connections[acceptor]!.nextBuildID &+= 1
-            connections[acceptor]!.offers[buildID] = TunnelOffer(initiator: initiator, initiatorTunnelID: tunnelID)
+            connections[acceptor]?.nextBuildID &+= 1
+            connections[acceptor]?.offers[buildID] = TunnelOffer(initiator: initiator, initiatorTunnelID: tunnelID)
             let wait = min(requested, configuration.acceptorConfirmTimeout)
             schedule(.tunnelOffer(acceptor: acceptor, buildID: buildID), at: now + wait)
             send(.tunnelOffer(buildID: buildID, chunkLimit: UInt64(configuration.chunkLimit)), to: acceptor)
@@ -83,7 +83,7 @@ extension RelayCore {
               connection.bridgedTunnels[tunnelID] == nil else {
             return // the id already names a live tunnel: a TUN_CLOSE would close that one
         }
-        guard let offer = connections[acceptor]!.offers.removeValue(forKey: buildID) else {
+        guard let offer = connections[acceptor]?.offers.removeValue(forKey: buildID) else {
             send(.tunnelClose(id: tunnelID, reason: ByteBuffer(string: Self.lateConfirmationReason)), to: acceptor)
             return
         }
@@ -107,8 +107,8 @@ extension RelayCore {
             initiator: TunnelEnd(connection: offer.initiator, tunnelID: offer.initiatorTunnelID),
             acceptor: TunnelEnd(connection: acceptor, tunnelID: tunnelID),
             toInitiator: TunnelFlow(window: window), toAcceptor: TunnelFlow(window: window))
-        connections[offer.initiator]!.tunnels[offer.initiatorTunnelID] = TunnelSide(key: key, isInitiator: true)
-        connections[acceptor]!.tunnels[tunnelID] = TunnelSide(key: key, isInitiator: false)
+        connections[offer.initiator]?.tunnels[offer.initiatorTunnelID] = TunnelSide(key: key, isInitiator: true)
+        connections[acceptor]?.tunnels[tunnelID] = TunnelSide(key: key, isInitiator: false)
         send(.tunnelAllow(id: tunnelID, allowance: UInt64(window)), to: acceptor)
         send(.tunnelResult(id: offer.initiatorTunnelID, chunkLimit: UInt64(configuration.chunkLimit)), to: offer.initiator)
         send(.tunnelAllow(id: offer.initiatorTunnelID, allowance: UInt64(window)), to: offer.initiator)
@@ -130,9 +130,9 @@ extension RelayCore {
             return
         }
         if side.isInitiator {
-            tunnels[side.key]!.toInitiator.grant(allowance)
+            tunnels[side.key]?.toInitiator.grant(allowance)
         } else {
-            tunnels[side.key]!.toAcceptor.grant(allowance)
+            tunnels[side.key]?.toAcceptor.grant(allowance)
         }
         pump(side.key, towardInitiator: side.isInitiator)
     }
@@ -148,9 +148,11 @@ extension RelayCore {
         }
         let towardInitiator = !side.isInitiator
         let outcome = towardInitiator
-            ? tunnels[side.key]!.toInitiator.receive(sizeOrContinuation: size, chunk: chunk)
-            : tunnels[side.key]!.toAcceptor.receive(sizeOrContinuation: size, chunk: chunk)
+            ? tunnels[side.key]?.toInitiator.receive(sizeOrContinuation: size, chunk: chunk)
+            : tunnels[side.key]?.toAcceptor.receive(sizeOrContinuation: size, chunk: chunk)
         switch outcome {
+        case nil:
+            return
         case .accepted:
             pump(side.key, towardInitiator: towardInitiator)
             if towardInitiator { tunnels[side.key]?.toInitiator.compactBuffered() } else { tunnels[side.key]?.toAcceptor.compactBuffered() }
@@ -203,8 +205,8 @@ extension RelayCore {
             let queued = connections[receiver.connection]?.queuedBytes ?? 0
             let hasRoom: (Int) -> Bool = { length in queued == 0 || queued + length + 16 <= limit }
             let next = towardInitiator
-                ? tunnels[key]!.toInitiator.popReleasable(hasRoom: hasRoom)
-                : tunnels[key]!.toAcceptor.popReleasable(hasRoom: hasRoom)
+                ? tunnels[key]?.toInitiator.popReleasable(hasRoom: hasRoom)
+                : tunnels[key]?.toAcceptor.popReleasable(hasRoom: hasRoom)
             guard let chunk = next else { break }
             returned += chunk.data.readableBytes
             send(.tunnelTransfer(id: receiver.tunnelID, sizeOrContinuation: chunk.sizeOrContinuation, chunk: chunk.data),

@@ -71,12 +71,13 @@ package struct RelayCore {
     var counters = RelayCounters()
     /// The effects produced since the driver last cleared them.
     package var effects: [RelayEffect] = []
-    /// Routing to other relays; nil for a stand-alone relay.
-    var peering: PeerRoutingState?
+    /// Routing to other relays. A stand-alone relay has a router with no peers: its directory
+    /// stays empty, so every decision falls back to local members.
+    var router: OverlayRouter
 
     package init(configuration: CoreConfiguration) {
         self.configuration = configuration
-        peering = configuration.overlay.map(PeerRoutingState.init(settings:))
+        router = OverlayRouter(settings: configuration.overlay ?? .standalone)
         effects.reserveCapacity(64)
     }
 
@@ -104,7 +105,7 @@ package struct RelayCore {
             drop(id, reason: reason)
         case .accept(let cluster):
             if let cluster {
-                connections[id]!.cluster = cluster
+                connections[id]?.cluster = cluster
                 routes.addMember(id, to: cluster)
             }
             send(.accept(version: ByteBuffer(string: WireConstants.protocolVersion)), to: id)
@@ -126,23 +127,22 @@ package struct RelayCore {
     /// The socket is gone (EOF, reset, write error). No CLOSE can be sent any more.
     package mutating func connectionClosed(_ id: ConnectionID) {
         guard connections[id] != nil else { return }
-        connections[id]!.lifecycle.markClosed()
+        connections[id]?.lifecycle.markClosed()
         removeConnection(id)
     }
 
     /// The driver wrote `bytes` of this connection's queue to its socket.
     package mutating func written(_ id: ConnectionID, bytes: Int) {
         guard connections[id] != nil else { return }
-        connections[id]!.queuedBytes -= bytes
+        connections[id]?.queuedBytes -= bytes
         counters.queuedBytes -= bytes
         pumpTunnels(toward: id)
-        if peering != nil { pumpBridgedTunnels(toward: id) }
+        pumpBridgedTunnels(toward: id)
     }
 
     /// The earliest pending deadline (possibly of something already answered).
     package var nextDeadline: NIODeadline? {
-        guard peering != nil else { return deadlines.nextDeadline }
-        guard let forwarded = peering!.forwarded.nextDeadline else { return deadlines.nextDeadline }
+        guard let forwarded = router.forwarded.nextDeadline else { return deadlines.nextDeadline }
         guard let local = deadlines.nextDeadline else { return forwarded }
         return min(local, forwarded)
     }
@@ -155,7 +155,7 @@ package struct RelayCore {
         case .unroutedRequest(let requester, _): return connections[requester] != nil
         case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
         case .unroutedTunnel(let initiator, _): return connections[initiator] != nil
-        case .remoteTunnelInit(let id): return peering?.remoteTunnels.pending[id] != nil
+        case .remoteTunnelInit(let id): return router.remoteTunnels.pending[id] != nil
         }
     }
 
@@ -170,7 +170,7 @@ package struct RelayCore {
 
     /// Fires every deadline due at `now`.
     package mutating func expire(now: NIODeadline) {
-        if peering != nil { expireForwarded(now: now) }
+        expireForwarded(now: now)
         while let kind = deadlines.popDue(now: now) {
             switch kind {
             case .handshake(let id):
@@ -198,7 +198,7 @@ package struct RelayCore {
     /// Relay shutdown: CLOSE(reason) to every active client, close every socket, forget everything.
     package mutating func shutdown(reason: String) {
         for id in connections.keys.sorted() {
-            if connections[id]!.lifecycle.isActive {
+            if connections[id]?.lifecycle.isActive == true {
                 send(.close(reason: ByteBuffer(string: reason)), to: id)
             }
             effects.append(.close(id))
@@ -208,7 +208,7 @@ package struct RelayCore {
         routes = RouteTable()
         tunnels.removeAll()
         counters.queuedBytes = 0
-        if let settings = peering?.settings { peering = PeerRoutingState(settings: settings) }
+        router = OverlayRouter(settings: router.settings)
     }
 
     // MARK: Dispatch
@@ -282,7 +282,7 @@ package struct RelayCore {
         guard connections[id] != nil else { return }
         leaveCluster(id)
         if let reason { send(.close(reason: ByteBuffer(string: reason)), to: id) }
-        connections[id]!.lifecycle.markClosed()
+        connections[id]?.lifecycle.markClosed()
         effects.append(.close(id))
         removeConnection(id)
     }
@@ -290,7 +290,7 @@ package struct RelayCore {
     /// Removes the connection from its cluster: no new requests, broadcasts or offers reach it.
     private mutating func leaveCluster(_ id: ConnectionID) {
         guard let cluster = connections[id]?.cluster else { return }
-        connections[id]!.cluster = nil
+        connections[id]?.cluster = nil
         routes.removeMember(id, from: cluster)
     }
 
@@ -302,7 +302,7 @@ package struct RelayCore {
         leaveCluster(id)
         for topic in connection.subscriptions { _ = routes.unsubscribe(id, from: topic) }
         counters.queuedBytes -= connection.queuedBytes
-        connections[id]!.queuedBytes = 0
+        connections[id]?.queuedBytes = 0
         // Nothing more may be sent to `id` from here on.
         connections.removeValue(forKey: id)
         for (_, entry) in connection.delivered where entry.requester.connection != id {

@@ -73,15 +73,15 @@ extension RelayCore {
             clusters: routes.clusterCount,
             topics: routes.topicCount,
             pendingRequests: connections.values.reduce(0) { $0 + $1.delivered.count },
-            tunnels: tunnels.count + (peering?.remoteTunnels.bridged.count ?? 0),
+            tunnels: tunnels.count + (router.remoteTunnels.bridged.count),
             queuedBytes: counters.queuedBytes,
             peakConnectionQueuedBytes: counters.peakConnectionQueuedBytes,
             droppedBroadcasts: strings(counters.droppedBroadcasts),
             droppedEvents: strings(counters.droppedEvents),
             overloadedRequests: strings(counters.overloadedRequests),
-            forwardedRequests: peering?.forwarded.count ?? 0,
-            peerQueuedBytes: peering?.queues.values.reduce(0) { $0 + $1.queuedBytes } ?? 0,
-            remoteTunnels: peering?.remoteTunnels.bridged.count ?? 0,
-            pendingRemoteTunnels: peering?.remoteTunnels.pending.count ?? 0)
+            forwardedRequests: router.forwarded.count,
+            peerQueuedBytes: router.queues.values.reduce(0) { $0 + $1.queuedBytes },
+            remoteTunnels: router.remoteTunnels.bridged.count,
+            pendingRemoteTunnels: router.remoteTunnels.pending.count)
     }
 }

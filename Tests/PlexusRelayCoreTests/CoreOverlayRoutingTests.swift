@@ -41,7 +41,7 @@ final class CoreOverlayRoutingTests: XCTestCase {
         let second = requests(in: out[1], for: member)[0].0
         out = overlay.receive(.reply(id: second, outcome: .fault(s("boom"))), from: member, on: 1)
         XCTAssertEqual(out[0], [p(client, .reply(id: 6, result: .fault(s("boom"))))])
-        XCTAssertEqual(overlay.relays[0].core.peering!.forwarded.count, 0)
+        XCTAssertEqual(overlay.relays[0].core.router.forwarded.count, 0)
     }
 
     func testUnansweredRequestTimesOutExactlyOnce() {
@@ -184,7 +184,7 @@ final class CoreOverlayRoutingTests: XCTestCase {
             paused += out[0].filter { $0 == .pause(publisher) }.count
         }
         XCTAssertEqual(paused, 1, "the publisher is paused once the relay's queue passes its bound")
-        let queued = overlay.relays[0].core.peering!.queuedBytes(to: overlay.ids[1])
+        let queued = overlay.relays[0].core.router.queuedBytes(to: overlay.ids[1])
         XCTAssertLessThanOrEqual(queued, 2 * 10_000, "the queue toward a relay never passes twice its bound")
         XCTAssertGreaterThan(overlay.relays[0].core.counters.droppedEvents.values.reduce(0, +), 0, "the rest is counted")
         let relay1 = overlay.ids[1]

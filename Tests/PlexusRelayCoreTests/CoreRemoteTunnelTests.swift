@@ -150,7 +150,7 @@ final class CoreRemoteTunnelTests: XCTestCase {
     }
 
     func buffered(_ overlay: VirtualOverlay, relay: Int) -> (outbound: Int, inbound: Int) {
-        let tunnels = overlay.relays[relay].core.peering!.remoteTunnels.bridged.values
+        let tunnels = overlay.relays[relay].core.router.remoteTunnels.bridged.values
         return (tunnels.map(\.outbound.bufferedBytes).max() ?? 0, tunnels.map(\.inbound.bufferedBytes).max() ?? 0)
     }
 
@@ -298,7 +298,7 @@ final class CoreRemoteTunnelTests: XCTestCase {
         XCTAssertEqual(ends[0].credit, 0)
         XCTAssertEqual(buffered(overlay, relay: 0).outbound, Self.window)
         XCTAssertEqual(buffered(overlay, relay: 1).inbound, Self.window)
-        XCTAssertLessThanOrEqual(overlay.relays[0].core.peering!.queuedBytes(to: overlay.ids[1]), 1 << 20)
+        XCTAssertLessThanOrEqual(overlay.relays[0].core.router.queuedBytes(to: overlay.ids[1]), 1 << 20)
 
         // The receiver grants: everything arrives, in order, and the sender's credit is whole again.
         send(.tunnelAllow(id: 1, allowance: 64 << 20), from: 1, &overlay, &ends)
@@ -339,7 +339,7 @@ final class CoreRemoteTunnelTests: XCTestCase {
         for n in 0..<20 { c.queue(message(n, count: Self.limit)) }
         var ends = [c, a]
         run(&overlay, &ends)
-        let queued = overlay.relays[0].core.peering!.queuedBytes(to: overlay.ids[1])
+        let queued = overlay.relays[0].core.router.queuedBytes(to: overlay.ids[1])
         XCTAssertLessThanOrEqual(queued, 40 * 1024, "tunnel data stays under the relay queue's soft bound")
         XCTAssertGreaterThan(buffered(overlay, relay: 0).outbound, 0, "the rest waits on relay 0")
         XCTAssertLessThanOrEqual(buffered(overlay, relay: 0).outbound, Self.window)
@@ -349,7 +349,7 @@ final class CoreRemoteTunnelTests: XCTestCase {
             overlay.relays[0].stalledPeers.insert(node)
             for index in ends.indices { ends[index].observe(out[ends[index].relay]) }
             run(&overlay, &ends)
-            XCTAssertLessThanOrEqual(overlay.relays[0].core.peering!.queuedBytes(to: node), 40 * 1024)
+            XCTAssertLessThanOrEqual(overlay.relays[0].core.router.queuedBytes(to: node), 40 * 1024)
         }
         XCTAssertEqual(ends[1].received, (0..<20).map { message($0, count: Self.limit) })
     }
