@@ -23,14 +23,38 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private enum Phase { case awaitingActivation, handshaking, awaitingHello, established, closed }
+    /// What the handler holds in each state, and nothing else.
+    private enum State {
+        /// Created, the channel not active yet.
+        case awaitingActivation(SessionHandshake)
+        /// Noise handshake messages are being exchanged.
+        case handshaking(SessionHandshake)
+        /// The Noise handshake completed: the initiator waits for the responder's HELLO (which
+        /// confirms the key); the responder has sent it and is agreeing on the version.
+        case awaitingHello(Transport, AuthenticatedPeer)
+        /// Application frames flow both ways.
+        case established(Transport)
+        /// Failed or ended; nothing more is read or written.
+        case closed
+        /// Transient, while a case's payload is mutated in place (so it is never copied).
+        case modifying
+
+        var isHandshaking: Bool {
+            switch self {
+            case .awaitingActivation, .handshaking, .awaitingHello: return true
+            case .established, .closed, .modifying: return false
+            }
+        }
+    }
+
+    /// The two directions of an established Noise transport.
+    private struct Transport {
+        var reader: TransportReader
+        var writer: TransportWriter
+    }
 
     private let configuration: SessionConfiguration
-    private var phase: Phase = .awaitingActivation
-    private var handshake: SessionHandshake?
-    private var pendingPeer: (staticKey: X25519PublicKey, handshakeHash: [UInt8], keyIndex: Int)?
-    private var reader: TransportReader?
-    private var writer: TransportWriter?
+    private var state: State
     private var cumulation: ByteBuffer?
     private var outbound: ByteBuffer?
     private var outboundPromises: [EventLoopPromise<Void>] = []
@@ -39,11 +63,19 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
     /// Throws if the configuration cannot be encoded (e.g. too many advertised addresses).
     public init(configuration: SessionConfiguration) throws {
         self.configuration = configuration
-        self.handshake = try SessionHandshake(configuration: configuration)
+        self.state = .awaitingActivation(try SessionHandshake(configuration: configuration))
     }
 
     /// True once `SessionEstablished` has been fired and until the session closes.
-    public var isEstablished: Bool { phase == .established }
+    public var isEstablished: Bool {
+        if case .established = state { return true }
+        return false
+    }
+
+    private var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
 
     // MARK: - Lifecycle
 
@@ -62,53 +94,58 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        switch phase {
+        switch state {
         case .awaitingActivation, .handshaking, .awaitingHello:
             fail(SessionError.peerClosedDuringHandshake, context: context)
-        case .established:
+        case .established(let transport):
             if let leftover = cumulation, leftover.readableBytes > 0 {
                 fail(SessionError.truncated(leftover.readableBytes), context: context)
-            } else if reader?.hasPartialFrame == true {
+            } else if transport.reader.hasPartialFrame {
                 fail(SessionError.truncated(0), context: context)
             } else {
-                phase = .closed
-                releaseState()
+                close()
             }
-        case .closed:
+        case .closed, .modifying:
             break
         }
         context.fireChannelInactive()
     }
 
     private func activate(context: ChannelHandlerContext) {
-        guard phase == .awaitingActivation else { return }
-        phase = .handshaking
+        guard case .awaitingActivation(var handshake) = state else { return }
+        state = .modifying
         let timeout = configuration.handshakeTimeout
         // Weak captures: an event loop that keeps cancelled tasks until it next runs (the
         // EmbeddedEventLoop does) must not keep the handler and its pipeline alive.
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self, weak context] in
-            guard let self, let context, self.phase == .handshaking || self.phase == .awaitingHello else { return }
+            guard let self, let context, self.state.isHandshaking else { return }
             self.fail(SessionError.handshakeTimeout(Double(timeout.nanoseconds) / 1e9), context: context)
         }
         if configuration.role == .initiator {
             do {
-                let first = try handshake!.start()
+                let first = try handshake.start()
+                state = .handshaking(handshake)
                 sendHandshakeMessage(first, context: context)
             } catch {
+                state = .handshaking(handshake)
                 fail(error, context: context)
             }
+        } else {
+            state = .handshaking(handshake)
         }
     }
 
     // MARK: - Inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
         var incoming = unwrapInboundIn(data)
-        if cumulation == nil {
-            cumulation = incoming
+        if var existing = cumulation {
+            cumulation = nil
+            existing.writeBuffer(&incoming)
+            cumulation = existing
         } else {
-            cumulation!.writeBuffer(&incoming)
+            cumulation = incoming
         }
         do {
             try processInbound(context: context)
@@ -118,32 +155,64 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
     }
 
     private func processInbound(context: ChannelHandlerContext) throws {
-        while phase == .handshaking {
+        while case .handshaking(var handshake) = state {
             guard let message = try nextHandshakeMessage() else { return }
+            state = .modifying
             let output: SessionHandshake.Output
             do {
-                output = try handshake!.receive(message)
+                output = try handshake.receive(message)
             } catch let error as NoiseError {
+                state = .handshaking(handshake)
                 throw SessionError.handshakeFailed(error)
+            } catch {
+                state = .handshaking(handshake)
+                throw error
             }
+            state = .handshaking(handshake)
             if let reply = output.reply { sendHandshakeMessage(reply, context: context) }
-            if let completion = output.completion { try beginTransport(completion, context: context) }
+            if let completion = output.completion {
+                try beginTransport(completion, localPayload: handshake.localPayload, context: context)
+            }
         }
-        guard phase == .awaitingHello || phase == .established, var buffer = cumulation else { return }
+        guard var buffer = cumulation else { return }
         cumulation = nil
-        let events = try reader!.read(from: &buffer, allocator: context.channel.allocator)
+        let events = try withTransport { try $0.reader.read(from: &buffer, allocator: context.channel.allocator) } ?? []
         if buffer.readableBytes > 0 {
             if buffer.readerIndex > SessionLimits.maximumMessageLength { buffer.discardReadBytes() }
             cumulation = buffer
         }
         for event in events {
-            guard phase == .awaitingHello || phase == .established else { return }
-            switch event {
-            case .hello(let bytes):
-                try establishInitiator(helloPayload: bytes, context: context)
-            case .frame(let frame):
+            switch (event, state) {
+            case (.hello(let bytes), .awaitingHello(let transport, let peer)):
+                let ours = HandshakePayload(versions: configuration.supportedVersions,
+                                            addresses: configuration.advertisedAddresses)
+                let established = try SessionEstablishment.initiator(helloPayload: bytes, ours: ours, peer: peer)
+                state = .established(transport)
+                announce(established, context: context)
+            case (.frame(let frame), .established):
                 context.fireChannelRead(wrapInboundOut(frame))
+            case (.hello, _), (.frame, _):
+                // The reader reports HELLO only first and only to an initiator: after a failure
+                // (closed) nothing more is delivered.
+                return
             }
+        }
+    }
+
+    /// Runs `body` on the transport of an initiator awaiting HELLO or of an established session,
+    /// in place; nil in any other state.
+    private func withTransport<Result>(_ body: (inout Transport) throws -> Result) rethrows -> Result? {
+        switch state {
+        case .awaitingHello(var transport, let peer):
+            state = .modifying
+            defer { state = .awaitingHello(transport, peer) }
+            return try body(&transport)
+        case .established(var transport):
+            state = .modifying
+            defer { state = .established(transport) }
+            return try body(&transport)
+        case .awaitingActivation, .handshaking, .closed, .modifying:
+            return nil
         }
     }
 
@@ -156,54 +225,41 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
         }
         guard buffer.readableBytes >= SessionLimits.lengthPrefixSize + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: SessionLimits.lengthPrefixSize)
-        let message = buffer.readBytes(length: Int(length))!
+        guard let message = buffer.readBytes(length: Int(length)) else { return nil }
         cumulation = buffer.readableBytes > 0 ? buffer : nil
         return message
     }
 
-    private func beginTransport(_ completion: SessionHandshake.Completion, context: ChannelHandlerContext) throws {
+    private func beginTransport(_ completion: SessionHandshake.Completion, localPayload: HandshakePayload,
+                                context: ChannelHandlerContext) throws {
         let role = configuration.role
-        writer = TransportWriter(cipher: completion.ciphers.send, rekeyInterval: configuration.rekeyInterval,
-                                 maximumFrameSize: configuration.maximumFrameSize)
-        reader = TransportReader(cipher: completion.ciphers.receive, rekeyInterval: configuration.rekeyInterval,
-                                 maximumFrameSize: configuration.maximumFrameSize, expectingHello: role == .initiator)
-        let localPayload = handshake!.localPayload
-        handshake = nil
+        var transport = Transport(
+            reader: TransportReader(cipher: completion.ciphers.receive, rekeyInterval: configuration.rekeyInterval,
+                                    maximumFrameSize: configuration.maximumFrameSize, expectingHello: role == .initiator),
+            writer: TransportWriter(cipher: completion.ciphers.send, rekeyInterval: configuration.rekeyInterval,
+                                    maximumFrameSize: configuration.maximumFrameSize))
         guard role == .responder else {
-            phase = .awaitingHello
-            pendingPeer = (completion.peerStaticKey, completion.handshakeHash, completion.keyIndex)
+            state = .awaitingHello(transport, AuthenticatedPeer(staticKey: completion.peerStaticKey,
+                                                                handshakeHash: completion.handshakeHash,
+                                                                keyIndex: completion.keyIndex))
             return
         }
         // Responder: the initiator proved the key. Confirm with HELLO (sent even when the
         // versions do not overlap, so the initiator can report the mismatch itself).
         var hello = context.channel.allocator.buffer(capacity: 256)
-        try localPayload.encode().withUnsafeBytes { try writer!.writeMessage(type: .hello, body: $0, into: &hello) }
+        try localPayload.encode().withUnsafeBytes { try transport.writer.writeMessage(type: .hello, body: $0, into: &hello) }
+        // Still part of the handshake (for `fail` and the deadline) until the version is agreed.
+        state = .awaitingHello(transport, AuthenticatedPeer(staticKey: completion.peerStaticKey,
+                                                            handshakeHash: completion.handshakeHash,
+                                                            keyIndex: completion.keyIndex))
         context.writeAndFlush(wrapOutboundOut(hello), promise: nil)
-        let peerPayload = completion.peerPayload!
-        guard let version = localPayload.negotiate(with: peerPayload) else {
-            throw SessionError.unsupportedProtocolVersion(ours: localPayload.versions, theirs: peerPayload.versions)
-        }
-        establish(SessionEstablished(peerNodeID: NodeID(staticPublicKey: completion.peerStaticKey),
-                                     peerStaticKey: completion.peerStaticKey, peerAddresses: peerPayload.addresses,
-                                     protocolVersion: version, handshakeHash: completion.handshakeHash,
-                                     keyIndex: completion.keyIndex), context: context)
+        guard case .awaitingHello = state else { return } // the write failed and closed the session
+        let established = try SessionEstablishment.responder(completion, localPayload: localPayload)
+        state = .established(transport)
+        announce(established, context: context)
     }
 
-    private func establishInitiator(helloPayload: [UInt8], context: ChannelHandlerContext) throws {
-        let peerPayload = try HandshakePayload.decode(helloPayload)
-        let ours = HandshakePayload(versions: configuration.supportedVersions, addresses: configuration.advertisedAddresses)
-        guard let version = ours.negotiate(with: peerPayload) else {
-            throw SessionError.unsupportedProtocolVersion(ours: ours.versions, theirs: peerPayload.versions)
-        }
-        let peer = pendingPeer!
-        pendingPeer = nil
-        establish(SessionEstablished(peerNodeID: NodeID(staticPublicKey: peer.staticKey), peerStaticKey: peer.staticKey,
-                                     peerAddresses: peerPayload.addresses, protocolVersion: version,
-                                     handshakeHash: peer.handshakeHash, keyIndex: peer.keyIndex), context: context)
-    }
-
-    private func establish(_ event: SessionEstablished, context: ChannelHandlerContext) {
-        phase = .established
+    private func announce(_ event: SessionEstablished, context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
         var logger = configuration.logger
@@ -219,22 +275,23 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
     // MARK: - Outbound
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard phase == .established else {
-            promise?.fail(phase == .closed ? SessionError.closed : SessionError.notEstablished)
+        guard isEstablished else {
+            promise?.fail(isClosed ? SessionError.closed : SessionError.notEstablished)
             return
         }
         let frame = unwrapOutboundIn(data)
-        if outbound == nil {
-            outbound = context.channel.allocator.buffer(capacity: frame.readableBytes + 64)
-        }
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: frame.readableBytes + 64)
+        outbound = nil // `buffer` is the only reference while it grows
         do {
-            try writer!.writeFrame(frame, into: &outbound!)
+            try withTransport { try $0.writer.writeFrame(frame, into: &buffer) }
         } catch {
+            outbound = buffer
             promise?.fail(error)
             return
         }
+        outbound = buffer
         if let promise { outboundPromises.append(promise) }
-        if outbound!.readableBytes >= configuration.outboundWriteThreshold {
+        if buffer.readableBytes >= configuration.outboundWriteThreshold {
             emitOutbound(context: context, flush: false)
         }
     }
@@ -279,12 +336,9 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
     // MARK: - Failure
 
     private func fail(_ error: Error, context: ChannelHandlerContext) {
-        guard phase != .closed else { return }
-        let duringHandshake = phase != .established
-        phase = .closed
-        deadline?.cancel()
-        deadline = nil
-        releaseState()
+        guard !isClosed else { return }
+        let duringHandshake = !isEstablished
+        close()
         let sessionError = error as? SessionError
             ?? SessionError.malformedMessage("\(error)", duringHandshake: duringHandshake)
         var logger = configuration.logger
@@ -300,12 +354,12 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func releaseState() {
-        handshake = nil
-        reader = nil
-        writer = nil
+    /// Ends the session: the handshake, ciphers and buffered input are released.
+    private func close() {
+        state = .closed
+        deadline?.cancel()
+        deadline = nil
         cumulation = nil
-        pendingPeer = nil
     }
 
     private func failOutbound(_ error: Error) {
