@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusPeeringTests", dependencies: [
-            "PlexusPeering", "PlexusPeerWire", "PlexusCrypto", nioCore, nioPosix,
+            "PlexusPeering", "PlexusPeerWire", "PlexusMembership", "PlexusCrypto", nioCore, nioPosix,
         ]),
         .testTarget(name: "PlexusRelayTests", dependencies: [
             "PlexusRelay", "PlexusWire", "PlexusTestSupport", nioCore, nioEmbedded, nioPosix, logging,

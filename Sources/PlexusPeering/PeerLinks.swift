@@ -264,24 +264,27 @@ public final class PeerLinks {
             link = Link()
             links[peer] = link
         }
-        let weDialTheWinner = localID < peer
-        if let current = link.channel {
-            guard current !== channel else { return }
-            // Duplicate session: keep the one dialed by the smaller node ID.
-            counters.duplicatesClosed += 1
-            if dialedByUs == weDialTheWinner {
-                link.channel = channel
-                retire(current)
-            } else if dialedByUs {
-                retire(channel)
-            } // else: the peer closes the inbound loser; we still read what arrives on it
-            return
+        let state: SessionTieBreak.LinkState = if let current = link.channel {
+            .established(isSameSession: current === channel)
+        } else if link.dialing, !dialedByUs {
+            .dialing
+        } else {
+            .idle
         }
-        if dialedByUs {
-            if link.dial === channel { link.dial = nil }
-            link.dialing = false
-        } else if link.dialing {
-            if weDialTheWinner { return } // keep waiting for our dial; the peer closes its own
+        switch SessionTieBreak.decide(local: localID, peer: peer, dialedByUs: dialedByUs, link: state) {
+        case .ignore, .awaitOwnDial:
+            return
+        case .replaceCurrent:
+            counters.duplicatesClosed += 1
+            let current = link.channel
+            link.channel = channel
+            current.map(retire)
+        case .retireNew:
+            counters.duplicatesClosed += 1
+            retire(channel)
+        case .readUntilPeerCloses:
+            counters.duplicatesClosed += 1
+        case .adoptAndAbandonOwnDial:
             counters.duplicatesClosed += 1
             link.dialing = false
             let dial = link.dial // not created yet: `dialStarted` closes it
@@ -290,9 +293,13 @@ public final class PeerLinks {
             // not look like the link's failure.
             adopt(channel, link: link, peer: peer)
             dial.map(retire)
-            return
+        case .adopt:
+            if dialedByUs {
+                if link.dial === channel { link.dial = nil }
+                link.dialing = false
+            }
+            adopt(channel, link: link, peer: peer)
         }
-        adopt(channel, link: link, peer: peer)
     }
 
     private func adopt(_ channel: Channel, link: Link, peer: NodeID) {
