@@ -41,8 +41,10 @@ let package = Package(
         // libsodium, from Debian's libsodium-dev.
         .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
                        providers: [.apt(["libsodium-dev"])]),
-        // Typed libsodium wrappers: keys, AEAD, hashing, key files.
-        .target(name: "PlexusCrypto", dependencies: ["CSodium"]),
+        // The words every module shares: NodeID, Name.
+        .target(name: "PlexusVocabulary"),
+        // Typed libsodium wrappers: keys, AEAD, hashing, key files, node identity.
+        .target(name: "PlexusCrypto", dependencies: ["CSodium", "PlexusVocabulary"]),
 
         // ── Wire codecs (pure, NIOCore only) ──
         // Client ↔ relay: the Iris relay protocol v1 codec.
@@ -54,12 +56,12 @@ let package = Package(
         // The relay's decisions: registry, requests, fan-out, tunnels, limits, and the
         // OverlayRouter that routes to other relays through the directory.
         .target(name: "PlexusRelayCore", dependencies: [
-            "PlexusWire", "PlexusPeerWire", "PlexusMembership", nioCore, dequeModule, heapModule,
+            "PlexusVocabulary", "PlexusWire", "PlexusPeerWire", "PlexusMembership", nioCore, dequeModule, heapModule,
         ]),
 
         // ── Overlay state machines (pure) ──
         // SWIM + Lifeguard membership and the service directory.
-        .target(name: "PlexusMembership", dependencies: [],
+        .target(name: "PlexusMembership", dependencies: ["PlexusVocabulary"],
                 linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b (and NN, NNpsk0, NNpsk2, XX) as a pure state machine.
         .target(name: "PlexusNoise", dependencies: ["PlexusCrypto"]),

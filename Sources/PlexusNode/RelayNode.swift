@@ -31,13 +31,13 @@ public final class RelayNode: Sendable {
     }
 
     /// This relay's node ID.
-    public var nodeID: PlexusMembership.NodeID { overlay.localID }
+    public var nodeID: NodeID { overlay.localID }
 
     /// Starts the relay, its session listener on `overlayConfiguration.bindHost`, then the overlay.
     public static func start(relay relayConfiguration: RelayConfiguration, overlay overlayConfiguration: OverlayConfiguration,
                              memberConcurrency: Int = 16) async throws -> RelayNode {
         let logger = overlayConfiguration.logger
-        let nodeID = overlayConfiguration.identity.peerID
+        let nodeID = overlayConfiguration.identity.nodeID
         let overlayBox = NIOLockedValueBox<Overlay?>(nil)
         let pendingInterest = NIOLockedValueBox<[OwnRecordChange]>([])
 

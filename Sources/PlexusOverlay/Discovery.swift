@@ -36,14 +36,14 @@ public struct DiscoveryConfiguration: Sendable {
 enum Beacon {
     static let magic = Array("PXB1".utf8)
 
-    static func encode(node: PlexusMembership.NodeID, address: NodeAddress) -> [UInt8] {
+    static func encode(node: NodeID, address: NodeAddress) -> [UInt8] {
         let host = Array(address.host.utf8.prefix(255))
         return magic + node.bytes + [UInt8(address.port >> 8), UInt8(address.port & 0xff), UInt8(host.count)] + host
     }
 
-    static func decode(_ bytes: [UInt8]) -> (node: PlexusMembership.NodeID, address: NodeAddress)? {
+    static func decode(_ bytes: [UInt8]) -> (node: NodeID, address: NodeAddress)? {
         guard bytes.count >= 4 + 16 + 3, Array(bytes[0..<4]) == magic,
-              let node = PlexusMembership.NodeID(bytes: bytes[4..<20]) else { return nil }
+              let node = NodeID(bytes: bytes[4..<20]) else { return nil }
         let port = UInt16(bytes[20]) << 8 | UInt16(bytes[21])
         let length = Int(bytes[22])
         guard bytes.count == 23 + length, port != 0 else { return nil }

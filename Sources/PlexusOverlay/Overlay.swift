@@ -20,14 +20,14 @@ import PlexusSession
 public final class Overlay: Sendable {
     /// The address other relays use to reach this one (advertise host + bound peer port).
     public let advertisedAddress: NodeAddress
-    public let localID: PlexusMembership.NodeID
+    public let localID: NodeID
 
     private let group: MultiThreadedEventLoopGroup
     private let driver: NIOLoopBound<OverlayDriver>
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let stopped = NIOLockedValueBox(false)
 
-    private init(advertisedAddress: NodeAddress, localID: PlexusMembership.NodeID, group: MultiThreadedEventLoopGroup,
+    private init(advertisedAddress: NodeAddress, localID: NodeID, group: MultiThreadedEventLoopGroup,
                  driver: NIOLoopBound<OverlayDriver>, snapshot: NIOLockedValueBox<DirectorySnapshot>) {
         self.advertisedAddress = advertisedAddress
         self.localID = localID
@@ -151,7 +151,7 @@ public final class Overlay: Sendable {
     }
 }
 
-func hex(_ id: PlexusMembership.NodeID) -> String { hexString(id.bytes) }
+func hex(_ id: NodeID) -> String { hexString(id.bytes) }
 
 /// Monotonic milliseconds for the membership clock.
 func monotonicMilliseconds() -> Milliseconds { Milliseconds(NIODeadline.now().uptimeNanoseconds / 1_000_000) }

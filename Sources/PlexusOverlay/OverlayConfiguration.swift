@@ -51,7 +51,7 @@ public enum OverlayEvent: Sendable {
     /// The directory changed: this is the new snapshot.
     case directoryChanged(DirectorySnapshot)
     /// The relay was declared dead or left: whatever is pending on it must fail now.
-    case relayGone(PlexusMembership.NodeID)
+    case relayGone(NodeID)
 }
 
 /// Counters of the overlay transport (all monotonic).

@@ -55,11 +55,11 @@ final class OverlayDriver {
         self.tcp = tcp
     }
 
-    var localID: PlexusMembership.NodeID {
-        PlexusMembership.NodeID(bytes: configuration.identity.nodeID.bytes)!
+    var localID: NodeID {
+        NodeID(bytes: configuration.identity.nodeID.bytes)!
     }
 
-    func start(advertisedAddress: NodeAddress) -> PlexusMembership.NodeID {
+    func start(advertisedAddress: NodeAddress) -> NodeID {
         self.advertisedAddress = advertisedAddress
         let now = monotonicMilliseconds()
         var membership = Membership(
@@ -277,7 +277,7 @@ final class OverlayDriver {
         guard var membership else { return OverlayStatus(node: "", address: "", members: [], counters: counters) }
         let snapshot = membership.directorySnapshot()
         self.membership = membership
-        func info(id: PlexusMembership.NodeID, state: String, address: NodeAddress, incarnation: UInt64, isSelf: Bool) -> MemberInfo {
+        func info(id: NodeID, state: String, address: NodeAddress, incarnation: UInt64, isSelf: Bool) -> MemberInfo {
             let record = snapshot.record(of: id)
             return MemberInfo(
                 node: hex(id), state: state, address: address.description, incarnation: incarnation,

@@ -26,7 +26,6 @@ import PlexusSession
 ///   the socket) never exceed `outboundLimitBytes`, except that an empty queue always takes one
 ///   frame (so a frame larger than the bound can still be sent); beyond it `send` returns `.overflow`.
 public final class PeerLinks {
-    public typealias NodeID = PeerID
     public let eventLoop: EventLoop
     public let configuration: PeerLinksConfiguration
     public let localID: NodeID
@@ -68,7 +67,7 @@ public final class PeerLinks {
     private init(configuration: PeerLinksConfiguration, eventLoop: EventLoop) {
         self.configuration = configuration
         self.eventLoop = eventLoop
-        self.localID = configuration.identity.peerID
+        self.localID = configuration.identity.nodeID
     }
 
     /// Binds the session listener on `loop` and returns the loop-bound links.

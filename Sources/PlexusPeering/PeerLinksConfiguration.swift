@@ -58,20 +58,3 @@ public struct PeerLinkCounters: Sendable, Equatable {
     /// Undecodable frames (the session carrying one is closed).
     public var framesMalformed = 0
 }
-
-/// A relay's ID as the overlay and the routing core use it (the same 16 bytes as its
-/// `PlexusCrypto.NodeID`, stored as two integers: cheap to hash on every frame).
-public typealias PeerID = PlexusMembership.NodeID
-
-extension StaticIdentity {
-    /// This identity's node ID as a `PeerID`.
-    public var peerID: PeerID { nodeID.peerID }
-}
-
-extension PlexusCrypto.NodeID {
-    /// The same 16 bytes as a `PeerID`.
-    public var peerID: PeerID {
-        // A PlexusCrypto.NodeID always holds exactly `byteCount` (16) bytes: its initializers check it.
-        PeerID(bytes: bytes)!
-    }
-}

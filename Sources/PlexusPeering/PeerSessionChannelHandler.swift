@@ -9,17 +9,17 @@ final class PeerSessionChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let links: PeerLinks
     /// The node this side dialed (nil for an accepted session).
-    private let expected: PeerID?
-    private var peer: PeerID?
+    private let expected: NodeID?
+    private var peer: NodeID?
 
-    init(links: PeerLinks, expected: PeerID?) {
+    init(links: PeerLinks, expected: NodeID?) {
         self.links = links
         self.expected = expected
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let established = event as? SessionEstablished {
-            let reached = established.peerNodeID.peerID
+            let reached = established.peerNodeID
             if let expected, expected != reached {
                 // Dialed one relay, reached another: never adopt it.
                 context.close(promise: nil)

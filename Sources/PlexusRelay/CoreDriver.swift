@@ -35,7 +35,7 @@ final class CoreDriver {
     /// Sessions to other relays (on this same loop); nil for a stand-alone relay.
     private(set) var peerLinks: PeerLinks?
     /// Where each other relay's session listener is, from the directory.
-    private var peerAddresses: [PeerID: NodeAddress] = [:]
+    private var peerAddresses: [NodeID: NodeAddress] = [:]
     /// Clients paused because a relay's queue is full (their own queue may be empty).
     private var pausedForPeers: Set<ConnectionID> = []
     private var applying = false
@@ -90,7 +90,7 @@ final class CoreDriver {
     /// is its relay-to-relay listener).
     func directoryChanged(_ snapshot: DirectorySnapshot) {
         core.directoryChanged(snapshot)
-        var addresses: [PeerID: NodeAddress] = [:]
+        var addresses: [NodeID: NodeAddress] = [:]
         for (node, record) in snapshot.records where record.addresses.count > 1 {
             addresses[node] = record.addresses[1]
         }
@@ -98,7 +98,7 @@ final class CoreDriver {
     }
 
     /// The overlay declared `node` dead or departed.
-    func relayDeparted(_ node: PeerID) {
+    func relayDeparted(_ node: NodeID) {
         peerLinks?.closeLink(to: node)
         core.peerFailed(node, now: .now())
         afterPeerEvent()
@@ -227,7 +227,7 @@ final class CoreDriver {
         }
     }
 
-    private func sendPeer(_ frame: PeerFrame, size: Int, to node: PeerID, dial: Bool) {
+    private func sendPeer(_ frame: PeerFrame, size: Int, to node: NodeID, dial: Bool) {
         let result: PeerSendResult
         if let peerLinks {
             if dial, let address = peerAddresses[node] {

@@ -125,7 +125,7 @@ public final class RelayServer: Sendable {
     }
 
     /// The overlay declared `node` dead or departed: what is pending there fails at once.
-    public func relayDeparted(_ node: PeerID) {
+    public func relayDeparted(_ node: NodeID) {
         let driver = self.driver
         driver.eventLoop.execute { driver.value.relayDeparted(node) }
     }

@@ -1,11 +1,12 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusPeerWire
 
 /// A tunnel construction this relay sent to another relay (TUNNEL_INIT) and that is not answered
 /// yet: the initiating client waits for its TUN_RESULT.
 struct PendingRemoteTunnel: Sendable {
     var initiator: TunnelEnd
-    var node: PeerID
+    var node: NodeID
 }
 
 /// A linked tunnel with its local end on this relay and the other end on relay `node`.
@@ -16,7 +17,7 @@ struct PendingRemoteTunnel: Sendable {
 /// name this relay's id (the key in `RemoteTunnelState.bridged`).
 struct BridgedTunnel: Sendable {
     var local: TunnelEnd
-    var node: PeerID
+    var node: NodeID
     var peerTunnelID: UInt64
     var outbound: TunnelBridgeSender
     var inbound: TunnelBridgeReceiver
@@ -39,10 +40,10 @@ struct RemoteTunnelState: Sendable {
     var bridged: [UInt64: BridgedTunnel] = [:]
     /// Tunnels with chunks still waiting to go to a relay (for credit or for queue room), pumped
     /// again when that relay's queue drains.
-    var waiting: [PeerID: Set<UInt64>] = [:]
+    var waiting: [NodeID: Set<UInt64>] = [:]
     /// The last tunnel pumped toward each relay: the next round starts after it, so tunnels
     /// sharing a busy session take turns.
-    var pumpCursor: [PeerID: UInt64] = [:]
+    var pumpCursor: [NodeID: UInt64] = [:]
 
     mutating func allocateID() -> UInt64 {
         defer { nextID &+= 1 }

@@ -9,9 +9,8 @@ import PlexusMembership
 /// `removeAll(concerning:)`); `expire` returns entries in deadline order (insertion order on
 /// ties); `nextDeadline` is always a live entry's deadline; the heap deletes lazily but is rebuilt
 /// when stale entries outnumber live ones, so memory stays proportional to the live entries.
-/// `@usableFromInline` and `@inlinable` throughout: the relay core uses it through
-/// `RemoteRequests<ClientRequest>` from another module, and an unspecialised generic there costs
-/// metadata lookups and witness calls on every request.
+/// It lives in the same module as its one user, the relay core, so `RemoteRequests<ClientRequest>`
+/// is specialised by the compiler without `@inlinable` annotations.
 struct DeadlineTable<Key: Hashable, Value> {
     struct Entry {
         var key: Key

@@ -2,14 +2,11 @@ import NIOCore
 import PlexusMembership
 import PlexusPeerWire
 
-/// A relay's ID in the overlay (16 bytes as two integers).
-public typealias PeerID = PlexusMembership.NodeID
-
 /// What the relay core needs to route to other relays (`RelayConfiguration.overlay`). Every
 /// property is a `var`; `init` gives the defaults documented on each.
 public struct OverlayRouterSettings: Sendable {
     /// This relay's node ID (its own record is never a remote target).
-    public var localNode: PeerID
+    public var localNode: NodeID
     /// This relay's zone (the balancer's second locality tier).
     public var localZone: PlexusMembership.Name
     /// Capacity of one local member for the balancer: a relay advertises members × this. Default 16.
@@ -24,7 +21,7 @@ public struct OverlayRouterSettings: Sendable {
     /// Seed of the balancer's random choices. Default: random.
     public var balancerSeed: UInt64
 
-    public init(localNode: PeerID, localZone: PlexusMembership.Name) {
+    public init(localNode: NodeID, localZone: PlexusMembership.Name) {
         self.localNode = localNode
         self.localZone = localZone
         memberConcurrency = 16
@@ -36,7 +33,7 @@ public struct OverlayRouterSettings: Sendable {
     /// The settings of a relay that is not part of an overlay: node 0 in the empty zone. Its
     /// router never learns a directory, so it never routes anywhere but to local members.
     public static var standalone: OverlayRouterSettings {
-        var settings = OverlayRouterSettings(localNode: PeerID(high: 0, low: 0), localZone: "")
+        var settings = OverlayRouterSettings(localNode: NodeID(high: 0, low: 0), localZone: "")
         settings.balancerSeed = 0
         return settings
     }
@@ -44,7 +41,7 @@ public struct OverlayRouterSettings: Sendable {
 
 /// One other relay's entry for a cluster, from the directory.
 struct RemoteServer: Sendable, Equatable {
-    var node: PeerID
+    var node: NodeID
     var zone: PlexusMembership.Name
     var capacity: UInt32
 }
@@ -54,12 +51,12 @@ struct RemoteServer: Sendable, Equatable {
 /// in ascending node order.
 struct RemoteDirectory: Sendable {
     var clusters: [WireName: [RemoteServer]] = [:]
-    var topics: [WireName: [PeerID]] = [:]
-    var nodes: Set<PeerID> = []
+    var topics: [WireName: [NodeID]] = [:]
+    var nodes: Set<NodeID> = []
 
     init() {}
 
-    init(_ snapshot: DirectorySnapshot, localNode: PeerID) {
+    init(_ snapshot: DirectorySnapshot, localNode: NodeID) {
         for (node, record) in snapshot.records.sorted(by: { $0.key < $1.key }) where node != localNode {
             nodes.insert(node)
             for entry in record.clusters {
@@ -95,11 +92,11 @@ struct ClientRequest: Sendable {
 struct OverlayRouter {
     let settings: OverlayRouterSettings
     var directory = RemoteDirectory()
-    var queues: [PeerID: PeerQueue] = [:]
+    var queues: [NodeID: PeerQueue] = [:]
     /// Relays whose link failed, skipped until the deadline.
-    var quarantinedUntil: [PeerID: NIODeadline] = [:]
+    var quarantinedUntil: [NodeID: NIODeadline] = [:]
     /// Relays that announced they are draining: no new requests or tunnels go there.
-    var draining: Set<PeerID> = []
+    var draining: Set<NodeID> = []
     var forwarded = RemoteRequests<ClientRequest>()
     var balancer: Balancer<SeededGenerator>
     /// This relay announced draining.
@@ -116,14 +113,14 @@ struct OverlayRouter {
     // MARK: Decisions
 
     /// Whether new work may be sent to `node` now.
-    func accepts(_ node: PeerID, now: NIODeadline) -> Bool {
+    func accepts(_ node: NodeID, now: NIODeadline) -> Bool {
         if draining.contains(node) { return false }
         if let until = quarantinedUntil[node], until > now { return false }
         return true
     }
 
     /// Whether fan-out (broadcasts, events) may be sent to `node` now.
-    func reachable(_ node: PeerID, now: NIODeadline) -> Bool {
+    func reachable(_ node: NodeID, now: NIODeadline) -> Bool {
         if let until = quarantinedUntil[node], until > now { return false }
         return true
     }
@@ -152,22 +149,22 @@ struct OverlayRouter {
 
     // MARK: Queues toward other relays
 
-    func queuedBytes(to node: PeerID) -> Int { queues[node]?.queuedBytes ?? 0 }
+    func queuedBytes(to node: NodeID) -> Int { queues[node]?.queuedBytes ?? 0 }
 
     /// Whether `bytes` more may be queued toward `node` for work that can be refused (requests,
     /// tunnel constructions): up to twice the soft bound.
-    func hasRoom(toward node: PeerID, bytes: Int) -> Bool {
+    func hasRoom(toward node: NodeID, bytes: Int) -> Bool {
         let queued = queuedBytes(to: node)
         return queued == 0 || queued + bytes <= 2 * settings.peerQueueLimitBytes
     }
 
     /// Counts `bytes` handed to the link toward `node`.
-    mutating func enqueued(_ bytes: Int, toward node: PeerID) {
+    mutating func enqueued(_ bytes: Int, toward node: NodeID) {
         queues[node, default: PeerQueue()].queuedBytes += bytes
     }
 
     /// Records that `client` stopped being read because of `node`'s queue; false if it already was.
-    mutating func pause(_ client: ConnectionID, for node: PeerID) -> Bool {
+    mutating func pause(_ client: ConnectionID, for node: NodeID) -> Bool {
         guard let index = queues.index(forKey: node), !queues.values[index].pausedClients.contains(client) else {
             return false
         }
@@ -177,7 +174,7 @@ struct OverlayRouter {
 
     /// The link toward `node` took `bytes`; returns the clients to read again (once the queue
     /// is down to half the soft bound).
-    mutating func written(_ bytes: Int, toward node: PeerID) -> [ConnectionID] {
+    mutating func written(_ bytes: Int, toward node: NodeID) -> [ConnectionID] {
         guard let index = queues.index(forKey: node) else { return [] }
         queues.values[index].queuedBytes = max(0, queues.values[index].queuedBytes - bytes)
         let queue = queues.values[index]
@@ -197,7 +194,7 @@ struct OverlayRouter {
 
     /// `node` failed or left: returns the requests forwarded there (to be answered now) and the
     /// clients paused because of its queue (to be read again); the node is quarantined.
-    mutating func peerFailed(_ node: PeerID, now: NIODeadline) -> (requests: [ClientRequest], resumed: [ConnectionID]) {
+    mutating func peerFailed(_ node: NodeID, now: NIODeadline) -> (requests: [ClientRequest], resumed: [ConnectionID]) {
         let requests = forwarded.peerFailed(node).map(\.context)
         let resumed = queues.removeValue(forKey: node)?.pausedClients ?? []
         draining.remove(node)

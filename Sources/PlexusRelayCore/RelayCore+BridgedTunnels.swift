@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
 
@@ -44,7 +45,7 @@ extension RelayCore {
     }
 
     /// TUNNEL_ALLOW from the peer relay: more chunks may go there.
-    mutating func bridgedPeerAllow(_ id: UInt64, bytes: UInt64, from node: PeerID) {
+    mutating func bridgedPeerAllow(_ id: UInt64, bytes: UInt64, from node: NodeID) {
         guard router.remoteTunnels.bridged[id]?.node == node else { return }
         router.remoteTunnels.bridged[id]?.outbound.peerGranted(bytes)
         pumpBridgedOutbound(id)
@@ -52,7 +53,7 @@ extension RelayCore {
 
     /// Whether a tunnel chunk of `bytes` may be queued toward `node` now: only under the soft
     /// bound (an empty queue always takes one chunk).
-    func tunnelRoom(toward node: PeerID, bytes: Int) -> Bool {
+    func tunnelRoom(toward node: NodeID, bytes: Int) -> Bool {
         let queued = router.queuedBytes(to: node)
         return queued == 0 || queued + bytes + Self.transferFrameOverhead <= router.settings.peerQueueLimitBytes
     }
@@ -89,7 +90,7 @@ extension RelayCore {
     }
 
     /// Room appeared in the queue toward `node`: resume the tunnels waiting to send there.
-    mutating func pumpRemoteTunnels(toward node: PeerID) {
+    mutating func pumpRemoteTunnels(toward node: NodeID) {
         guard let waiting = router.remoteTunnels.waiting[node], tunnelRoom(toward: node, bytes: 0) else { return }
         let ids = waiting.sorted()
         let cursor = router.remoteTunnels.pumpCursor[node]
@@ -104,7 +105,7 @@ extension RelayCore {
     // MARK: Peer relay → local client
 
     /// TUNNEL_TRANSFER from the peer relay.
-    mutating func bridgedPeerTransfer(_ id: UInt64, sizeOrContinuation: UInt64, chunk data: ByteBuffer, from node: PeerID) {
+    mutating func bridgedPeerTransfer(_ id: UInt64, sizeOrContinuation: UInt64, chunk data: ByteBuffer, from node: NodeID) {
         guard let tunnel = router.remoteTunnels.bridged[id], tunnel.node == node else { return }
         if tunnel.closing {
             // The local end is gone: nobody reads this; keep the peer's credit whole.
@@ -183,7 +184,7 @@ extension RelayCore {
     /// TUNNEL_CLOSE from the peer relay: the local end gets every chunk still buffered for it,
     /// then TUN_CLOSE with the peer's reason. A tunnel whose local end already closed is just
     /// forgotten (simultaneous close: each end gets one TUN_CLOSE).
-    mutating func bridgedPeerClose(_ id: UInt64, reason: ByteBuffer, from node: PeerID) {
+    mutating func bridgedPeerClose(_ id: UInt64, reason: ByteBuffer, from node: NodeID) {
         guard router.remoteTunnels.bridged[id]?.node == node, let tunnel = router.remoteTunnels.remove(id) else { return }
         deliverClose(of: tunnel, reason: reason)
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
 
@@ -11,7 +12,7 @@ extension RelayCore {
         let name = WireName(cluster)
         deliverBroadcastLocally(name, message: message)
         guard let relays = router.directory.clusters[name] else { return }
-        var previous: PeerID?
+        var previous: NodeID?
         for server in relays where server.node != previous && router.reachable(server.node, now: now) {
             previous = server.node
             if !sendFanOut(.broadcast(cluster: cluster, message: message), to: server.node, from: source) {

@@ -43,7 +43,7 @@ extension RelayCore {
     /// Sends a client's request to `node`; its reply, its deadline or the relay's failure answers
     /// the client exactly once.
     mutating func forward(cluster: ByteBuffer, payload: ByteBuffer, timeout: UInt64, deadline: NIODeadline,
-                          to node: PeerID, requester: ClientRequest) {
+                          to node: NodeID, requester: ClientRequest) {
         guard payload.readableBytes <= Self.maxForwardedMessageBytes else {
             answerClient(requester, with: .fault(ByteBuffer(string: Self.tooLargeToForwardFault)))
             return
@@ -72,7 +72,7 @@ extension RelayCore {
     // MARK: Frames from other relays
 
     /// One frame from relay `node`, in the order that relay sent it.
-    package mutating func receivePeer(_ frame: PeerFrame, from node: PeerID, now: NIODeadline) {
+    package mutating func receivePeer(_ frame: PeerFrame, from node: NodeID, now: NIODeadline) {
         switch frame {
         case let .request(id, cluster, left, payload):
             serveRemote(id: id, cluster: cluster, millisecondsLeft: left, payload: payload, from: node, now: now)
@@ -99,7 +99,7 @@ extension RelayCore {
     /// A REQUEST from another relay: deliver it to a local member with the time that is left
     /// (never if none is left), answer over the same session.
     private mutating func serveRemote(id: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64, payload: ByteBuffer,
-                                      from node: PeerID, now: NIODeadline) {
+                                      from node: NodeID, now: NIODeadline) {
         let requester = Requester.relay(node, requestID: id)
         guard millisecondsLeft > 0 else {
             answer(requester, with: .timedOut)
@@ -120,26 +120,26 @@ extension RelayCore {
     // MARK: Queues toward other relays
 
     /// Queues `frame` for `node` and counts its bytes against that relay's queue.
-    package mutating func sendPeer(_ frame: PeerFrame, to node: PeerID, dial: Bool) {
+    package mutating func sendPeer(_ frame: PeerFrame, to node: NodeID, dial: Bool) {
         sendPeer(frame, size: frame.encodedSize, to: node, dial: dial)
     }
 
     /// `sendPeer` for a caller that already computed `frame.encodedSize`.
-    package mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: PeerID, dial: Bool) {
+    package mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: NodeID, dial: Bool) {
         router.enqueued(size, toward: node)
         effects.append(.sendPeer(node, frame, dial: dial, size: size))
     }
 
     /// Whether `bytes` more may be queued toward `node` for work that can be refused (requests,
     /// tunnel constructions).
-    func peerHasRoom(_ node: PeerID, bytes: Int) -> Bool {
+    func peerHasRoom(_ node: NodeID, bytes: Int) -> Bool {
         router.hasRoom(toward: node, bytes: bytes)
     }
 
     /// Sends a broadcast or event frame to `node` under the queue rules: above the soft bound the
     /// sending client stops being read until the queue drains; above twice the bound the frame is
     /// dropped and `false` returned (the caller counts it).
-    mutating func sendFanOut(_ frame: PeerFrame, to node: PeerID, from source: ConnectionID?) -> Bool {
+    mutating func sendFanOut(_ frame: PeerFrame, to node: NodeID, from source: ConnectionID?) -> Bool {
         let limit = router.settings.peerQueueLimitBytes
         let size = frame.encodedSize
         guard size <= Self.maxForwardedMessageBytes else { return false } // the peer could not decode it
@@ -153,14 +153,14 @@ extension RelayCore {
     }
 
     /// The driver's socket took `bytes` of the frames queued for `node`.
-    package mutating func peerWritten(_ node: PeerID, bytes: Int) {
+    package mutating func peerWritten(_ node: NodeID, bytes: Int) {
         for client in router.written(bytes, toward: node) { effects.append(.resumeReading(client)) }
         pumpRemoteTunnels(toward: node)
     }
 
     /// A frame the core counted could not be queued (no session for an answer, or the link's
     /// own hard bound): give its bytes back.
-    package mutating func peerFrameDropped(_ node: PeerID, bytes: Int) {
+    package mutating func peerFrameDropped(_ node: NodeID, bytes: Int) {
         peerWritten(node, bytes: bytes)
     }
 
@@ -174,7 +174,7 @@ extension RelayCore {
     /// The session to `node` failed, the relay was declared dead or left: every request pending
     /// there is answered timed-out now (not at its deadline), its tunnels close, and the balancer
     /// skips it for the quarantine period.
-    package mutating func peerFailed(_ node: PeerID, now: NIODeadline) {
+    package mutating func peerFailed(_ node: NodeID, now: NIODeadline) {
         let (requests, resumed) = router.peerFailed(node, now: now)
         for request in requests { answerClient(request, with: .timedOut) }
         for client in resumed { effects.append(.resumeReading(client)) }

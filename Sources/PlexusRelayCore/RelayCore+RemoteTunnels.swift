@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
 
@@ -17,7 +18,7 @@ extension RelayCore {
     static let acceptorLeftReason = "plexus: the offered member left"
     static let expiredTunnelReason = "plexus: tunnel construction arrived expired"
 
-    static func relayFailedReason(_ node: PeerID) -> String { "plexus: relay \(node) failed" }
+    static func relayFailedReason(_ node: NodeID) -> String { "plexus: relay \(node) failed" }
 
     /// The chunk limit of a tunnel that crosses relays: this relay's, capped at what a
     /// TUNNEL_TRANSFER may carry (a bigger TUNNEL_CONFIRM limit would be a malformed frame).
@@ -26,7 +27,7 @@ extension RelayCore {
     // MARK: Frames
 
     /// A tunnel frame from relay `node`.
-    mutating func receiveTunnelFrame(_ frame: PeerFrame, from node: PeerID, now: NIODeadline) {
+    mutating func receiveTunnelFrame(_ frame: PeerFrame, from node: NodeID, now: NIODeadline) {
         switch frame {
         case let .tunnelInit(tunnelID, cluster, left):
             offerRemoteTunnel(tunnelID, cluster: cluster, millisecondsLeft: left, from: node, now: now)
@@ -51,7 +52,7 @@ extension RelayCore {
 
     /// Sends a client's tunnel construction to `node` (chosen by the balancer).
     mutating func initiateRemoteTunnel(from initiator: ConnectionID, tunnelID: UInt64, cluster: ByteBuffer,
-                                       milliseconds: UInt64, deadline: NIODeadline, to node: PeerID) {
+                                       milliseconds: UInt64, deadline: NIODeadline, to node: NodeID) {
         let frame = PeerFrame.tunnelInit(tunnelID: 0, cluster: cluster, millisecondsLeft: milliseconds)
         guard peerHasRoom(node, bytes: frame.encodedSize + 9) else {
             // The link to that relay is overloaded: fail fast (v1 has only "timed out").
@@ -79,7 +80,7 @@ extension RelayCore {
     /// TUNNEL_CONFIRM: link the initiator's end, tell it the chunk limit (the smaller of both
     /// relays', so its chunks fit either) and grant both the client and the peer relay W.
     private mutating func remoteTunnelConfirmed(_ id: UInt64, acceptorTunnelID: UInt64, chunkLimit: UInt64,
-                                                from node: PeerID) {
+                                                from node: NodeID) {
         guard let pending = router.remoteTunnels.pending[id], pending.node == node else {
             // Answered already (deadline passed): the acceptor's end must close.
             sendPeer(.tunnelClose(tunnelID: acceptorTunnelID, reason: ByteBuffer(string: Self.lateConfirmationReason)),
@@ -110,7 +111,7 @@ extension RelayCore {
 
     /// TUNNEL_INIT: offer the tunnel to one local member of the cluster.
     private mutating func offerRemoteTunnel(_ id: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64,
-                                            from node: PeerID, now: NIODeadline) {
+                                            from node: NodeID, now: NIODeadline) {
         guard millisecondsLeft > 0 else {
             refuseRemoteTunnel(id, to: node, reason: Self.expiredTunnelReason)
             return
@@ -134,12 +135,12 @@ extension RelayCore {
         }
     }
 
-    mutating func refuseRemoteTunnel(_ initiatorTunnelID: UInt64, to node: PeerID, reason: String) {
+    mutating func refuseRemoteTunnel(_ initiatorTunnelID: UInt64, to node: NodeID, reason: String) {
         sendPeer(.tunnelRefuse(initiatorTunnelID: initiatorTunnelID, reason: ByteBuffer(string: reason)), to: node, dial: false)
     }
 
     /// The member confirmed an offer from relay `node`: link its end and grant W both ways.
-    mutating func acceptRemoteTunnel(from node: PeerID, initiatorTunnelID: UInt64, acceptor: ConnectionID, tunnelID: UInt64) {
+    mutating func acceptRemoteTunnel(from node: NodeID, initiatorTunnelID: UInt64, acceptor: ConnectionID, tunnelID: UInt64) {
         let id = router.remoteTunnels.allocateID()
         let window = configuration.tunnelWindow
         router.remoteTunnels.bridged[id] = BridgedTunnel(
@@ -158,7 +159,7 @@ extension RelayCore {
     /// the local end gets what was already buffered for it, then TUN_CLOSE("plexus: relay … failed")
     /// — constructions sent there are answered timed-out at once, and offers made for it are
     /// withdrawn (a later confirmation gets the usual "expired or unknown" TUN_CLOSE).
-    mutating func remoteTunnelsPeerFailed(_ node: PeerID) {
+    mutating func remoteTunnelsPeerFailed(_ node: NodeID) {
         let reason = Self.relayFailedReason(node)
         let pending = router.remoteTunnels.pending.filter { $0.value.node == node }.sorted { $0.key < $1.key }
         for (id, entry) in pending {

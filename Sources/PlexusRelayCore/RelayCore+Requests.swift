@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
 
@@ -7,7 +8,7 @@ enum Requester: Sendable, Equatable {
     /// A local client, by its own request id.
     case client(ConnectionID, requestID: UInt64)
     /// Another relay, by the id in its REQUEST frame.
-    case relay(PeerID, requestID: UInt64)
+    case relay(NodeID, requestID: UInt64)
 
     /// The local client connection, if the requester is one.
     var connection: ConnectionID? {
@@ -25,7 +26,7 @@ struct DeliveredRequest: Sendable {
 enum RouteChoice: Equatable {
     case none
     case local
-    case remote(PeerID)
+    case remote(NodeID)
 }
 
 extension RelayCore {

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusWire
 
 /// An unconfirmed offer on the acceptor's connection.
@@ -7,7 +8,7 @@ struct TunnelOffer: Sendable {
     var initiatorTunnelID: UInt64
     /// Set when the initiator is on another relay: `initiatorTunnelID` is then that relay's id
     /// (from TUNNEL_INIT) and `initiator` is meaningless.
-    var remote: PeerID? = nil
+    var remote: NodeID? = nil
 }
 
 /// One end of a tunnel: a connection and that client's id for the tunnel.

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
 
@@ -13,7 +14,7 @@ package enum RelayEffect: Sendable {
     /// existing session (answers). The core already counted `frame.encodedSize` against the
     /// relay's queue (`size`, passed on so nobody computes it again); if the frame cannot be
     /// queued the driver reports `peerFrameDropped`.
-    case sendPeer(PeerID, PeerFrame, dial: Bool, size: Int)
+    case sendPeer(NodeID, PeerFrame, dial: Bool, size: Int)
     /// Send this departure notice to every relay with a session.
     case announceDeparture(PeerDeparture)
     /// Stop / resume reading from a client (backpressure from a relay's full queue).

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 
 /// Where the core sends something. Today every destination is a local client connection; the
 /// overlay adds remote relays here (e.g. `case remote(NodeID)`) without changing the core's

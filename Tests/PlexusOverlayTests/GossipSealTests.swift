@@ -87,7 +87,7 @@ final class GossipSealTests: XCTestCase {
 
 final class BeaconTests: XCTestCase {
     func testBeaconRoundTripAndRejection() {
-        let node = PlexusMembership.NodeID(high: 0x0102_0304_0506_0708, low: 0x090a_0b0c_0d0e_0f10)
+        let node = NodeID(high: 0x0102_0304_0506_0708, low: 0x090a_0b0c_0d0e_0f10)
         let address = NodeAddress(host: "10.0.0.7", port: 55554)
         let bytes = Beacon.encode(node: node, address: address)
         XCTAssertEqual(hexString(bytes), "50584231" + "0102030405060708090a0b0c0d0e0f10" + "d902" + "08" + hexString(Array("10.0.0.7".utf8)))

@@ -124,14 +124,14 @@ final class OverlayRejectionTests: XCTestCase {
         let port = Int(overlay.advertisedAddress.port)
         let seal = GossipSeal(keyring: Keyring(primary: key))
         let foreign = GossipSeal(keyring: Keyring(primary: NetworkKey.generate()))
-        let sender = PlexusMembership.NodeID(high: 0xEE, low: 0xEE)
+        let sender = NodeID(high: 0xEE, low: 0xEE)
         func gossip(_ fake: UInt64) -> [UInt8] {
             MembershipEncoder.encode(MembershipPacket(sender: sender, message: .gossip(updates: [
-                .alive(PlexusMembership.NodeID(high: 0xFA, low: fake), incarnation: 1,
+                .alive(NodeID(high: 0xFA, low: fake), incarnation: 1,
                        address: NodeAddress(host: "127.0.0.1", port: 9)),
             ])))
         }
-        func node(_ fake: UInt64) -> String { hexString(PlexusMembership.NodeID(high: 0xFA, low: fake).bytes) }
+        func node(_ fake: UInt64) -> String { hexString(NodeID(high: 0xFA, low: fake).bytes) }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
 
         let fresh = seal.seal(gossip(1), timestamp: now)

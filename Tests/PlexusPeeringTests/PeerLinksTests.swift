@@ -10,17 +10,17 @@ import XCTest
 /// A started `PeerLinks` plus everything its callbacks saw.
 final class TestPeer: Sendable {
     let links: NIOLoopBound<PeerLinks>
-    let id: PeerID
+    let id: NodeID
     let port: Int
-    let frames = NIOLockedValueBox<[(PeerID, PeerFrame)]>([])
-    let failures = NIOLockedValueBox<[PeerID]>([])
+    let frames = NIOLockedValueBox<[(NodeID, PeerFrame)]>([])
+    let failures = NIOLockedValueBox<[NodeID]>([])
 
     init(key: NetworkKey, loop: EventLoop, outboundLimitBytes: Int = 16 * 1024 * 1024) async throws {
         let identity = StaticIdentity.ephemeral()
         let configuration = PeerLinksConfiguration(identity: identity, keyring: Keyring(primary: key),
                                                    outboundLimitBytes: outboundLimitBytes)
         links = try await PeerLinks.start(configuration: configuration, on: loop)
-        id = identity.peerID
+        id = identity.nodeID
         port = try await loop.submit { [links] in links.value.port }.get()
         try await loop.submit { [links, frames, failures] in
             links.value.onFrame = { peer, frame in frames.withLockedValue { $0.append((peer, frame)) } }

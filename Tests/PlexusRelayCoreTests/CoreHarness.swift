@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 @testable import PlexusRelayCore
 import PlexusPeerWire
 import PlexusWire
@@ -11,7 +12,7 @@ struct CoreHarness {
         case packet(ConnectionID, RelayPacket)
         case close(ConnectionID)
         /// A frame to another relay (`dial` false: only on an existing session).
-        case peer(PeerID, PeerFrame, dial: Bool)
+        case peer(NodeID, PeerFrame, dial: Bool)
         case departure(PeerDeparture)
         case pause(ConnectionID)
         case resume(ConnectionID)
@@ -34,8 +35,8 @@ struct CoreHarness {
     /// Bytes "in the socket" of stalled connections, released by `drain`.
     var unwritten: [ConnectionID: Int] = [:]
     /// Relays whose session does not take frames until `drainPeer`.
-    var stalledPeers: Set<PeerID> = []
-    var unwrittenToPeers: [PeerID: Int] = [:]
+    var stalledPeers: Set<NodeID> = []
+    var unwrittenToPeers: [NodeID: Int] = [:]
 
     init(_ configure: (inout CoreConfiguration) -> Void = { _ in }) {
         var configuration = CoreConfiguration()
@@ -80,7 +81,7 @@ struct CoreHarness {
         return collect()
     }
 
-    mutating func drainPeer(_ node: PeerID) -> [Output] {
+    mutating func drainPeer(_ node: NodeID) -> [Output] {
         stalledPeers.remove(node)
         let bytes = unwrittenToPeers.removeValue(forKey: node) ?? 0
         core.peerWritten(node, bytes: bytes)
@@ -94,7 +95,7 @@ struct CoreHarness {
             let effects = core.effects
             core.effects.removeAll(keepingCapacity: true)
             var written: [(ConnectionID, Int)] = []
-            var writtenToPeers: [(PeerID, Int)] = []
+            var writtenToPeers: [(NodeID, Int)] = []
             for effect in effects {
                 switch effect {
                 case .send(let id, let packet):

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 @testable import PlexusRelayCore
 import PlexusPeerWire
 import PlexusWire
@@ -61,7 +62,7 @@ final class CoreOverlayRoutingTests: XCTestCase {
         overlay.publishDirectory()
         let out = overlay.on(1) { harness in
             harness.core.receivePeer(.request(id: 9, cluster: s("echo"), millisecondsLeft: 0, payload: s("late")),
-                                     from: PeerID(high: 0, low: 1), now: harness.now)
+                                     from: NodeID(high: 0, low: 1), now: harness.now)
             return harness.collect()
         }
         XCTAssertEqual(out[1].compactMap { $0.packet(for: member) }, [])

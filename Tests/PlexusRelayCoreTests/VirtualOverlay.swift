@@ -11,18 +11,18 @@ import PlexusWire
 /// No sockets, no threads.
 struct VirtualOverlay {
     var relays: [CoreHarness]
-    var ids: [PeerID]
-    var records: [PeerID: DirectoryRecord] = [:]
+    var ids: [NodeID]
+    var records: [NodeID: DirectoryRecord] = [:]
     /// Frames sent and not delivered yet, in send order.
-    var inFlight = Deque<(from: Int, to: PeerID, frame: PeerFrame)>()
+    var inFlight = Deque<(from: Int, to: NodeID, frame: PeerFrame)>()
     /// Relays whose session is "down": frames to them vanish (the test reports the failure).
-    var down: Set<PeerID> = []
+    var down: Set<NodeID> = []
     /// Every client-bound output so far, per relay.
     var outputs: [[CoreHarness.Output]]
 
     init(relays count: Int, zones: [String]? = nil, memberConcurrency: Int = 16, peerQueueLimitBytes: Int = 1 << 20,
          configure: (inout CoreConfiguration) -> Void = { _ in }) {
-        ids = (0..<count).map { PeerID(high: 0, low: UInt64($0 + 1)) }
+        ids = (0..<count).map { NodeID(high: 0, low: UInt64($0 + 1)) }
         relays = []
         outputs = Array(repeating: [], count: count)
         for index in 0..<count {
@@ -40,7 +40,7 @@ struct VirtualOverlay {
         }
     }
 
-    func index(of node: PeerID) -> Int { ids.firstIndex(of: node)! }
+    func index(of node: NodeID) -> Int { ids.firstIndex(of: node)! }
 
     /// Announces every relay's local interest (as `RelayNode` does) and hands the resulting
     /// directory to every core.
@@ -93,7 +93,7 @@ struct VirtualOverlay {
 
     /// The session to `node` failed as seen by relay `relay`.
     @discardableResult
-    mutating func peerFailed(_ node: PeerID, seenBy relay: Int) -> [[CoreHarness.Output]] {
+    mutating func peerFailed(_ node: NodeID, seenBy relay: Int) -> [[CoreHarness.Output]] {
         var produced = Array(repeating: [CoreHarness.Output](), count: relays.count)
         relays[relay].core.peerFailed(node, now: relays[relay].now)
         produced[relay] += route(relays[relay].collect(), from: relay)

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -210,9 +211,14 @@ public func loopbackAddress(port: Int) -> sockaddr_in {
     return address
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1 right now (bound to 0, then released).
+/// Ports this process already handed out: the kernel may offer a port again as soon as the probe
+/// socket closes, before the relay that was given it has bound it.
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+/// A port free for both TCP and UDP on 127.0.0.1 right now (bound to 0, then released), never
+/// one this process handed out before.
 public func freePort() -> Int {
-    for _ in 0..<50 {
+    for _ in 0..<200 {
         let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(tcp) }
         var address = loopbackAddress(port: 0)
@@ -229,7 +235,8 @@ public func freePort() -> Int {
         let udpBound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        if udpBound && port < 60000 { return port }
+        guard udpBound, port < 60000, handedOutPorts.withLock({ $0.insert(port).inserted }) else { continue }
+        return port
     }
     // Test and benchmark harness only (never in a relay): no free loopback port after every
     // attempt is a broken environment, and the test run must stop with this message.

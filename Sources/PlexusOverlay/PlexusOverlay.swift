@@ -1,0 +1,5 @@
+// PlexusOverlay — the membership state machine on sockets (Docs/overlay-transport.md).
+//
+// Owns: sealed UDP datagrams for probes and gossip, Noise streams for push-pull and joins,
+// bootstrap (seeds, DNS, opt-in LAN discovery), and the status the overlay reports. A thin shell
+// over `PlexusMembership`.
