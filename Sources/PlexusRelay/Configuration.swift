@@ -67,9 +67,23 @@ public struct RelayConfiguration: Sendable {
 }
 
 /// A `RelayConfiguration` value the relay cannot work with.
-public struct RelayConfigurationError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+public struct RelayConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Stable machine-readable category.
+    public enum Code: String, Sendable, Hashable {
+        /// A value is outside what the relay can work with.
+        case invalidValue
+        /// Values that are valid alone contradict each other.
+        case inconsistent
+    }
+
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+
+    init(_ message: String, code: Code = .invalidValue) {
+        self.code = code
+        self.message = message
+    }
 }
 
 extension CoreConfiguration {

@@ -47,7 +47,7 @@ public final class RelayServer: Sendable {
                              logger: Logger) async throws -> RelayServer {
         try configuration.validate()
         if peering != nil, configuration.overlay == nil {
-            throw RelayConfigurationError("peering needs configuration.overlay (this relay's node ID and zone)")
+            throw RelayConfigurationError("peering needs configuration.overlay (this relay's node ID and zone)", code: .inconsistent)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()

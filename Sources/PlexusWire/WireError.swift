@@ -1,11 +1,11 @@
-/// A violation of relay protocol v1 found while decoding.
+/// A violation of relay protocol v1 found while decoding: the project's one error style, a
+/// stable `code` and a `message` in words a person can act on.
 ///
 /// Packets carry no length prefix, so the stream cannot be resynchronised after any of these:
-/// the receiver must close the connection (spec §3). `description` says what was wrong in words
-/// a person can act on.
+/// the receiver must close the connection (spec §3).
 public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What kind of violation this is.
-    public enum Kind: Sendable, Hashable {
+    /// Stable machine-readable category.
+    public enum Code: String, Sendable, Hashable {
         case unknownOpcode
         case invalidBool
         case lengthOverLimit
@@ -14,12 +14,13 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         case unsupportedVersion
     }
 
-    public let kind: Kind
-    public let description: String
+    public let code: Code
+    public let message: String
+    public var description: String { message }
 
-    init(_ kind: Kind, _ description: String) {
-        self.kind = kind
-        self.description = description
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
     }
 
     static func unknownOpcode(_ byte: UInt8, direction: String) -> WireError {

@@ -23,9 +23,8 @@ final class PeerFrameMalformedTests: XCTestCase {
                     guard let error = error as? PeerFrameError else { return XCTFail("wrong error type") }
                     if length == 0 {
                         XCTAssertEqual(error, .emptyFrame)
-                    } else if case .truncated = error {
                     } else {
-                        XCTFail("\(example.name) cut at \(length): \(error)")
+                        XCTAssertEqual(error.code, .truncated, "\(example.name) cut at \(length): \(error)")
                     }
                 }
             }

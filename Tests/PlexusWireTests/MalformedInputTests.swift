@@ -26,52 +26,52 @@ final class MalformedInputTests: XCTestCase {
     }
 
     func testUnknownOpcodes() {
-        XCTAssertEqual(clientError("0e")?.kind, .unknownOpcode)
-        XCTAssertEqual(clientError("ff")?.kind, .unknownOpcode)
-        XCTAssertEqual(relayError("0e")?.kind, .unknownOpcode)
+        XCTAssertEqual(clientError("0e")?.code, .unknownOpcode)
+        XCTAssertEqual(clientError("ff")?.code, .unknownOpcode)
+        XCTAssertEqual(relayError("0e")?.code, .unknownOpcode)
     }
 
     func testOpcodesInTheWrongDirection() {
-        XCTAssertEqual(clientError("01 10")?.kind, .unknownOpcode, "DENY is relay-only")
-        XCTAssertEqual(relayError("06 01 74")?.kind, .unknownOpcode, "SUBSCRIBE is client-only")
-        XCTAssertEqual(relayError("07 01 74")?.kind, .unknownOpcode, "UNSUBSCRIBE is client-only")
+        XCTAssertEqual(clientError("01 10")?.code, .unknownOpcode, "DENY is relay-only")
+        XCTAssertEqual(relayError("06 01 74")?.code, .unknownOpcode, "SUBSCRIBE is client-only")
+        XCTAssertEqual(relayError("07 01 74")?.code, .unknownOpcode, "UNSUBSCRIBE is client-only")
     }
 
     func testInvalidBools() {
         let fault = clientError("05 00 02 00")
-        XCTAssertEqual(fault?.kind, .invalidBool)
+        XCTAssertEqual(fault?.code, .invalidBool)
         XCTAssertTrue(fault?.description.contains("success") ?? false, fault?.description ?? "")
-        XCTAssertEqual(relayError("05 00 02")?.kind, .invalidBool)
-        XCTAssertEqual(relayError("05 00 00 07")?.kind, .invalidBool)
-        XCTAssertEqual(relayError("0a 00 ff")?.kind, .invalidBool)
+        XCTAssertEqual(relayError("05 00 02")?.code, .invalidBool)
+        XCTAssertEqual(relayError("05 00 00 07")?.code, .invalidBool)
+        XCTAssertEqual(relayError("0a 00 ff")?.code, .invalidBool)
     }
 
     func testWrongMagic() {
         // "iris-client-magik"
-        XCTAssertEqual(clientError("00 11 69 72 69 73 2d 63 6c 69 65 6e 74 2d 6d 61 67 69 6b 00 00")?.kind, .badMagic)
-        XCTAssertEqual(relayError("00 03 61 62 63 00")?.kind, .badMagic)
-        XCTAssertEqual(relayError("01 03 61 62 63 00")?.kind, .badMagic)
+        XCTAssertEqual(clientError("00 11 69 72 69 73 2d 63 6c 69 65 6e 74 2d 6d 61 67 69 6b 00 00")?.code, .badMagic)
+        XCTAssertEqual(relayError("00 03 61 62 63 00")?.code, .badMagic)
+        XCTAssertEqual(relayError("01 03 61 62 63 00")?.code, .badMagic)
     }
 
     func testOversizedHandshakeField() {
-        XCTAssertEqual(clientError("00 ff 01")?.kind, .lengthOverLimit)
+        XCTAssertEqual(clientError("00 ff 01")?.code, .lengthOverLimit)
     }
 
     func testEveryLengthHasItsLimit() {
         let small = WireLimits(maxMessageBytes: 4, maxNameBytes: 3, maxReasonBytes: 2, maxHandshakeFieldBytes: 64, maxChunkBytes: 5)
-        XCTAssertEqual(clientError("03 04", limits: small)?.kind, .lengthOverLimit, "cluster name")
-        XCTAssertEqual(clientError("03 01 63 05", limits: small)?.kind, .lengthOverLimit, "broadcast message")
-        XCTAssertEqual(clientError("04 01 01 63 05", limits: small)?.kind, .lengthOverLimit, "request payload")
-        XCTAssertEqual(clientError("05 00 01 05", limits: small)?.kind, .lengthOverLimit, "reply")
-        XCTAssertEqual(clientError("05 00 00 03", limits: small)?.kind, .lengthOverLimit, "fault")
-        XCTAssertEqual(clientError("06 04", limits: small)?.kind, .lengthOverLimit, "topic")
-        XCTAssertEqual(clientError("08 01 74 05", limits: small)?.kind, .lengthOverLimit, "event")
-        XCTAssertEqual(clientError("09 00 04", limits: small)?.kind, .lengthOverLimit, "tunnel cluster")
-        XCTAssertEqual(clientError("0c 00 00 06", limits: small)?.kind, .lengthOverLimit, "chunk")
-        XCTAssertEqual(relayError("02 03", limits: small)?.kind, .lengthOverLimit, "close reason")
-        XCTAssertEqual(relayError("0d 00 03", limits: small)?.kind, .lengthOverLimit, "tunnel close reason")
-        XCTAssertEqual(relayError("03 05", limits: small)?.kind, .lengthOverLimit, "broadcast delivery")
-        XCTAssertEqual(relayError("08 04", limits: small)?.kind, .lengthOverLimit, "event topic")
+        XCTAssertEqual(clientError("03 04", limits: small)?.code, .lengthOverLimit, "cluster name")
+        XCTAssertEqual(clientError("03 01 63 05", limits: small)?.code, .lengthOverLimit, "broadcast message")
+        XCTAssertEqual(clientError("04 01 01 63 05", limits: small)?.code, .lengthOverLimit, "request payload")
+        XCTAssertEqual(clientError("05 00 01 05", limits: small)?.code, .lengthOverLimit, "reply")
+        XCTAssertEqual(clientError("05 00 00 03", limits: small)?.code, .lengthOverLimit, "fault")
+        XCTAssertEqual(clientError("06 04", limits: small)?.code, .lengthOverLimit, "topic")
+        XCTAssertEqual(clientError("08 01 74 05", limits: small)?.code, .lengthOverLimit, "event")
+        XCTAssertEqual(clientError("09 00 04", limits: small)?.code, .lengthOverLimit, "tunnel cluster")
+        XCTAssertEqual(clientError("0c 00 00 06", limits: small)?.code, .lengthOverLimit, "chunk")
+        XCTAssertEqual(relayError("02 03", limits: small)?.code, .lengthOverLimit, "close reason")
+        XCTAssertEqual(relayError("0d 00 03", limits: small)?.code, .lengthOverLimit, "tunnel close reason")
+        XCTAssertEqual(relayError("03 05", limits: small)?.code, .lengthOverLimit, "broadcast delivery")
+        XCTAssertEqual(relayError("08 04", limits: small)?.code, .lengthOverLimit, "event topic")
     }
 
     func testDefaultMessageLimitIs64MiB() {
@@ -80,7 +80,7 @@ final class MalformedInputTests: XCTestCase {
         var announce = ByteBuffer(hex: "08 01 74")
         announce.writeVarint(64 * 1024 * 1024 + 1)
         XCTAssertThrowsError(try ClientPacket.decode(from: &announce)) { error in
-            XCTAssertEqual((error as? WireError)?.kind, .lengthOverLimit)
+            XCTAssertEqual((error as? WireError)?.code, .lengthOverLimit)
             XCTAssertTrue("\(error)".contains("event"), "\(error)")
         }
     }

@@ -30,14 +30,14 @@ final class VarintTests: XCTestCase {
     func testElevenByteVarintIsRejected() {
         var reader = FieldReader(buffer: ByteBuffer(hex: "80 80 80 80 80 80 80 80 80 80 01"))
         XCTAssertThrowsError(try reader.readVarint(field: "test")) { error in
-            XCTAssertEqual((error as? WireError)?.kind, .varintTooLong)
+            XCTAssertEqual((error as? WireError)?.code, .varintTooLong)
         }
     }
 
     func testTenByteVarintOverflowingSixtyFourBitsIsRejected() {
         var reader = FieldReader(buffer: ByteBuffer(hex: "ff ff ff ff ff ff ff ff ff 02"))
         XCTAssertThrowsError(try reader.readVarint(field: "test")) { error in
-            XCTAssertEqual((error as? WireError)?.kind, .varintTooLong)
+            XCTAssertEqual((error as? WireError)?.code, .varintTooLong)
         }
     }
 
