@@ -1,3 +1,5 @@
+import PlexusVocabulary
+
 /// Named limits for every length in the membership wire format.
 ///
 /// Guarantees: the encoder never produces, and the decoder never accepts, a value beyond these.
@@ -6,16 +8,16 @@ public enum WireLimits {
     public static let version: UInt8 = 1
     /// Bytes in a host string (UTF-8), at least 1.
     public static let maxHostLength = 255
-    /// Bytes in a cluster or topic name, at least 1.
-    public static let maxNameLength = 255
+    /// Bytes in a cluster or topic name, at least 1 (`OverlayLimits.nameBytes`).
+    public static let maxNameLength = OverlayLimits.nameBytes.upperBound
     /// Bytes in a zone label (may be empty).
     public static let maxZoneLength = 64
     /// Addresses in one directory record.
     public static let maxAddressesPerRecord = 8
-    /// Clusters in one directory record.
-    public static let maxClustersPerRecord = 1_024
-    /// Topics in one directory record.
-    public static let maxTopicsPerRecord = 4_096
+    /// Clusters in one directory record (`OverlayLimits.maxClustersPerRelay`).
+    public static let maxClustersPerRecord = OverlayLimits.maxClustersPerRelay
+    /// Topics in one directory record (`OverlayLimits.maxTopicsPerRelay`).
+    public static let maxTopicsPerRecord = OverlayLimits.maxTopicsPerRelay
     /// Updates piggybacked on one message.
     public static let maxUpdatesPerMessage = 255
     /// Members in one push-pull message.

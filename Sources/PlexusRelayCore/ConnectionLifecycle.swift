@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusWire
 
 /// The per-connection handshake and lifecycle of spec §5 and §10, as a pure state machine.
@@ -52,6 +53,11 @@ struct ConnectionLifecycle: Sendable {
                 state = .closed
                 let text = String(decoding: version.readableBytesView, as: UTF8.self)
                 return .deny(reason: WireConstants.unsupportedVersionReason(clientVersion: text))
+            }
+            if cluster.readableBytes > 0,
+               let refusal = OverlayLimits.nameRefusal(kind: "cluster", byteCount: cluster.readableBytes) {
+                state = .closed
+                return .deny(reason: refusal)
             }
             let name: WireName? = cluster.readableBytes == 0 ? nil : WireName.compact(cluster)
             state = .active(cluster: name)

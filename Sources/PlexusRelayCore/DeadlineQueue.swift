@@ -9,12 +9,8 @@ enum DeadlineKind: Hashable, Sendable {
     case handshake(ConnectionID)
     /// Request `relayID` delivered to `server` must be answered.
     case deliveredRequest(server: ConnectionID, relayID: UInt64)
-    /// A request that found no member: answer it timed-out.
-    case unroutedRequest(requester: ConnectionID, requestID: UInt64)
     /// Tunnel offer `buildID` on `acceptor` must be confirmed.
     case tunnelOffer(acceptor: ConnectionID, buildID: UInt64)
-    /// A tunnel construction that found no member: answer it timed-out.
-    case unroutedTunnel(initiator: ConnectionID, tunnelID: UInt64)
     /// A tunnel construction sent to another relay (this relay's id) must be answered.
     case remoteTunnelInit(UInt64)
 }

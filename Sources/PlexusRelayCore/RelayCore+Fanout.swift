@@ -70,10 +70,20 @@ extension RelayCore {
         }
     }
 
-    /// Duplicate subscriptions are no-ops (§14.7).
+    /// Duplicate subscriptions are no-ops (§14.7). A topic name outside `OverlayLimits.nameBytes`,
+    /// or a new topic beyond `OverlayLimits.maxTopicsPerRelay`, closes the connection with the
+    /// limit as its reason (SUBSCRIBE has no answer in v1).
     mutating func subscribe(_ id: ConnectionID, topic: ByteBuffer) {
+        if let refusal = OverlayLimits.nameRefusal(kind: "topic", byteCount: topic.readableBytes) {
+            drop(id, reason: refusal)
+            return
+        }
         let name = WireName(topic)
         guard connections[id]?.subscriptions.contains(name) == false else { return }
+        guard !routes.subscribers(of: name).isEmpty || routes.topicCount < OverlayLimits.maxTopicsPerRelay else {
+            drop(id, reason: Self.topicLimitReason)
+            return
+        }
         let stored = WireName.compact(topic)
         connections[id]?.subscriptions.insert(stored)
         _ = routes.subscribe(id, to: stored)

@@ -33,8 +33,26 @@ extension RelayCore {
     /// The fault text a requester gets when the chosen member's outbound queue is full.
     static let overloadedFault = "plexus: service overloaded"
 
-    /// Longest timeout honoured (~34 years); larger wire values are clamped, not rejected.
-    static let maxTimeoutMilliseconds: UInt64 = 1 << 40
+    /// Longest timeout honoured: one hour. Larger wire values are clamped, not rejected, so a
+    /// request can never pin relay memory for longer (Docs/relay.md, "Limits").
+    static let maxTimeoutMilliseconds: UInt64 = 3_600_000
+
+    /// The fault a requester gets at once, instead of a timeout, when no member of `cluster` can
+    /// take the request: none exists on any relay, or the only relays that serve it are
+    /// unreachable (failed, quarantined) or draining.
+    static func noMembersFault(_ cluster: WireName, servedElsewhere: Bool) -> String {
+        servedElsewhere
+            ? "plexus: no members: the relays serving cluster \"\(cluster)\" are unreachable or draining"
+            : "plexus: no members: no member of cluster \"\(cluster)\" on any relay"
+    }
+
+    /// The fault a local requester gets while this relay drains (it may retry on another relay).
+    static let drainingFault = "plexus: refused: relay is draining"
+    /// CLOSE / DENY reasons at the relay-wide interest limits.
+    static let clusterLimitReason =
+        "plexus: limit: this relay already has members of \(OverlayLimits.maxClustersPerRelay) clusters, the most its directory record carries"
+    static let topicLimitReason =
+        "plexus: limit: this relay already has subscribers of \(OverlayLimits.maxTopicsPerRelay) topics, the most its directory record carries"
 
     /// §7.2: pick one member (on this relay or, through the directory, on another), deliver with
     /// the ORIGINAL timeout, keep the deadline.
@@ -44,13 +62,24 @@ extension RelayCore {
             send(.reply(id: requestID, result: .timedOut), to: requester)
             return
         }
+        if let refusal = OverlayLimits.nameRefusal(kind: "cluster", byteCount: cluster.readableBytes) {
+            send(.reply(id: requestID, result: .fault(ByteBuffer(string: refusal))), to: requester)
+            return
+        }
+        guard !router.isDraining else {
+            counters.refusedWhileDraining += 1
+            send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.drainingFault))), to: requester)
+            return
+        }
         let clamped = min(timeout, Self.maxTimeoutMilliseconds)
         let deadline = now + .milliseconds(Int64(clamped))
         let name = WireName(cluster)
         switch route(to: name, now: now) {
         case .none:
-            // No member: the requester gets its timed-out REPLY at the deadline (reference).
-            schedule(.unroutedRequest(requester: requester, requestID: requestID), at: deadline)
+            // Fail fast: nobody could answer before the deadline, so say so now.
+            counters.noMembers += 1
+            let fault = Self.noMembersFault(name, servedElsewhere: router.directory.clusters[name] != nil)
+            send(.reply(id: requestID, result: .fault(ByteBuffer(string: fault))), to: requester)
         case .local:
             let who = Requester.client(requester, requestID: requestID)
             if !deliverLocally(cluster: name, payload: payload, timeout: timeout, deadline: deadline, requester: who) {

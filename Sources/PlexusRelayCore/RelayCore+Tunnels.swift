@@ -47,9 +47,16 @@ extension RelayCore {
         }
         let clamped = min(timeout, Self.maxTimeoutMilliseconds)
         let requested: TimeAmount = .milliseconds(Int64(clamped))
+        // Fail fast (v1 can only say "timed out"): a name beyond the limits, a draining relay, or
+        // no member that could take the tunnel.
+        guard OverlayLimits.nameBytes.contains(cluster.readableBytes), !router.isDraining else {
+            send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
+            return
+        }
         switch route(to: WireName(cluster), now: now) {
         case .none:
-            schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+            counters.noMembers += 1
+            send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
             return
         case .remote(let node):
             initiateRemoteTunnel(from: initiator, tunnelID: tunnelID, cluster: cluster, milliseconds: clamped,
@@ -59,14 +66,14 @@ extension RelayCore {
             break
         }
         guard let destination = routes.pickMember(of: WireName(cluster)) else {
-            schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+            send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
             return
         }
         switch destination {
         case .local(let acceptor):
             guard let buildID = connections[acceptor]?.nextBuildID else {
                 assertionFailure("route to a connection the core does not know")
-                schedule(.unroutedTunnel(initiator: initiator, tunnelID: tunnelID), at: now + requested)
+                send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
                 return
             }
             connections[acceptor]?.nextBuildID &+= 1

@@ -106,6 +106,11 @@ package struct RelayCore {
             drop(id, reason: reason)
         case .accept(let cluster):
             if let cluster {
+                guard routes.memberCount(of: cluster) > 0 || routes.clusterCount < OverlayLimits.maxClustersPerRelay else {
+                    send(.deny(reason: ByteBuffer(string: Self.clusterLimitReason)), to: id)
+                    drop(id, reason: nil)
+                    return
+                }
                 connections[id]?.cluster = cluster
                 routes.addMember(id, to: cluster)
             }
@@ -153,9 +158,7 @@ package struct RelayCore {
         switch kind {
         case .handshake(let id): return connections[id]?.lifecycle.isAwaitingHandshake == true
         case .deliveredRequest(let server, let relayID): return connections[server]?.delivered[relayID] != nil
-        case .unroutedRequest(let requester, _): return connections[requester] != nil
         case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
-        case .unroutedTunnel(let initiator, _): return connections[initiator] != nil
         case .remoteTunnelInit(let id): return router.remoteTunnels.pending[id] != nil
         }
     }
@@ -180,16 +183,8 @@ package struct RelayCore {
                 }
             case .deliveredRequest(let server, let relayID):
                 expireDeliveredRequest(server: server, relayID: relayID)
-            case .unroutedRequest(let requester, let requestID):
-                if connections[requester]?.lifecycle.isActive == true {
-                    send(.reply(id: requestID, result: .timedOut), to: requester)
-                }
             case .tunnelOffer(let acceptor, let buildID):
                 expireTunnelOffer(acceptor: acceptor, buildID: buildID)
-            case .unroutedTunnel(let initiator, let tunnelID):
-                if connections[initiator]?.lifecycle.isActive == true {
-                    send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
-                }
             case .remoteTunnelInit(let id):
                 expireRemoteTunnelInit(id)
             }

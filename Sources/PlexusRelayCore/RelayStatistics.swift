@@ -35,6 +35,11 @@ public struct RelayStatistics: Sendable, Hashable {
     /// constructions sent to another relay and not answered yet.
     public var remoteTunnels: Int = 0
     public var pendingRemoteTunnels: Int = 0
+    /// Requests and tunnel constructions answered at once because no member of their cluster
+    /// could take them (none anywhere, or only on unreachable or draining relays).
+    public var noMembers: Int = 0
+    /// Local requests refused because the relay is draining.
+    public var refusedWhileDraining: Int = 0
 
     public var totalDroppedBroadcasts: Int { droppedBroadcasts.values.reduce(0, +) }
     public var totalDroppedEvents: Int { droppedEvents.values.reduce(0, +) }
@@ -47,6 +52,10 @@ struct RelayCounters {
     var droppedBroadcasts: [WireName: Int] = [:]
     var droppedEvents: [WireName: Int] = [:]
     var overloadedRequests: [WireName: Int] = [:]
+    /// Requests and tunnel constructions answered at once because no member could take them.
+    var noMembers = 0
+    /// Local requests refused because this relay is draining.
+    var refusedWhileDraining = 0
 
     mutating func notePeak(_ queued: Int) {
         if queued > peakConnectionQueuedBytes { peakConnectionQueuedBytes = queued }
@@ -82,6 +91,8 @@ extension RelayCore {
             forwardedRequests: router.forwarded.count,
             peerQueuedBytes: router.queues.values.reduce(0) { $0 + $1.queuedBytes },
             remoteTunnels: router.remoteTunnels.bridged.count,
-            pendingRemoteTunnels: router.remoteTunnels.pending.count)
+            pendingRemoteTunnels: router.remoteTunnels.pending.count,
+            noMembers: counters.noMembers,
+            refusedWhileDraining: counters.refusedWhileDraining)
     }
 }

@@ -66,10 +66,10 @@ final class CoreLifecycleTests: XCTestCase {
         XCTAssertEqual(h.core.routes.members(of: WireName(s("svc"))), [.local(other)])
         h.core.connectionClosed(other)
         XCTAssertEqual(h.core.routes.clusterCount, 0)
-        // A request to the now empty cluster waits for its deadline instead of vanishing.
+        // A request to the now empty cluster is answered at once instead of vanishing.
         let c = h.connect(nil)
-        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 5), from: c), [])
-        XCTAssertEqual(h.advance(milliseconds: 5), [p(c, .reply(id: 1, result: .timedOut))])
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 5), from: c),
+                       [p(c, .reply(id: 1, result: .fault(s(#"plexus: no members: no member of cluster "svc" on any relay"#))))])
     }
 
     func testShutdownClosesEveryoneWithReason() {

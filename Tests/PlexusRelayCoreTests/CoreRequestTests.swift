@@ -48,12 +48,51 @@ final class CoreRequestTests: XCTestCase {
         XCTAssertEqual(h.receive(.reply(id: 0, outcome: .fault(s(""))), from: a), [p(c, .reply(id: 1, result: .fault(s(""))))])
     }
 
-    func testNoMemberTimesOutAtDeadline() {
+    func testNoMemberAnywhereIsAnsweredAtOnceWithAReason() {
         var h = CoreHarness()
         let c = h.connect(nil)
-        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("none"), payload: s("q"), timeoutMilliseconds: 100), from: c), [])
-        XCTAssertEqual(h.advance(milliseconds: 99), [])
+        let fault = #"plexus: no members: no member of cluster "none" on any relay"#
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("none"), payload: s("q"), timeoutMilliseconds: 100), from: c),
+                       [p(c, .reply(id: 1, result: .fault(s(fault))))])
+        XCTAssertEqual(h.advance(milliseconds: 100), [], "nothing waits for the deadline")
+        XCTAssertEqual(h.core.statistics.noMembers, 1)
+        // A member that registers later is found by the next request.
+        let svc = h.connect("none")
+        XCTAssertEqual(h.receive(.request(id: 2, cluster: s("none"), payload: s("q"), timeoutMilliseconds: 100), from: c),
+                       [p(svc, .request(id: 0, payload: s("q"), timeoutMilliseconds: 100))])
+    }
+
+    func testDrainingRelayRefusesNewRequestsAtOnceAndFinishesThoseInFlight() {
+        var h = CoreHarness()
+        let svc = h.connect("svc"), c = h.connect(nil)
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 100), from: c),
+                       [p(svc, .request(id: 0, payload: s("q"), timeoutMilliseconds: 100))])
+        h.core.startDraining()
+        h.core.effects.removeAll()
+        XCTAssertEqual(h.receive(.request(id: 2, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 100), from: c),
+                       [p(c, .reply(id: 2, result: .fault(s("plexus: refused: relay is draining"))))])
+        XCTAssertEqual(h.receive(.reply(id: 0, outcome: .success(s("a"))), from: svc),
+                       [p(c, .reply(id: 1, result: .success(s("a"))))])
+        XCTAssertEqual(h.core.statistics.refusedWhileDraining, 1)
+    }
+
+    func testAbsurdTimeoutIsClampedToOneHour() {
+        var h = CoreHarness()
+        let svc = h.connect("svc"), c = h.connect(nil)
+        h.receive(.request(id: 1, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: UInt64(1) << 50), from: c)
+        XCTAssertEqual(h.core.connections[svc]?.delivered.count, 1)
+        XCTAssertEqual(h.advance(milliseconds: 3_600_000 - 1), [])
         XCTAssertEqual(h.advance(milliseconds: 1), [p(c, .reply(id: 1, result: .timedOut))])
+    }
+
+    func testClusterNamesBeyondTheLimitsAreRefusedWhereTheyEnter() {
+        var h = CoreHarness()
+        let c = h.connect(nil)
+        let long = String(repeating: "n", count: 256)
+        XCTAssertEqual(h.receive(.request(id: 1, cluster: s(long), payload: s("q"), timeoutMilliseconds: 100), from: c),
+                       [p(c, .reply(id: 1, result: .fault(s("plexus: limit: a cluster name must be 1 to 255 bytes, got 256"))))])
+        XCTAssertEqual(h.receive(.request(id: 2, cluster: s(""), payload: s("q"), timeoutMilliseconds: 100), from: c),
+                       [p(c, .reply(id: 2, result: .fault(s("plexus: limit: a cluster name must be 1 to 255 bytes, got 0"))))])
     }
 
     func testServiceDropAnswersPendingRequestsAtOnce() {
