@@ -64,10 +64,10 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("remote fault: boom"), result.stderr)
     }
 
-    func testRequestWithoutMemberTimesOut() async throws {
-        let result = try await runPlexus(["request", "nobody", "x", "--timeout", "100", "--port", "\(port)"])
-        XCTAssertEqual(result.status, 3)
-        XCTAssertTrue(result.stderr.contains("timed out"), result.stderr)
+    func testRequestWithoutMemberFailsAtOnceWithTheReason() async throws {
+        let result = try await runPlexus(["request", "nobody", "x", "--timeout", "60000", "--port", "\(port)"])
+        XCTAssertEqual(result.status, 4)
+        XCTAssertTrue(result.stderr.contains(#"no members: no member of cluster "nobody" on any relay"#), result.stderr)
     }
 
     func testSubscribePrintsPublishedEventsAndStopsOnSIGINT() async throws {

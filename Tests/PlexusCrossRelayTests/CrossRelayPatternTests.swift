@@ -300,8 +300,9 @@ final class CrossRelayPatternTests: XCTestCase {
             do {
                 let reply = try await client.request("let me in", to: cluster, timeout: .milliseconds(500))
                 XCTFail("attempt \(attempt): the stranger's client got \(reply)")
-            } catch let error as PlexusError {
-                XCTAssertEqual(error, .timedOut)
+            } catch {
+                // Its overlay has no member of the cluster: answered at once, not timed out.
+                XCTAssertTrue("\(error)".contains("plexus: no members"), "\(error)")
             }
             let members = processes.status(adminPort: stranger.adminPort)?.members
             XCTAssertEqual(members?.count, 1, "the stranger lists \(members ?? [])")

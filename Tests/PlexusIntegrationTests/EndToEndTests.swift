@@ -474,16 +474,16 @@ final class EndToEndTests: XCTestCase {
         try await service.close()
     }
 
-    func testTunnelConstructionTimesOutWithoutMembers() async throws {
+    func testTunnelConstructionWithoutMembersFailsAtOnce() async throws {
         let client = try await Connection.connect(port: port)
         let start = ContinuousClock.now
         do {
-            _ = try await client.tunnel(to: cluster, timeout: .milliseconds(100))
+            _ = try await client.tunnel(to: cluster, timeout: .seconds(10))
             XCTFail("tunnel built with no member")
         } catch let error as PlexusError {
-            XCTAssertEqual(error, .timedOut)
+            XCTAssertEqual(error, .timedOut) // the only failure v1's TUN_CONFIRM can express
         }
-        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(95))
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5), "answered by the relay, not at the deadline")
         try await client.close()
     }
 
