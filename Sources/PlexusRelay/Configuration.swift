@@ -22,6 +22,12 @@ public struct RelayConfiguration: Sendable {
     public var acceptorConfirmTimeout: TimeAmount
     /// Decoder caps. The relay lowers `maxChunkBytes` to `chunkLimit` (a bigger chunk closes the connection).
     public var wireLimits: WireLimits
+    /// Bytes of unfinished packets all clients together may hold in the relay; the connection
+    /// whose input crosses it is closed with the limit as reason. Default 128 MiB.
+    public var inputBudgetBytes: Int
+    /// Requests delivered to one member and not answered yet before it counts as overloaded.
+    /// Default 65,536.
+    public var maxPendingPerMember: Int
     /// Called on the core loop, at the end of a read batch, with the local interest that changed
     /// (clusters registered/unregistered with member counts, topics subscribed/unsubscribed).
     /// The overlay uses it to update the relay's own directory record. Default nil.
@@ -39,6 +45,8 @@ public struct RelayConfiguration: Sendable {
         tunnelWindow = WireConstants.referenceRelayWindow
         acceptorConfirmTimeout = .seconds(3)
         wireLimits = .default
+        inputBudgetBytes = 128 * 1024 * 1024
+        maxPendingPerMember = 65_536
         interestObserver = nil
         overlay = nil
     }
@@ -53,6 +61,9 @@ public struct RelayConfiguration: Sendable {
             throw .init("tunnelWindow must be at least chunkLimit (a chunk must fit the window) and at most 2^31-1")
         }
         guard outboundQueueLimitBytes >= 1 else { throw .init("outboundQueueLimitBytes must be positive") }
+        guard inputBudgetBytes >= 1, maxPendingPerMember >= 1 else {
+            throw .init("inputBudgetBytes and maxPendingPerMember must be positive")
+        }
         guard handshakeTimeout.nanoseconds > 0, acceptorConfirmTimeout.nanoseconds > 0 else {
             throw .init("timeouts must be positive")
         }
@@ -95,6 +106,8 @@ extension CoreConfiguration {
         chunkLimit = c.chunkLimit
         tunnelWindow = c.tunnelWindow
         acceptorConfirmTimeout = c.acceptorConfirmTimeout
+        inputBudgetBytes = c.inputBudgetBytes
+        maxPendingPerMember = c.maxPendingPerMember
         overlay = c.overlay
     }
 }

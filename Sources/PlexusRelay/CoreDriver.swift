@@ -139,6 +139,11 @@ final class CoreDriver {
         apply()
     }
 
+    func inputBuffered(_ bytes: Int, by id: ConnectionID) {
+        core.inputBuffered(id, bytes: bytes)
+        apply()
+    }
+
     func decodeFailed(_ id: ConnectionID, error: String) {
         logger.debug("protocol violation", metadata: ["connection": "\(id)", "error": "\(error)"])
         core.decodeFailed(id, error: error)

@@ -49,6 +49,12 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
         driver.received(unwrapInboundIn(data), from: id)
     }
 
+    /// The decoder in front of this handler holds `bytes` of an unfinished packet.
+    func inputBuffered(_ bytes: Int) {
+        guard let id else { return }
+        driver.inputBuffered(bytes, by: id)
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         guard let id else { return }
         driver.batchComplete(id)

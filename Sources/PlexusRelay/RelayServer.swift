@@ -68,8 +68,12 @@ public final class RelayServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(ClientPacketDecoder(limits: limits)))
-                    try sync.addHandler(RelayConnectionHandler(driver: driver.value))
+                    let handler = RelayConnectionHandler(driver: driver.value)
+                    let decoder = MeteredClientPacketDecoder(limits: limits) { [unowned handler] bytes in
+                        handler.inputBuffered(bytes)
+                    }
+                    try sync.addHandler(ByteToMessageHandler(decoder))
+                    try sync.addHandler(handler)
                 }
             }
 

@@ -105,7 +105,8 @@ extension RelayCore {
                     continue
                 }
                 let packet = RelayPacket.request(id: relayID, payload: payload, timeoutMilliseconds: timeout)
-                guard hasRoom(server, bytes: packet.encodedSize) else { continue }
+                guard hasRoom(server, bytes: packet.encodedSize),
+                      (connections[server]?.delivered.count ?? 0) < configuration.maxPendingPerMember else { continue }
                 connections[server]?.nextRelayRequestID &+= 1
                 connections[server]?.delivered[relayID] = DeliveredRequest(requester: requester)
                 schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)

@@ -29,6 +29,12 @@ package struct CoreConfiguration: Sendable {
     package var chunkLimit = WireConstants.referenceChunkLimit
     package var tunnelWindow = WireConstants.referenceRelayWindow
     package var acceptorConfirmTimeout: TimeAmount = .seconds(3)
+    /// Bytes of unfinished packets all client connections together may hold in their read
+    /// buffers; the connection whose input crosses it is closed with the limit as reason.
+    package var inputBudgetBytes = 128 * 1024 * 1024
+    /// Requests delivered to one member connection and not answered yet; beyond it the member
+    /// counts as overloaded (the next member is tried, else the fault "plexus: service overloaded").
+    package var maxPendingPerMember = 65_536
     /// Set when the relay routes through an overlay.
     package var overlay: OverlayRouterSettings?
 
@@ -43,6 +49,8 @@ struct ClientConnection {
     var subscriptions: Set<WireName> = []
     /// Bytes handed to the driver for this connection and not yet written to its socket.
     package var queuedBytes = 0
+    /// Bytes of an unfinished packet this connection's decoder holds (as last reported).
+    var bufferedInput = 0
     var nextRelayRequestID: UInt64 = 0
     /// Requests delivered to this connection (a service), by relay request id.
     var delivered: [UInt64: DeliveredRequest] = [:]
@@ -128,6 +136,22 @@ package struct RelayCore {
         case .ignore: return
         default: drop(id, reason: nil)
         }
+    }
+
+    /// Connection `id`'s decoder now holds `bytes` of an unfinished packet. All connections
+    /// share `inputBudgetBytes`: the one whose input crosses it is closed with the limit as
+    /// reason (the newest offender; input others already sent is not affected) and counted.
+    package mutating func inputBuffered(_ id: ConnectionID, bytes: Int) {
+        guard let previous = connections[id]?.bufferedInput else { return }
+        connections[id]?.bufferedInput = bytes
+        counters.bufferedInputBytes += bytes - previous
+        if counters.bufferedInputBytes > counters.peakBufferedInputBytes {
+            counters.peakBufferedInputBytes = counters.bufferedInputBytes
+        }
+        guard bytes > previous, counters.bufferedInputBytes > configuration.inputBudgetBytes else { return }
+        counters.inputBudgetRefusals += 1
+        drop(id, reason: "plexus: limit: the relay's input budget of \(configuration.inputBudgetBytes) bytes for "
+            + "unfinished packets is spent; this connection held \(bytes) bytes of one")
     }
 
     /// The socket is gone (EOF, reset, write error). No CLOSE can be sent any more.
@@ -298,6 +322,7 @@ package struct RelayCore {
         leaveCluster(id)
         for topic in connection.subscriptions { _ = routes.unsubscribe(id, from: topic) }
         counters.queuedBytes -= connection.queuedBytes
+        counters.bufferedInputBytes -= connection.bufferedInput
         connections[id]?.queuedBytes = 0
         // Nothing more may be sent to `id` from here on.
         connections.removeValue(forKey: id)

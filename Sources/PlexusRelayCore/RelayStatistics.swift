@@ -40,6 +40,11 @@ public struct RelayStatistics: Sendable, Hashable {
     public var noMembers: Int = 0
     /// Local requests refused because the relay is draining.
     public var refusedWhileDraining: Int = 0
+    /// Bytes of unfinished packets the relay holds for all its clients now, and at most so far.
+    public var bufferedInputBytes: Int = 0
+    public var peakBufferedInputBytes: Int = 0
+    /// Connections closed because their unfinished input crossed the relay's input budget.
+    public var inputBudgetRefusals: Int = 0
 
     public var totalDroppedBroadcasts: Int { droppedBroadcasts.values.reduce(0, +) }
     public var totalDroppedEvents: Int { droppedEvents.values.reduce(0, +) }
@@ -56,6 +61,11 @@ struct RelayCounters {
     var noMembers = 0
     /// Local requests refused because this relay is draining.
     var refusedWhileDraining = 0
+    /// Bytes of unfinished packets held by all connections' decoders, and the most ever held.
+    var bufferedInputBytes = 0
+    var peakBufferedInputBytes = 0
+    /// Connections closed because their unfinished input crossed the relay's input budget.
+    var inputBudgetRefusals = 0
 
     mutating func notePeak(_ queued: Int) {
         if queued > peakConnectionQueuedBytes { peakConnectionQueuedBytes = queued }
@@ -93,6 +103,9 @@ extension RelayCore {
             remoteTunnels: router.remoteTunnels.bridged.count,
             pendingRemoteTunnels: router.remoteTunnels.pending.count,
             noMembers: counters.noMembers,
-            refusedWhileDraining: counters.refusedWhileDraining)
+            refusedWhileDraining: counters.refusedWhileDraining,
+            bufferedInputBytes: counters.bufferedInputBytes,
+            peakBufferedInputBytes: counters.peakBufferedInputBytes,
+            inputBudgetRefusals: counters.inputBudgetRefusals)
     }
 }

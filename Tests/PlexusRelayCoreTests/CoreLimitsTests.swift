@@ -74,3 +74,39 @@ final class CoreLimitsTests: XCTestCase {
         XCTAssertTrue(RelayCore.clusterLimitReason.contains("\(OverlayLimits.maxClustersPerRelay)"))
     }
 }
+
+/// The relay-wide budget for unfinished input and the per-member bound on pending requests.
+final class CoreBudgetTests: XCTestCase {
+    let s = CoreHarness.s
+
+    func testInputBudgetClosesOnlyTheConnectionThatCrossesIt() {
+        var h = CoreHarness { $0.inputBudgetBytes = 1_000 }
+        let a = h.connect(nil), b = h.connect(nil)
+        h.core.inputBuffered(a, bytes: 600)
+        XCTAssertEqual(h.collect(), [])
+        h.core.inputBuffered(b, bytes: 300)
+        XCTAssertEqual(h.collect(), [])
+        h.core.inputBuffered(b, bytes: 500) // 1,100 > 1,000: b grew across the budget
+        let out = h.collect()
+        XCTAssertEqual(out.count, 2)
+        XCTAssertEqual(out.last, .close(b))
+        guard case .packet(b, .close(let reason)) = out.first else { return XCTFail("\(out)") }
+        XCTAssertTrue(String(buffer: reason).contains("input budget of 1000 bytes"))
+        XCTAssertEqual(h.core.statistics.bufferedInputBytes, 600, "b's bytes are released with it")
+        XCTAssertEqual(h.core.statistics.inputBudgetRefusals, 1)
+        h.core.inputBuffered(a, bytes: 0)
+        XCTAssertEqual(h.core.statistics.bufferedInputBytes, 0)
+        XCTAssertEqual(h.core.statistics.peakBufferedInputBytes, 1_100)
+    }
+
+    func testAMemberWithTooManyPendingRequestsCountsAsOverloaded() {
+        var h = CoreHarness { $0.maxPendingPerMember = 2 }
+        let svc = h.connect("svc"), c = h.connect(nil)
+        for id in 1...2 {
+            XCTAssertEqual(h.receive(.request(id: UInt64(id), cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 1000), from: c).count, 1)
+        }
+        XCTAssertEqual(h.receive(.request(id: 3, cluster: s("svc"), payload: s("q"), timeoutMilliseconds: 1000), from: c),
+                       [p(c, .reply(id: 3, result: .fault(s("plexus: service overloaded"))))])
+        XCTAssertEqual(h.core.connections[svc]?.delivered.count, 2)
+    }
+}
