@@ -21,6 +21,11 @@ let package = Package(
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
         .executable(name: "plexus-crypto-bench", targets: ["PlexusCryptoBench"]),
         .executable(name: "plexus-sim", targets: ["PlexusSim"]),
+        .executable(name: "plexus-example-echo-service", targets: ["PlexusExampleEchoService"]),
+        .executable(name: "plexus-example-echo-client", targets: ["PlexusExampleEchoClient"]),
+        .executable(name: "plexus-example-chat", targets: ["PlexusExampleChat"]),
+        .executable(name: "plexus-example-file-transfer", targets: ["PlexusExampleFileTransfer"]),
+        .executable(name: "plexus-example-worker-pool", targets: ["PlexusExampleWorkerPool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -29,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", exact: "1.3.0"),
+        // DocC for the `Plexus` binding: `swift package generate-documentation --target Plexus`.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
     targets: [
         // libsodium, from Debian's libsodium-dev.
@@ -87,6 +94,19 @@ let package = Package(
             "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Examples of the binding, runnable against `scripts/run.sh`'s relay (Docs/binding.md).
+        .target(name: "PlexusExampleSupport", path: "Sources/Examples/Support"),
+        .executableTarget(name: "PlexusExampleEchoService", dependencies: ["Plexus", "PlexusExampleSupport", nioCore],
+                          path: "Sources/Examples/EchoService"),
+        .executableTarget(name: "PlexusExampleEchoClient", dependencies: ["Plexus", "PlexusExampleSupport"],
+                          path: "Sources/Examples/EchoClient"),
+        .executableTarget(name: "PlexusExampleChat", dependencies: ["Plexus", "PlexusExampleSupport"],
+                          path: "Sources/Examples/Chat"),
+        .executableTarget(name: "PlexusExampleFileTransfer", dependencies: ["Plexus", "PlexusExampleSupport", nioCore],
+                          path: "Sources/Examples/FileTransfer"),
+        .executableTarget(name: "PlexusExampleWorkerPool", dependencies: [
+            "Plexus", "PlexusExampleSupport", nioCore, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], path: "Sources/Examples/WorkerPool"),
 
         // libFuzzer target for the wire decoders; see scripts/fuzz.sh.
         .executableTarget(name: "PlexusWireFuzz", dependencies: ["PlexusWire", nioCore], path: "Fuzz/Wire"),

@@ -9,6 +9,16 @@ struct InboundRequest: Sendable {
     var id: UInt64
     var payload: ByteBuffer
     var expiry: NIODeadline
+    /// The relay connection it came on (its id means nothing on a later one).
+    var generation: UInt64
+}
+
+/// How a relay connection ended, reported once to its owner.
+struct SessionEnding: Sendable {
+    /// What pending and later operations of this connection failed with.
+    var error: PlexusError
+    /// The application closed it (`close()` or release); otherwise it was lost.
+    var byLocalClose: Bool
 }
 
 /// The service side of a connection: the handler and its two limited queues (spec §11).
@@ -30,7 +40,7 @@ final class ConnectionCore: ChannelInboundHandler {
         case open
         /// CLOSE sent; waiting for the relay's CLOSE.
         case closing
-        case closed(reason: String)
+        case closed(PlexusError)
     }
 
     /// A request waiting for its REPLY. The caller's task waits on the continuation directly (no
@@ -38,6 +48,7 @@ final class ConnectionCore: ChannelInboundHandler {
     private struct PendingRequest {
         var continuation: UnsafeContinuation<ByteBuffer, any Error>
         var deadline: NIODeadline
+        var cluster: ByteBuffer
     }
 
     private struct PendingTunnel {
@@ -48,7 +59,11 @@ final class ConnectionCore: ChannelInboundHandler {
     let eventLoop: any EventLoop
     let logger: Logger
     let service: ServiceDispatch?
+    /// Which relay connection of its `Connection` this is (1, 2, … after reconnects).
+    let generation: UInt64
     private let cluster: String
+    /// Told once when an open connection ends (not when the handshake fails: the opener is).
+    private var onEnded: (@Sendable (SessionEnding) -> Void)?
     private var context: ChannelHandlerContext?
     private var state: State
     private var closeWaiters: [EventLoopPromise<Void>] = []
@@ -72,17 +87,20 @@ final class ConnectionCore: ChannelInboundHandler {
     private var subscriptions: [ByteBuffer: WorkQueue<ByteBuffer>] = [:]
     /// Why the connection stopped accepting operations (nil while open); readable from any thread
     /// so fire-and-forget calls can fail fast without a hop to the event loop.
-    let endedReason = NIOLockedValueBox<String?>(nil)
+    let endedError = NIOLockedValueBox<PlexusError?>(nil)
     /// Fire-and-forget packets from caller tasks, drained here once per batch.
     let outbox = Outbox()
     private var outboxBatch: [ClientPacket] = []
     /// Set once the core is published inside `NIOLoopBound`; used to hand out references.
     var selfBound: NIOLoopBound<ConnectionCore>?
 
-    init(eventLoop: any EventLoop, cluster: String, service: ServiceDispatch?, logger: Logger, handshake: EventLoopPromise<Void>) {
+    init(eventLoop: any EventLoop, cluster: String, service: ServiceDispatch?, generation: UInt64, logger: Logger,
+         handshake: EventLoopPromise<Void>, onEnded: @escaping @Sendable (SessionEnding) -> Void) {
         self.eventLoop = eventLoop
         self.cluster = cluster
         self.service = service
+        self.generation = generation
+        self.onEnded = onEnded
         self.logger = logger
         self.state = .handshaking(handshake)
         self.output = ByteBuffer()
@@ -115,7 +133,7 @@ final class ConnectionCore: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        terminate(reason: "connection dropped: end of stream without CLOSE", drop: true)
+        terminate(.lost("end of stream without CLOSE"))
         self.context = nil
         selfBound = nil  // breaks the core → bound → core cycle
     }
@@ -123,7 +141,7 @@ final class ConnectionCore: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let text = String(describing: error)
         logger.warning("relay connection error, closing", metadata: ["error": "\(text)"])
-        terminate(reason: "protocol violation: \(text)", drop: true, handshakeError: .protocolViolation(text))
+        terminate(.lost("protocol violation: \(text)"), handshakeError: .protocolViolation(text))
         context.close(promise: nil)
     }
 
@@ -137,7 +155,7 @@ final class ConnectionCore: ChannelInboundHandler {
                 promise.succeed()
             case .deny(let reason):
                 let text = String(buffer: reason)
-                terminate(reason: "denied: \(text)", drop: false, handshakeError: .denied(reason: text))
+                terminate(.lost("denied: \(text)"), handshakeError: .refused(reason: text))
                 context?.close(promise: nil)
             default:
                 violation("expected INIT or DENY during the handshake, got \(packet)")
@@ -150,10 +168,10 @@ final class ConnectionCore: ChannelInboundHandler {
             violation("INIT/DENY after the handshake")
         case .close(let reason):
             let text = String(buffer: reason)
-            if text.isEmpty {
-                terminate(reason: "connection closed", drop: false)
+            if case .closing = state {
+                terminate(text.isEmpty ? .closedLocally : .lost("the relay closed the connection: \(text)"))
             } else {
-                terminate(reason: "connection dropped: \(text)", drop: true)
+                terminate(.lost(text.isEmpty ? "the relay closed the connection" : "the relay closed the connection: \(text)"))
             }
             context?.close(promise: nil)
         case .broadcast(let message):
@@ -164,7 +182,7 @@ final class ConnectionCore: ChannelInboundHandler {
         case .request(let id, let payload, let timeoutMilliseconds):
             guard let service else { return violation("REQUEST delivered to a plain client") }
             let ms = Int64(clamping: min(timeoutMilliseconds, 2_147_483_647))
-            let request = InboundRequest(id: id, payload: payload, expiry: .now() + .milliseconds(ms))
+            let request = InboundRequest(id: id, payload: payload, expiry: .now() + .milliseconds(ms), generation: generation)
             if !deliver(request, bytes: payload.readableBytes, to: service.requests) {
                 logger.debug("request dropped by the memory limit", metadata: ["bytes": "\(payload.readableBytes)"])
             }
@@ -175,7 +193,8 @@ final class ConnectionCore: ChannelInboundHandler {
             }
             switch result {
             case .success(let reply): pending.continuation.resume(returning: reply)
-            case .fault(let fault): pending.continuation.resume(throwing: PlexusError.remoteFault(String(buffer: fault)))
+            case .fault(let fault):
+                pending.continuation.resume(throwing: PlexusError.forFault(String(buffer: fault), cluster: String(buffer: pending.cluster)))
             case .timedOut: pending.continuation.resume(throwing: PlexusError.timedOut)
             }
         case .publish(let topic, let event):
@@ -235,7 +254,7 @@ final class ConnectionCore: ChannelInboundHandler {
 
     private func violation(_ text: String) {
         logger.warning("relay protocol violation, closing", metadata: ["detail": "\(text)"])
-        terminate(reason: "protocol violation: \(text)", drop: true, handshakeError: .protocolViolation(text))
+        terminate(.lost("protocol violation: \(text)"), handshakeError: .protocolViolation(text))
         context?.close(promise: nil)
     }
 
@@ -279,22 +298,32 @@ final class ConnectionCore: ChannelInboundHandler {
         return false
     }
 
-    var closedReason: String {
+    /// What an operation on a connection that is no longer open fails with.
+    var closedError: PlexusError {
         switch state {
-        case .closed(let reason): reason
-        case .closing: "connection closing"
-        default: "connection closed"
+        case .closed(let error): error
+        case .closing: .closed(reason: "connection closing")
+        default: .closed(reason: "connection closed")
         }
     }
 
-    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, continuation: UnsafeContinuation<ByteBuffer, any Error>) {
-        guard isOpen else { return continuation.resume(throwing: PlexusError.closed(reason: closedReason)) }
+    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, token: CancellationToken,
+                 continuation: UnsafeContinuation<ByteBuffer, any Error>) {
+        guard !token.isCancelled else { return continuation.resume(throwing: CancellationError()) }
+        guard isOpen else { return continuation.resume(throwing: closedError) }
         let id = nextRequestID
         nextRequestID &+= 1
+        token.operationID = id
         let deadline = NIODeadline.now() + .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)
-        requests[id] = PendingRequest(continuation: continuation, deadline: deadline)
+        requests[id] = PendingRequest(continuation: continuation, deadline: deadline, cluster: cluster)
         armRequestTimer(for: deadline)
         write(.request(id: id, cluster: cluster, payload: payload, timeoutMilliseconds: milliseconds))
+    }
+
+    /// The caller's task was cancelled: its request ends now; a late REPLY is ignored.
+    func cancelRequest(_ token: CancellationToken) {
+        guard let id = token.operationID, let pending = requests.removeValue(forKey: id) else { return }
+        pending.continuation.resume(throwing: CancellationError())
     }
 
     /// Makes sure the request timer fires no later than `deadline`. Answered requests leave the
@@ -335,7 +364,7 @@ final class ConnectionCore: ChannelInboundHandler {
     }
 
     func send(_ packet: ClientPacket) throws(PlexusError) {
-        guard isOpen else { throw .closed(reason: closedReason) }
+        guard isOpen else { throw closedError }
         write(packet)
     }
 
@@ -349,32 +378,47 @@ final class ConnectionCore: ChannelInboundHandler {
         outboxBatch.removeAll(keepingCapacity: true)
     }
 
-    func subscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) throws(PlexusError) {
-        guard isOpen else { throw .closed(reason: closedReason) }
-        guard subscriptions[topic] == nil else { throw .invalidArgument("already subscribed to \(String(buffer: topic))") }
+    /// Sends SUBSCRIBE for `topic` unless this connection already delivers it to `queue`
+    /// (idempotent: a reconnect's restore and a concurrent subscribe may both ask). The
+    /// `Connection` owns the list of subscriptions; this is only the wire side.
+    func subscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) {
+        guard isOpen, subscriptions[topic] !== queue else { return }
         subscriptions[topic] = queue
         write(.subscribe(topic: topic))
     }
 
-    func unsubscribe(topic: ByteBuffer) throws(PlexusError) {
-        guard isOpen else { throw .closed(reason: closedReason) }
-        guard let queue = subscriptions.removeValue(forKey: topic) else {
-            throw .invalidArgument("not subscribed to \(String(buffer: topic))")
-        }
-        queue.finish()
+    /// Subscribes every topic of `all` (after a reconnect's handshake).
+    func restore(subscriptions all: [String: WorkQueue<ByteBuffer>]) {
+        for (topic, queue) in all.sorted(by: { $0.key < $1.key }) { subscribe(topic: ByteBuffer(string: topic), queue: queue) }
+    }
+
+    /// Sends UNSUBSCRIBE if `topic` is delivered to `queue` here.
+    func unsubscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) {
+        guard isOpen, subscriptions[topic] === queue else { return }
+        subscriptions.removeValue(forKey: topic)
         write(.unsubscribe(topic: topic))
     }
 
-    func openTunnel(cluster: ByteBuffer, milliseconds: UInt64, promise: EventLoopPromise<Tunnel>) {
-        guard isOpen else { return promise.fail(PlexusError.closed(reason: closedReason)) }
+    func openTunnel(cluster: ByteBuffer, milliseconds: UInt64, token: CancellationToken, promise: EventLoopPromise<Tunnel>) {
+        guard !token.isCancelled else { return promise.fail(CancellationError()) }
+        guard isOpen else { return promise.fail(closedError) }
         let id = nextTunnelID
         nextTunnelID &+= 1
+        token.operationID = id
         let timer = eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)) { [selfBound] in
             guard let core = selfBound?.value, let pending = core.tunnelInits.removeValue(forKey: id) else { return }
             pending.promise.fail(PlexusError.timedOut)
         }
         tunnelInits[id] = PendingTunnel(promise: promise, timer: timer)
         write(.tunnelInit(id: id, cluster: cluster, timeoutMilliseconds: milliseconds))
+    }
+
+    /// The caller's task was cancelled: the construction ends now; a late successful
+    /// TUN_CONFIRM is answered with TUN_CLOSE (see `.tunnelResult`).
+    func cancelTunnel(_ token: CancellationToken) {
+        guard let id = token.operationID, let pending = tunnelInits.removeValue(forKey: id) else { return }
+        pending.timer?.cancel()
+        pending.promise.fail(CancellationError())
     }
 
     func forgetTunnel(id: UInt64) {
@@ -384,15 +428,15 @@ final class ConnectionCore: ChannelInboundHandler {
     /// Graceful close (spec §10.1): CLOSE, then wait (bounded) for the relay's CLOSE.
     func close(promise: EventLoopPromise<Void>) {
         switch state {
-        case .closed(let reason):
-            if reason == "connection closed" { promise.succeed() } else { promise.fail(PlexusError.closed(reason: reason)) }
+        case .closed(let error):
+            if error == Ending.closedLocally.error { promise.succeed() } else { promise.fail(error) }
             return
         case .closing:
             closeWaiters.append(promise)
             return
         case .handshaking:
             closeWaiters.append(promise)
-            terminate(reason: "connection closed", drop: false, handshakeError: .closed(reason: "closed during the handshake"))
+            terminate(.closedLocally, handshakeError: .closed(reason: "closed during the handshake"))
             context?.close(promise: nil)
             return
         case .open:
@@ -402,25 +446,49 @@ final class ConnectionCore: ChannelInboundHandler {
         output.writeClientPacket(.close)
         flushNow()
         state = .closing
-        endedReason.withLockedValue { $0 = "connection closing" }
+        endedError.withLockedValue { $0 = .closed(reason: "connection closing") }
         closeTimer = eventLoop.scheduleTask(in: Validate.timeAmount(Defaults.closeBound)) { [selfBound] in
             guard let core = selfBound?.value else { return }
-            core.terminate(reason: "connection dropped: no CLOSE from the relay within \(Defaults.closeBound)", drop: true)
+            core.terminate(.lost("no CLOSE from the relay within \(Defaults.closeBound)"))
             core.context?.close(promise: nil)
         }
     }
 
-    /// Ends the connection exactly once: fails every pending operation, closes tunnels and
-    /// subscriptions, completes `close()` waiters and reports a drop to the service.
-    private func terminate(reason: String, drop: Bool, handshakeError: PlexusError? = nil) {
+    /// The `Connection` was released without `close()`: CLOSE goes out, then the socket is
+    /// closed at once (no wait for the relay's answer).
+    func abandon() {
+        if case .open = state {
+            output.writeClientPacket(.close)
+            flushNow()
+        }
+        terminate(Ending(error: .closed(reason: "connection released without close()"), byLocalClose: true))
+        context?.close(promise: nil)
+    }
+
+    /// How `terminate` ends the connection.
+    struct Ending {
+        var error: PlexusError
+        var byLocalClose: Bool
+
+        static let closedLocally = Ending(error: .closed(reason: "connection closed"), byLocalClose: true)
+        static func lost(_ reason: String) -> Ending { Ending(error: .connectionLost(reason: reason), byLocalClose: false) }
+    }
+
+    /// Ends the connection exactly once: fails every pending operation, closes tunnels,
+    /// completes `close()` waiters, reports a loss to the service and the ending to the owner
+    /// (which keeps or ends the subscriptions and the service's queues).
+    private func terminate(_ ending: Ending, handshakeError: PlexusError? = nil) {
         let previous = state
         if case .closed = previous { return }
-        state = .closed(reason: reason)
-        endedReason.withLockedValue { $0 = reason }
+        let closedError = ending.error
+        // Whatever ends a connection we were closing ends it as the application asked.
+        var ending = ending
+        if case .closing = previous { ending.byLocalClose = true }
+        state = .closed(closedError)
+        endedError.withLockedValue { $0 = closedError }
         closeTimer?.cancel()
-        let closedError = PlexusError.closed(reason: reason)
         if case .handshaking(let promise) = previous {
-            promise.fail(handshakeError ?? .connectionFailed(reason))
+            promise.fail(handshakeError ?? .connectionFailed("\(closedError)"))
         }
         requestTimer?.cancel()
         requestTimer = nil
@@ -436,22 +504,21 @@ final class ConnectionCore: ChannelInboundHandler {
         tunnelInits.removeAll()
         let open = tunnels
         tunnels.removeAll()
-        for (_, tunnel) in open { tunnel.connectionClosed(reason: reason) }
-        for (_, queue) in subscriptions { queue.finish() }
+        for (_, tunnel) in open { tunnel.connectionClosed(error: closedError) }
         subscriptions.removeAll()
-        if let service {
-            service.requests.finish()
-            service.broadcasts.finish()
-        }
         let waiters = closeWaiters
         closeWaiters.removeAll()
         for waiter in waiters {
-            if drop { waiter.fail(closedError) } else { waiter.succeed() }
+            if ending.byLocalClose && closedError == Ending.closedLocally.error { waiter.succeed() } else { waiter.fail(closedError) }
         }
-        if drop, let service {
-            if case .handshaking = previous { return }
+        if case .handshaking = previous { return }
+        let notify = onEnded
+        onEnded = nil  // breaks the owner → core → callback cycle
+        notify?(SessionEnding(error: closedError, byLocalClose: ending.byLocalClose))
+        // The service hears of every loss, also one that cut a `close()` short.
+        if case .connectionLost(let reason) = closedError, let service {
             let handler = service.handler
-            logger.info("relay connection dropped", metadata: ["reason": "\(reason)"])
+            logger.info("relay connection lost", metadata: ["reason": "\(reason)"])
             Task { await handler.handleDrop(reason: reason) }
         }
     }

@@ -52,6 +52,9 @@ public enum Defaults {
 
 /// Local argument validation (spec §12.2 item 2).
 enum Validate {
+    /// The largest payload the protocol carries in one packet (spec §6: 2^31−1 bytes).
+    static let maximumPayloadBytes = 2_147_483_647
+
     static func name(_ name: String, _ what: String) throws(PlexusError) -> ByteBuffer {
         guard !name.isEmpty else { throw .invalidArgument("empty \(what) name") }
         return ByteBuffer(string: name)
@@ -59,7 +62,9 @@ enum Validate {
 
     static func payload(_ payload: ByteBuffer, _ what: String) throws(PlexusError) {
         guard payload.readableBytes > 0 else { throw .invalidArgument("empty \(what)") }
-        guard UInt64(payload.readableBytes) <= 2_147_483_647 else { throw .invalidArgument("\(what) larger than 2^31-1 bytes") }
+        guard payload.readableBytes <= maximumPayloadBytes else {
+            throw .limitExceeded("\(what) size in bytes", limit: maximumPayloadBytes)
+        }
     }
 
     /// Whole milliseconds by truncation, 1 … 2^31−1.

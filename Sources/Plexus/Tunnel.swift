@@ -35,11 +35,20 @@ public final class Tunnel: Sendable {
 
     /// Receives the next complete message, in order. After the tunnel closed, queued messages
     /// are still returned, then `.closed` is thrown. `timeout` nil = wait forever.
+    /// Cancelling the awaiting task ends the wait at once with `CancellationError`; a message
+    /// that arrives later stays queued for the next `receive`.
     public func receive(timeout: Duration? = nil) async throws -> ByteBuffer {
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let core = self.core
-        eventLoop.execute { core.value.receive(timeout: timeout, promise: promise) }
-        return try await promise.futureResult.get()
+        let loop = eventLoop
+        let token = CancellationToken()
+        return try await withTaskCancellationHandler {
+            loop.execute { core.value.receive(timeout: timeout, token: token, promise: promise) }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            token.cancel()
+            loop.execute { core.value.cancelReceive(token) }
+        }
     }
 
     /// Closes the tunnel: TUN_CLOSE, then waits (bounded by `Defaults.closeBound`) for the
@@ -69,9 +78,13 @@ final class TunnelCore {
     }
 
     private final class ReceiveOperation {
+        let number: UInt64
         let promise: EventLoopPromise<ByteBuffer>
         var timer: Scheduled<Void>?
-        init(promise: EventLoopPromise<ByteBuffer>) { self.promise = promise }
+        init(number: UInt64, promise: EventLoopPromise<ByteBuffer>) {
+            self.number = number
+            self.promise = promise
+        }
     }
 
     let id: UInt64
@@ -84,10 +97,13 @@ final class TunnelCore {
     private var sends: Deque<SendOperation> = []
     private var messages: Deque<ByteBuffer> = []
     private var receivers: Deque<ReceiveOperation> = []
+    private var nextReceiveNumber: UInt64 = 0
     private var partial: ByteBuffer?
     private var partialSize = 0
     /// Set when the tunnel is finished: the reason (empty = graceful).
     private var closedReason: String?
+    /// Set when the tunnel ended because its connection did: what operations fail with.
+    private var connectionError: PlexusError?
     private var closeWaiters: [EventLoopPromise<Void>] = []
     private var closeTimer: Scheduled<Void>?
 
@@ -98,6 +114,7 @@ final class TunnelCore {
     }
 
     private var closedError: PlexusError {
+        if let connectionError { return connectionError }
         let reason = closedReason ?? ""
         return .closed(reason: reason.isEmpty ? "tunnel closed" : reason)
     }
@@ -201,13 +218,16 @@ final class TunnelCore {
         connection.write(.tunnelAllow(id: id, allowance: UInt64(bytes)))
     }
 
-    func receive(timeout: Duration?, promise: EventLoopPromise<ByteBuffer>) {
+    func receive(timeout: Duration?, token: CancellationToken, promise: EventLoopPromise<ByteBuffer>) {
+        guard !token.isCancelled else { return promise.fail(CancellationError()) }
         if let message = messages.popFirst() {
             grant(message.readableBytes)
             return promise.succeed(message)
         }
         guard closedReason == nil else { return promise.fail(closedError) }
-        let operation = ReceiveOperation(promise: promise)
+        let operation = ReceiveOperation(number: nextReceiveNumber, promise: promise)
+        token.operationID = nextReceiveNumber
+        nextReceiveNumber &+= 1
         if let timeout {
             let bound = NIOLoopBound((self, operation), eventLoop: eventLoop)
             operation.timer = eventLoop.scheduleTask(in: Validate.timeAmount(timeout)) {
@@ -220,10 +240,20 @@ final class TunnelCore {
         receivers.append(operation)
     }
 
+    /// The receiving task was cancelled: its wait ends now.
+    func cancelReceive(_ token: CancellationToken) {
+        guard let number = token.operationID,
+              let index = receivers.firstIndex(where: { $0.number == number }) else { return }
+        let operation = receivers.remove(at: index)
+        operation.timer?.cancel()
+        operation.promise.fail(CancellationError())
+    }
+
     // MARK: Closing
 
     func close(promise: EventLoopPromise<Void>) {
         if let reason = closedReason {
+            if let connectionError { return promise.fail(connectionError) }
             return reason.isEmpty ? promise.succeed() : promise.fail(PlexusError.closed(reason: reason))
         }
         closeWaiters.append(promise)
@@ -250,9 +280,11 @@ final class TunnelCore {
         finish(reason: reason, timedOut: false)
     }
 
-    /// The connection ended: the tunnel is closed with the connection's reason.
-    func connectionClosed(reason: String) {
-        finish(reason: reason.isEmpty ? "connection closed" : reason, timedOut: false)
+    /// The connection ended: the tunnel's operations fail with the connection's error.
+    func connectionClosed(error: PlexusError) {
+        guard closedReason == nil else { return }
+        connectionError = error
+        finish(reason: "\(error)", timedOut: false)
     }
 
     private func finish(reason: String, timedOut: Bool) {
@@ -276,7 +308,7 @@ final class TunnelCore {
         for waiter in waiters {
             if timedOut { waiter.fail(PlexusError.timedOut) }
             else if reason.isEmpty { waiter.succeed() }
-            else { waiter.fail(PlexusError.closed(reason: reason)) }
+            else { waiter.fail(connectionError ?? PlexusError.closed(reason: reason)) }
         }
     }
 }

@@ -185,7 +185,7 @@ final class CrossRelayPatternTests: XCTestCase {
         let consumers = subscribers.map { subscriber in
             Task { () -> (received: Int, inOrder: Bool) in
                 var expected = 0, inOrder = true, sawProbe = false
-                for await event in subscriber.events {
+                var iterator = subscriber.events.makeAsyncIterator(); while let event = try? await iterator.next() {
                     let text = String(buffer: event)
                     if text == "probe" {
                         if !sawProbe { sawProbe = true; probesSeen.wrappingIncrement(ordering: .relaxed) }

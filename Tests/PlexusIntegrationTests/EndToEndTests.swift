@@ -146,7 +146,7 @@ final class EndToEndTests: XCTestCase {
                 let subscription = try await connection.subscribe(to: topic)
                 try await connection.publish("probe", to: topic)
                 var iterator = subscription.makeAsyncIterator()
-                let probe = await iterator.next()
+                let probe = try await iterator.next()
                 XCTAssertEqual(probe.map { String(buffer: $0) }, "probe")
                 mine.append(subscription)
             }
@@ -167,7 +167,7 @@ final class EndToEndTests: XCTestCase {
                     group.addTask {
                         var received = 0
                         var perSender: [String: Int] = [:]
-                        for await event in subscription {
+                        for try await event in subscription {
                             let text = String(buffer: event)
                             if text == "probe" { continue }  // later subscribers' probes
                             let sender = String(text.prefix { $0 != " " })
@@ -238,7 +238,7 @@ final class EndToEndTests: XCTestCase {
         try await client.publish("one", to: topic)
         try await client.unsubscribe(from: topic)
         var collected: [String] = []
-        for await event in subscription { collected.append(String(buffer: event)) }  // ends: unsubscribed
+        for try await event in subscription { collected.append(String(buffer: event)) }  // ends: unsubscribed
         XCTAssertLessThanOrEqual(collected.count, 1)
         try await client.close()
     }
@@ -538,7 +538,7 @@ final class EndToEndTests: XCTestCase {
         let probe = try await client.subscribe(to: probeTopic)
         try await client.publish("probe", to: probeTopic)
         var iterator = probe.makeAsyncIterator()
-        _ = await iterator.next()
+        _ = try await iterator.next()
         try await client.unsubscribe(from: probeTopic)
     }
 }
@@ -665,7 +665,7 @@ final class EndToEndPerformanceTests: XCTestCase {
         let subscription = try await subscriber.subscribe(to: "perf")
         try await subscriber.publish("probe", to: "perf")
         var iterator = subscription.makeAsyncIterator()
-        _ = await iterator.next()
+        _ = try await iterator.next()
         let count = iterations(release: 300_000, debug: 10_000)
         let event = ByteBuffer(repeating: 0x61, count: 1024)
         let clock = ContinuousClock()
@@ -674,7 +674,7 @@ final class EndToEndPerformanceTests: XCTestCase {
         var received = 0
         // Drops are allowed (memory limit); stop at the count or 20 s after the last publish.
         let stop = Task { try await producer.value; try await Task.sleep(for: .seconds(20)); try await subscriber.unsubscribe(from: "perf") }
-        while received < count, await iterator.next() != nil { received += 1 }
+        while received < count, try await iterator.next() != nil { received += 1 }
         let elapsed = clock.now - start
         stop.cancel()
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
