@@ -407,15 +407,17 @@ final class ConnectionCore: ChannelInboundHandler {
         tunnels.removeAll()
         for id in termination.closedTunnels { open[id]?.connectionClosed(error: error) }
         subscriptions.removeAll()
+        // The owner first, so that a `close()` that returns finds the connection closed.
+        if termination.notifyOwner {
+            let notify = onEnded
+            onEnded = nil  // breaks the owner → core → callback cycle
+            notify?(SessionEnding(error: error, byLocalClose: termination.ending.byLocalClose))
+        }
         let waiters = closeWaiters
         closeWaiters.removeAll()
         for waiter in waiters {
             if termination.closeSucceeded { waiter.succeed() } else { waiter.fail(error) }
         }
-        guard termination.notifyOwner else { return }
-        let notify = onEnded
-        onEnded = nil  // breaks the owner → core → callback cycle
-        notify?(SessionEnding(error: error, byLocalClose: termination.ending.byLocalClose))
         if termination.reportLoss, let service, case .connectionLost(let reason) = error {
             let handler = service.handler
             logger.info("relay connection lost", metadata: ["reason": "\(reason)"])
