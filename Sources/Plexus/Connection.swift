@@ -268,7 +268,7 @@ public final class Connection: Sendable {
 
     // MARK: Close
 
-    /// Graceful close (spec §10.1): sends CLOSE and waits for the relay's CLOSE (at most
+    /// Graceful close: sends CLOSE and waits for the relay's CLOSE (at most
     /// `Defaults.closeBound`); stops reconnecting. Pending requests, tunnel constructions and
     /// tunnel operations fail with `.closed`; subscriptions end normally. Throws if the
     /// connection ended otherwise (e.g. `.connectionLost` after reconnect gave up).

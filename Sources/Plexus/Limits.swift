@@ -1,8 +1,8 @@
 import NIOCore
 
-/// Local limits of a service (spec §11): how many handlers run at once and how many payload
-/// bytes may wait in the queue, separately for requests and broadcasts. A value ≤ 0 takes the
-/// default (4 × CPU cores handlers, 64 MiB).
+/// Local limits of a service, as the relay protocol defines them: how many handlers run at
+/// once and how many payload bytes may wait in the queue, separately for requests and
+/// broadcasts. A value ≤ 0 takes the default (4 × CPU cores handlers, 64 MiB).
 public struct ServiceLimits: Sendable, Equatable {
     public var requestConcurrency: Int
     public var requestMemoryBytes: Int
@@ -22,7 +22,7 @@ public struct ServiceLimits: Sendable, Equatable {
     }
 }
 
-/// Local limits of one subscription (spec §11): concurrent handler invocations (handler form
+/// Local limits of one subscription, as the relay protocol defines them: concurrent handler invocations (handler form
 /// only) and payload bytes waiting to be taken. A value ≤ 0 takes the default.
 public struct SubscriptionLimits: Sendable, Equatable {
     public var eventConcurrency: Int
@@ -34,7 +34,7 @@ public struct SubscriptionLimits: Sendable, Equatable {
     }
 }
 
-/// Default limits, as in the Go binding (spec Appendix A).
+/// Default limits, as in the Go binding of the Iris relay protocol.
 public enum Defaults {
     /// 4 × the number of CPU cores.
     public static let concurrency = 4 * System.coreCount

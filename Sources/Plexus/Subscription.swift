@@ -3,7 +3,7 @@ import NIOCore
 /// The events of one subscription, in arrival order, as a throwing `AsyncSequence`.
 ///
 /// Guarantees: events wait in a buffer capped by `SubscriptionLimits.eventMemoryBytes` (an
-/// event that would exceed it is dropped, spec §11). The sequence ends normally after
+/// event that would exceed it is dropped, as the relay protocol prescribes). The sequence ends normally after
 /// `unsubscribe()` (or the connection's `close()`); it throws `PlexusError.connectionLost`
 /// when the connection is lost for good (reconnect off or given up). Across a reconnect it
 /// simply goes on (events published while the relay was away are not delivered). Iterate

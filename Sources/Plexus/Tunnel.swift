@@ -2,9 +2,13 @@ import DequeModule
 import NIOCore
 import PlexusWire
 
-/// An ordered, flow-controlled, bidirectional message stream to one member of a cluster
-/// (spec §9). Messages are non-empty byte strings of any size; the binding chunks and
-/// reassembles them. All state lives on the connection's event loop.
+/// An ordered, flow-controlled, bidirectional message stream to one member of a cluster.
+///
+/// Guarantees: messages are non-empty byte strings of any size, delivered whole and in order
+/// (the binding chunks and reassembles them); a send waits for the receiver's credit, so a slow
+/// receiver slows the sender instead of filling memory. A tunnel does not survive the loss of
+/// its connection: its calls then fail with `PlexusError.connectionLost`. All state lives on
+/// the connection's event loop.
 public final class Tunnel: Sendable {
     let core: NIOLoopBound<TunnelCore>
     let eventLoop: any EventLoop
