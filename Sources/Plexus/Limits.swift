@@ -22,8 +22,9 @@ public struct ServiceLimits: Sendable, Equatable {
     }
 }
 
-/// Local limits of one subscription, as the relay protocol defines them: concurrent handler invocations (handler form
-/// only) and payload bytes waiting to be taken. A value ≤ 0 takes the default.
+/// Local limits of one subscription, as the relay protocol defines them: concurrent handler
+/// invocations (handler form only) and payload bytes waiting to be taken. A value ≤ 0 takes
+/// the default.
 public struct SubscriptionLimits: Sendable, Equatable {
     public var eventConcurrency: Int
     public var eventMemoryBytes: Int
