@@ -144,6 +144,65 @@ final class BindingBehaviourTests: XCTestCase {
         try await relay.shutdown()
     }
 
+    func testWhileReconnectingCallsFailFastAndSubscriptionsWaitForTheRelay() async throws {
+        let first = try await FakeRelay()
+        let port = first.port
+        let client = try await Connection.connect(port: port, reconnect: .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(50)))
+        try await first.shutdown()  // gone, and nobody listens on the port
+        let reconnecting = await poll(within: .seconds(5)) { client.state == .reconnecting }
+        XCTAssertTrue(reconnecting)
+        let start = clock.now
+        do {
+            _ = try await client.request("x", to: "c", timeout: .seconds(10))
+            XCTFail("a request went out while reconnecting")
+        } catch PlexusError.connectionLost(let reason) {
+            XCTAssertTrue(reason.hasSuffix("; reconnecting"), reason)
+        }
+        XCTAssertLessThan(clock.now - start, .milliseconds(50), "did not fail fast")
+        do {
+            try await client.publish("x", to: "t")
+            XCTFail("published while reconnecting")
+        } catch PlexusError.connectionLost {}
+        let later = try await client.subscribe(to: "later")  // recorded now, sent when the relay is back
+
+        let second = try await FakeRelay(port: port)
+        await second.waitUntil { $0.contains(.subscribe(topic: ByteBuffer("later"))) }
+        let back = await poll(within: .seconds(5)) { client.state == .connected }
+        XCTAssertTrue(back)
+        second.lastPeer?.send(.publish(topic: ByteBuffer("later"), event: ByteBuffer("hello again")))
+        var iterator = later.makeAsyncIterator()
+        let event = try await iterator.next()
+        XCTAssertEqual(event.map { String(buffer: $0) }, "hello again")
+        try await client.close()
+        try await second.shutdown()
+    }
+
+    func testAServiceRegistersAgainAndALateReplyNeverCrossesConnections() async throws {
+        let relay = try await FakeRelay()
+        let handler = Echo(delay: .milliseconds(200))
+        // One handler at a time: the request of the new connection runs after the stale one.
+        let service = try await Connection.register(cluster: "svc", handler: handler, limits: .init(requestConcurrency: 1),
+                                                    port: relay.port, reconnect: .init(initialDelay: .milliseconds(10)))
+        let first = try XCTUnwrap(relay.lastPeer)
+        first.send(.request(id: 5, payload: ByteBuffer("slow"), timeoutMilliseconds: 10_000))
+        let running = await poll(within: .seconds(5)) { handler.calls == 1 }
+        XCTAssertTrue(running)
+        first.close()
+        let registeredAgain = ClientPacket.initiate(version: ByteBuffer(WireConstants.protocolVersion), cluster: ByteBuffer("svc"))
+        await relay.waitUntil { $0.filter { $0 == registeredAgain }.count == 2 }
+        let lost = await poll(within: .seconds(5)) { handler.drops == ["end of stream without CLOSE"] }
+        XCTAssertTrue(lost, "handleDrop: \(handler.drops)")
+        // Requests on the new connection are served, after the stale one finished: whose reply
+        // (id 5 of the lost connection) was dropped, not sent on the new connection.
+        let second = try XCTUnwrap(relay.lastPeer)
+        second.send(.request(id: 0, payload: ByteBuffer("fresh"), timeoutMilliseconds: 10_000))
+        await relay.waitUntil { $0.contains(.reply(id: 0, outcome: .success(ByteBuffer("fresh")))) }
+        XCTAssertEqual(handler.calls, 2)
+        XCTAssertEqual(relay.packets.filter { if case .reply = $0 { true } else { false } }.count, 1, "\(relay.packets)")
+        try await service.close()
+        try await relay.shutdown()
+    }
+
     func testWithReconnectOffASubscriptionThrowsOnLossAndEndsNormallyOnUnsubscribe() async throws {
         let relay = try await FakeRelay()
         let client = try await Connection.connect(port: relay.port, reconnect: .disabled)
