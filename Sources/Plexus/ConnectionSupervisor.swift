@@ -3,25 +3,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PlexusWire
 
-/// The part of a `Connection` that outlives one relay connection: the current
-/// `ConnectionSession`, the topics the application subscribed, the service's queues, the
-/// state listeners and the reconnect loop.
+/// The part of a `Connection` that outlives one relay connection: it carries out the
+/// decisions of its `Supervision` (current session, reconnect or end, the subscriptions that
+/// survive reconnects) and owns the effects: the state listeners, the reconnect loop, the
+/// service's queues.
 ///
 /// Guarantees: at most one session at a time; a lost session is replaced by a new one (same
 /// cluster registration, every subscription re-sent) as `policy` allows; once closed, nothing
 /// reconnects and every subscription and listener has ended. Thread-safe through one lock;
 /// nothing is awaited while it is held.
 final class ConnectionSupervisor: Sendable {
-    enum Phase {
-        case connected(ConnectionSession)
-        case reconnecting(reason: String)
-        case closed(PlexusError?)
-    }
-
     private struct State {
-        var phase: Phase = .reconnecting(reason: "connecting")
-        var closeRequested = false
-        var subscriptions: [String: WorkQueue<ByteBuffer>] = [:]
+        var supervision: Supervision<ConnectionSession, WorkQueue<ByteBuffer>>
         var listeners: [UInt64: AsyncStream<ConnectionEvent>.Continuation] = [:]
         var nextListenerID: UInt64 = 0
         var reconnectTask: Task<Void, Never>?
@@ -30,13 +23,14 @@ final class ConnectionSupervisor: Sendable {
     let endpoint: Endpoint
     let service: ServiceDispatch?
     let policy: ReconnectPolicy
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
     private let generations = NIOLockedValueBox<UInt64>(0)
 
     private init(endpoint: Endpoint, service: ServiceDispatch?, policy: ReconnectPolicy) {
         self.endpoint = endpoint
         self.service = service
         self.policy = policy
+        self.state = NIOLockedValueBox(State(supervision: Supervision(reconnects: policy.allows(attempt: 1))))
     }
 
     /// Opens the first session; fails (without reconnecting) if it cannot.
@@ -62,12 +56,10 @@ final class ConnectionSupervisor: Sendable {
     /// Makes `session` the current one unless it already ended or the connection was closed;
     /// restores the subscriptions on it.
     private func install(_ session: ConnectionSession) -> Bool {
-        let restore: [String: WorkQueue<ByteBuffer>]? = state.withLockedValue { s in
-            guard !s.closeRequested, case .reconnecting = s.phase else { return nil }
-            // Ended before we got here: its `sessionEnded` was ignored, so it counts as failed.
-            guard session.endedError.withLockedValue({ $0 }) == nil else { return nil }
-            s.phase = .connected(session)
-            return s.subscriptions
+        // A session that ended before this point had its end ignored (not current): refuse it.
+        // Its core sets `endedError` before it tells us, so checking under our lock is enough.
+        let restore = state.withLockedValue { s in
+            s.supervision.install(session, alreadyEnded: session.endedError.withLockedValue { $0 } != nil)
         }
         guard let restore else {
             session.execute { $0.abandon() }
@@ -79,40 +71,27 @@ final class ConnectionSupervisor: Sendable {
 
     // MARK: State
 
-    var phase: Phase { state.withLockedValue { $0.phase } }
+    var connectionState: ConnectionState { state.withLockedValue { $0.supervision.state } }
 
-    var connectionState: ConnectionState {
-        switch phase {
-        case .connected: .connected
-        case .reconnecting: .reconnecting
-        case .closed(let error): .closed(error: error)
-        }
-    }
-
-    /// The current session, or the error a call fails with at once (documented choice: while
-    /// reconnecting, calls fail fast with `.connectionLost` instead of waiting).
+    /// The current session, or the error a call fails with at once (see `Supervision.current`).
     func session() throws(PlexusError) -> ConnectionSession {
-        switch phase {
-        case .connected(let session): return session
-        case .reconnecting(let reason): throw .connectionLost(reason: "\(reason); reconnecting")
-        case .closed(let error): throw error ?? .closed(reason: "connection closed")
-        }
+        try state.withLockedValue { $0.supervision.current }.get()
     }
 
     func events() -> AsyncStream<ConnectionEvent> {
         let (stream, continuation) = AsyncStream<ConnectionEvent>.makeStream(bufferingPolicy: .bufferingNewest(256))
-        let registered: Bool = state.withLockedValue { s in
-            if case .closed = s.phase { return false }
+        let closedWith: PlexusError?? = state.withLockedValue { s in
+            if case .closed(let error) = s.supervision.phase { return .some(error) }
             let id = s.nextListenerID
             s.nextListenerID += 1
             s.listeners[id] = continuation
             continuation.onTermination = { [weak self] _ in
                 _ = self?.state.withLockedValue { $0.listeners.removeValue(forKey: id) }
             }
-            return true
+            return .none
         }
-        if !registered {
-            if case .closed(let error) = phase { continuation.yield(.closed(error: error)) }
+        if let closedWith {
+            continuation.yield(.closed(error: closedWith))
             continuation.finish()
         }
         return stream
@@ -133,24 +112,10 @@ final class ConnectionSupervisor: Sendable {
     // MARK: Losing and restoring the relay
 
     private func sessionEnded(generation: UInt64, _ ending: SessionEnding) {
-        enum Next { case ignore, reconnect(String), end(PlexusError?) }
-        let next: Next = state.withLockedValue { s in
-            guard case .connected(let current) = s.phase, current.generation == generation else { return .ignore }
-            if ending.byLocalClose || s.closeRequested {
-                let error: PlexusError? = ending.error == .closed(reason: "connection closed") ? nil : ending.error
-                s.phase = .closed(error)
-                return .end(error)
-            }
-            let reason: String
-            if case .connectionLost(let text) = ending.error { reason = text } else { reason = "\(ending.error)" }
-            guard policy.allows(attempt: 1) else {
-                s.phase = .closed(ending.error)
-                return .end(ending.error)
-            }
-            s.phase = .reconnecting(reason: reason)
-            return .reconnect(reason)
+        let decision = state.withLockedValue { s in
+            s.supervision.sessionEnded(generation: generation, error: ending.error, byLocalClose: ending.byLocalClose)
         }
-        switch next {
+        switch decision {
         case .ignore:
             return
         case .reconnect(let reason):
@@ -158,8 +123,8 @@ final class ConnectionSupervisor: Sendable {
             service?.requests.discardQueued()   // their ids belonged to the lost connection
             emit(.disconnected(reason: reason))
             startReconnecting(after: reason)
-        case .end(let error):
-            if let error, case .connectionLost(let reason) = error { emit(.disconnected(reason: reason)) }
+        case .end(let error, let lostReason):
+            if let lostReason { emit(.disconnected(reason: lostReason)) }
             finishEverything(error: error)
         }
     }
@@ -193,26 +158,18 @@ final class ConnectionSupervisor: Sendable {
         state.withLockedValue { $0.reconnectTask = task }
     }
 
-    private var isCloseRequested: Bool { state.withLockedValue { $0.closeRequested } }
+    private var isCloseRequested: Bool { state.withLockedValue { $0.supervision.closeRequested } }
 
     private func giveUp(reason: String) {
-        let error = PlexusError.connectionLost(reason: reason)
-        let changed: Bool = state.withLockedValue { s in
-            guard case .reconnecting = s.phase else { return false }
-            s.phase = .closed(error)
-            return true
+        if let error = state.withLockedValue({ $0.supervision.giveUp(reason: reason) }) {
+            finishEverything(error: error)
         }
-        if changed { finishEverything(error: error) }
     }
 
     /// Ends the subscriptions (normally after a graceful close, with `error` otherwise), the
     /// service's queues (its workers stop) and the listeners.
     private func finishEverything(error: PlexusError?) {
-        let subscriptions = state.withLockedValue { s -> [WorkQueue<ByteBuffer>] in
-            let all = Array(s.subscriptions.values)
-            s.subscriptions.removeAll()
-            return all
-        }
+        let subscriptions = state.withLockedValue { $0.supervision.takeSubscriptions() }
         for queue in subscriptions { queue.finish(failure: error) }
         service?.requests.finish()
         service?.broadcasts.finish()
@@ -224,24 +181,16 @@ final class ConnectionSupervisor: Sendable {
     /// `close()`: ends the current session gracefully (or stops reconnecting) and ends
     /// everything once the session has ended.
     func close() async throws {
-        enum Action { case closeSession(ConnectionSession), finished, already(PlexusError?) }
-        let action: Action = state.withLockedValue { s in
-            s.closeRequested = true
+        let decision = state.withLockedValue { s in
             s.reconnectTask?.cancel()
-            switch s.phase {
-            case .connected(let session): return .closeSession(session)
-            case .reconnecting:
-                s.phase = .closed(nil)
-                return .finished
-            case .closed(let error): return .already(error)
-            }
+            return s.supervision.close()
         }
-        switch action {
+        switch decision {
         case .closeSession(let session):
             let promise = session.eventLoop.makePromise(of: Void.self)
             session.execute { $0.close(promise: promise) }
             try await promise.futureResult.get()
-        case .finished:
+        case .finish:
             finishEverything(error: nil)
         case .already(let error):
             if let error { throw error }
@@ -250,26 +199,18 @@ final class ConnectionSupervisor: Sendable {
 
     /// The `Connection` was released without `close()`: release the socket now.
     func abandon() {
-        enum Action { case abandon(ConnectionSession), finish, nothing }
-        let action: Action = state.withLockedValue { s in
-            s.closeRequested = true
+        let decision = state.withLockedValue { s in
             s.reconnectTask?.cancel()
-            switch s.phase {
-            case .connected(let session):
-                s.phase = .closed(nil)
-                return .abandon(session)
-            case .reconnecting:
-                s.phase = .closed(nil)
-                return .finish
-            case .closed: return .nothing
-            }
+            return s.supervision.abandon()
         }
-        switch action {
+        switch decision {
         case .abandon(let session):
             session.execute { $0.abandon() }
             finishEverything(error: nil)
-        case .finish: finishEverything(error: nil)
-        case .nothing: break
+        case .finish:
+            finishEverything(error: nil)
+        case .nothing:
+            break
         }
     }
 
@@ -277,14 +218,7 @@ final class ConnectionSupervisor: Sendable {
 
     /// Adds `topic`; sends SUBSCRIBE now if connected (else the reconnect will).
     func subscribe(topic: String, queue: WorkQueue<ByteBuffer>) throws(PlexusError) {
-        let outcome: Result<ConnectionSession?, PlexusError> = state.withLockedValue { s in
-            if case .closed(let error) = s.phase { return .failure(error ?? .closed(reason: "connection closed")) }
-            guard s.subscriptions[topic] == nil else { return .failure(.invalidArgument("already subscribed to \(topic)")) }
-            s.subscriptions[topic] = queue
-            if case .connected(let session) = s.phase { return .success(session) }
-            return .success(nil)
-        }
-        let session = try outcome.get()
+        let session = try state.withLockedValue { $0.supervision.subscribe(topic, queue: queue) }.get()
         let name = ByteBuffer(string: topic)
         session?.execute { $0.subscribe(topic: name, queue: queue) }
     }
@@ -292,15 +226,7 @@ final class ConnectionSupervisor: Sendable {
     /// Removes `topic` (only if it is still delivered to `queue`, when given) and ends its
     /// sequence normally; sends UNSUBSCRIBE if connected.
     func unsubscribe(topic: String, queue expected: WorkQueue<ByteBuffer>?) throws(PlexusError) {
-        let outcome: Result<(WorkQueue<ByteBuffer>, ConnectionSession?), PlexusError> = state.withLockedValue { s in
-            guard let queue = s.subscriptions[topic], expected.map({ $0 === queue }) ?? true else {
-                return .failure(.invalidArgument("not subscribed to \(topic)"))
-            }
-            s.subscriptions.removeValue(forKey: topic)
-            if case .connected(let session) = s.phase { return .success((queue, session)) }
-            return .success((queue, nil))
-        }
-        let (queue, session) = try outcome.get()
+        let (queue, session) = try state.withLockedValue { $0.supervision.unsubscribe(topic, expected: expected) }.get()
         queue.finish()
         let name = ByteBuffer(string: topic)
         session?.execute { $0.unsubscribe(topic: name, queue: queue) }
@@ -311,7 +237,7 @@ final class ConnectionSupervisor: Sendable {
     /// Sends a service's reply on the connection its request came on; dropped if that
     /// connection is gone (the relay has answered the requester already).
     func reply(to request: InboundRequest, outcome: ReplyOutcome) {
-        guard case .connected(let session) = phase, session.generation == request.generation else { return }
+        guard let session = state.withLockedValue({ $0.supervision.session(ofGeneration: request.generation) }) else { return }
         let reply = ClientPacket.reply(id: request.id, outcome: outcome)
         // Replies ride the outbox: workers finishing together cost one loop task.
         switch session.outbox.admit(reply) {
