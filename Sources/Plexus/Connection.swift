@@ -11,8 +11,8 @@ import PlexusWire
 ///   every topic by itself. In-flight requests and open tunnels fail with
 ///   `PlexusError.connectionLost`; while reconnecting, calls fail at once with it. `events()`
 ///   reports every change.
-/// * Cancelling the task that awaits a request, a tunnel construction or a tunnel receive
-///   ends it at once with `CancellationError`.
+/// * Cancelling the task that awaits a request, a tunnel construction, or a tunnel's receive
+///   or send ends it at once with `CancellationError`.
 /// * Releasing the last reference without `close()` closes the socket (a `Subscription`
 ///   keeps its connection alive). `withConnection` closes for you.
 /// * It is `Sendable`: share it between tasks freely. All protocol state lives on one NIO

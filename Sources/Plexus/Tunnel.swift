@@ -20,13 +20,21 @@ public final class Tunnel: Sendable {
 
     /// Sends one message, waiting for the relay's allowance before every chunk. `timeout`
     /// bounds the whole send (nil = wait forever); when it passes, the send throws `.timedOut`
-    /// and chunks already sent stay sent (the peer discards the partial message).
+    /// and chunks already sent stay sent (the peer discards the partial message). Cancelling
+    /// the awaiting task ends the send the same way, with `CancellationError`.
     public func send(_ message: ByteBuffer, timeout: Duration? = nil) async throws {
         try Validate.payload(message, "tunnel message")
         let promise = eventLoop.makePromise(of: Void.self)
         let core = self.core
-        eventLoop.execute { core.value.send(message, timeout: timeout, promise: promise) }
-        try await promise.futureResult.get()
+        let loop = eventLoop
+        let token = CancellationToken()
+        try await withTaskCancellationHandler {
+            loop.execute { core.value.send(message, timeout: timeout, token: token, promise: promise) }
+            try await promise.futureResult.get()
+        } onCancel: {
+            token.cancel()
+            loop.execute { core.value.cancelSend(token) }
+        }
     }
 
     public func send(_ message: [UInt8], timeout: Duration? = nil) async throws {
@@ -68,13 +76,15 @@ public final class Tunnel: Sendable {
 /// Event-loop state of one tunnel end.
 final class TunnelCore {
     private final class SendOperation {
+        let number: UInt64
         var remaining: ByteBuffer
         let total: UInt64
         var started = false
         let promise: EventLoopPromise<Void>
         var timer: Scheduled<Void>?
 
-        init(message: ByteBuffer, promise: EventLoopPromise<Void>) {
+        init(number: UInt64, message: ByteBuffer, promise: EventLoopPromise<Void>) {
+            self.number = number
             self.remaining = message
             self.total = UInt64(message.readableBytes)
             self.promise = promise
@@ -99,6 +109,7 @@ final class TunnelCore {
     /// Credit for our outbound chunks (relay grants minus chunks sent).
     private(set) var allowance: Int64 = 0
     private var sends: Deque<SendOperation> = []
+    private var nextSendNumber: UInt64 = 0
     private var messages: Deque<ByteBuffer> = []
     private var receivers: Deque<ReceiveOperation> = []
     private var nextReceiveNumber: UInt64 = 0
@@ -127,24 +138,34 @@ final class TunnelCore {
 
     // MARK: Sending
 
-    func send(_ message: ByteBuffer, timeout: Duration?, promise: EventLoopPromise<Void>) {
+    func send(_ message: ByteBuffer, timeout: Duration?, token: CancellationToken, promise: EventLoopPromise<Void>) {
+        guard !token.isCancelled else { return promise.fail(CancellationError()) }
         guard closedReason == nil, !isClosing else { return promise.fail(closedError) }
-        let operation = SendOperation(message: message, promise: promise)
+        let operation = SendOperation(number: nextSendNumber, message: message, promise: promise)
+        token.operationID = nextSendNumber
+        nextSendNumber &+= 1
         if let timeout {
             let bound = NIOLoopBound((self, operation), eventLoop: eventLoop)
             operation.timer = eventLoop.scheduleTask(in: Validate.timeAmount(timeout)) {
                 let (tunnel, operation) = bound.value
-                tunnel.sendTimedOut(operation)
+                tunnel.endSend(operation, with: PlexusError.timedOut)
             }
         }
         sends.append(operation)
         pumpSends()
     }
 
-    private func sendTimedOut(_ operation: SendOperation) {
+    /// The sending task was cancelled: the send ends now (chunks already sent stay sent).
+    func cancelSend(_ token: CancellationToken) {
+        guard let number = token.operationID, let operation = sends.first(where: { $0.number == number }) else { return }
+        endSend(operation, with: CancellationError())
+    }
+
+    private func endSend(_ operation: SendOperation, with error: any Error) {
         guard let index = sends.firstIndex(where: { $0 === operation }) else { return }
         sends.remove(at: index)
-        operation.promise.fail(PlexusError.timedOut)
+        operation.timer?.cancel()
+        operation.promise.fail(error)
         pumpSends()
     }
 

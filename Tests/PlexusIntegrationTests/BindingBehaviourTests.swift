@@ -75,7 +75,7 @@ final class BindingBehaviourTests: XCTestCase {
         try await relay.shutdown()
     }
 
-    func testCancelledTunnelConstructionAndReceiveEndAtOnce() async throws {
+    func testCancelledTunnelConstructionReceiveAndSendEndAtOnce() async throws {
         let relay = try await FakeRelay { packet, peer in
             if case .tunnelInit(let id, let cluster, _) = packet, String(buffer: cluster) == "open" {
                 peer.send(.tunnelResult(id: id, chunkLimit: 65_536))
@@ -101,6 +101,14 @@ final class BindingBehaviourTests: XCTestCase {
         relay.lastPeer?.send(.tunnelTransfer(id: tunnelID, sizeOrContinuation: 2, chunk: ByteBuffer("hi")))
         let message = try await tunnel.receive(timeout: .seconds(5))
         XCTAssertEqual(String(buffer: message), "hi")
+        // The relay grants no allowance: a send waits until its task is cancelled.
+        let send = Task { try await tunnel.send("never allowed") }
+        try await Task.sleep(for: .milliseconds(20))  // let the send start waiting (either order is correct)
+        cancelledAt = clock.now
+        send.cancel()
+        do { try await send.value; XCTFail("sent") } catch is CancellationError {} catch { XCTFail("\(error)") }
+        XCTAssertLessThan(clock.now - cancelledAt, .milliseconds(10))
+        XCTAssertFalse(relay.packets.contains { if case .tunnelTransfer = $0 { true } else { false } })
         try await client.close()
         try await relay.shutdown()
     }
