@@ -83,8 +83,10 @@ final class ReconnectTests: XCTestCase {
         XCTAssertNotNil(before, "the service did not answer before the restart")
 
         await relay.shutdown()
-        let lost = await poll(within: .seconds(5)) { apps.client.state == .reconnecting || apps.client.state == .connected }
-        XCTAssertTrue(lost)
+        let lost = await poll(within: .seconds(5)) {
+            [apps.service, apps.subscriber, apps.client].allSatisfy { $0.state == .reconnecting }
+        }
+        XCTAssertTrue(lost, "not every application noticed the relay's shutdown")
         relay = try await Self.startRelay(port: port)
         let back = await firstAnswer(from: apps.client, within: .seconds(10))
         print("in-process relay restart: service answered \(back.map { "\($0)" } ?? "never") after the relay was back")
