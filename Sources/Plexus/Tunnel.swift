@@ -169,15 +169,16 @@ final class TunnelCore {
         pumpSends()
     }
 
-    /// Writes chunks of the head send while allowance covers them (spec §9.4 binding rule).
+    /// Writes chunks of the head send while allowance covers them (a chunk goes out only when
+    /// the remaining allowance covers all of it).
     private func pumpSends() {
         var wrote = false
         defer { if wrote { connection.flushIfIdle() } }
         while let operation = sends.first {
             while operation.remaining.readableBytes > 0 {
                 let length = min(chunkLimit, operation.remaining.readableBytes)
-                guard allowance >= Int64(length) else { return }
-                let chunk = operation.remaining.readSlice(length: length)!
+                // `length` ≤ the readable bytes, so the slice is always there.
+                guard allowance >= Int64(length), let chunk = operation.remaining.readSlice(length: length) else { return }
                 allowance -= Int64(length)
                 connection.write(.tunnelTransfer(id: id, sizeOrContinuation: operation.started ? 0 : operation.total, chunk: chunk))
                 operation.started = true
@@ -214,16 +215,17 @@ final class TunnelCore {
                 partialSize = total
             }
         } else {
-            guard partial != nil else {
+            guard var buffer = partial else {
                 // Continuation without a message in progress: ignore, but keep the credit.
                 grant(chunk.readableBytes)
                 return
             }
-            partial!.writeImmutableBuffer(chunk)
-            if partial!.readableBytes >= partialSize {
-                let message = partial!
-                partial = nil
-                complete(message)
+            partial = nil  // the buffer stays uniquely referenced: appending does not copy it
+            buffer.writeImmutableBuffer(chunk)
+            if buffer.readableBytes >= partialSize {
+                complete(buffer)
+            } else {
+                partial = buffer
             }
         }
     }
