@@ -22,6 +22,11 @@ let package = Package(
         .executable(name: "plexus-bench", targets: ["PlexusBench"]),
         .executable(name: "plexus-crypto-bench", targets: ["PlexusCryptoBench"]),
         .executable(name: "plexus-sim", targets: ["PlexusSim"]),
+        .executable(name: "plexus-example-echo-service", targets: ["PlexusExampleEchoService"]),
+        .executable(name: "plexus-example-echo-client", targets: ["PlexusExampleEchoClient"]),
+        .executable(name: "plexus-example-chat", targets: ["PlexusExampleChat"]),
+        .executable(name: "plexus-example-file-transfer", targets: ["PlexusExampleFileTransfer"]),
+        .executable(name: "plexus-example-worker-pool", targets: ["PlexusExampleWorkerPool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -30,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        // DocC for the `Plexus` binding: `swift package generate-documentation --target Plexus`.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
     targets: [
         // The order below is the order a message travels: wire codecs → relay core → overlay
@@ -93,7 +100,7 @@ let package = Package(
 
         // ── Binding ──
         // The Swift client binding.
-        .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
+        .target(name: "Plexus", dependencies: ["PlexusVocabulary", "PlexusWire", nioCore, nioPosix, logging, dequeModule]),
 
         // ── CLI ──
         // The `plexus` command-line tool.
@@ -102,6 +109,20 @@ let package = Package(
             nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+
+        // ── Examples (Sources/Examples/): the binding in use, runnable against `scripts/run.sh`'s relay ──
+        .target(name: "PlexusExampleSupport", path: "Sources/Examples/Support"),
+        .executableTarget(name: "PlexusExampleEchoService", dependencies: ["Plexus", "PlexusExampleSupport", nioCore],
+                          path: "Sources/Examples/EchoService"),
+        .executableTarget(name: "PlexusExampleEchoClient", dependencies: ["Plexus", "PlexusExampleSupport"],
+                          path: "Sources/Examples/EchoClient"),
+        .executableTarget(name: "PlexusExampleChat", dependencies: ["Plexus", "PlexusExampleSupport"],
+                          path: "Sources/Examples/Chat"),
+        .executableTarget(name: "PlexusExampleFileTransfer", dependencies: ["Plexus", "PlexusExampleSupport", nioCore],
+                          path: "Sources/Examples/FileTransfer"),
+        .executableTarget(name: "PlexusExampleWorkerPool", dependencies: [
+            "Plexus", "PlexusExampleSupport", nioCore, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], path: "Sources/Examples/WorkerPool"),
 
         // ── Tools (not shipped as libraries) ──
         // Deterministic network simulator driving many membership state machines.

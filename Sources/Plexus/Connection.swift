@@ -1,64 +1,105 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 import PlexusWire
 
-/// One connection to the local relay (relay protocol v1.0-draft2): a plain client
-/// (`connect`) or a service registered in a cluster (`register`).
+/// A connection to the local relay (relay protocol v1.0-draft2): a plain client (`connect`)
+/// or a service registered in a cluster (`register`).
 ///
-/// All protocol state lives on the connection's NIO event loop; calls hop there and wait on
-/// promises completed from the loop. The type is safe to share between tasks.
+/// Guarantees:
+/// * It survives relay restarts: when the relay is lost it reconnects as its
+///   `ReconnectPolicy` says (on by default), registers the service again and re-subscribes
+///   every topic by itself. In-flight requests and open tunnels fail with
+///   `PlexusError.connectionLost`; while reconnecting, calls fail at once with it. `events()`
+///   reports every change.
+/// * Cancelling the task that awaits a request, a tunnel construction, or a tunnel's receive
+///   or send ends it at once with `CancellationError`.
+/// * Releasing the last reference without `close()` closes the socket (a `Subscription`
+///   keeps its connection alive). `withConnection` closes for you.
+/// * It is `Sendable`: share it between tasks freely. All protocol state lives on one NIO
+///   event loop per relay connection; calls hop there and never block a thread.
 public final class Connection: Sendable {
-    let core: NIOLoopBound<ConnectionCore>
-    let channel: any Channel
-    var eventLoop: any EventLoop { channel.eventLoop }
+    let supervisor: ConnectionSupervisor
+    /// The coder of the `Codable` conveniences (`request(_:to:as:timeout:)`, `publish(_:to:)`, …).
+    public let coder: any MessageCoder
 
-    let endedReason: NIOLockedValueBox<String?>
-    /// Fire-and-forget packets handed to the event loop and not yet written.
-    private let outbox: Outbox
-
-    private init(core: NIOLoopBound<ConnectionCore>, channel: any Channel, endedReason: NIOLockedValueBox<String?>, outbox: Outbox) {
-        self.core = core
-        self.channel = channel
-        self.endedReason = endedReason
-        self.outbox = outbox
+    private init(supervisor: ConnectionSupervisor, coder: any MessageCoder) {
+        self.supervisor = supervisor
+        self.coder = coder
     }
 
-    /// Connects as a plain client.
+    deinit {
+        supervisor.abandon()
+    }
+
+    /// Connects as a plain client. Fails if the relay cannot be reached now (no retry here:
+    /// `reconnect` applies once connected).
     public static func connect(
         host: String = "127.0.0.1",
         port: Int = WireConstants.defaultPort,
+        reconnect: ReconnectPolicy = .default,
+        coder: any MessageCoder = JSONMessageCoder(),
         logger: Logger = Logger(label: "plexus")
     ) async throws -> Connection {
-        try await open(cluster: "", service: nil, host: host, port: port, logger: logger)
+        let endpoint = Endpoint(host: host, port: port, cluster: "", logger: logger)
+        let supervisor = try await ConnectionSupervisor.start(endpoint: endpoint, service: nil, policy: reconnect)
+        return Connection(supervisor: supervisor, coder: coder)
     }
 
     /// Registers a service: a connection that is a member of `cluster` and whose `handler`
-    /// receives requests, broadcasts and inbound tunnels, within `limits`.
+    /// receives requests, broadcasts and inbound tunnels, within `limits`. After a reconnect
+    /// it is a member again without anything to do.
     public static func register(
         cluster: String,
         handler: some ServiceHandler,
         limits: ServiceLimits = .init(),
         host: String = "127.0.0.1",
         port: Int = WireConstants.defaultPort,
+        reconnect: ReconnectPolicy = .default,
+        coder: any MessageCoder = JSONMessageCoder(),
         logger: Logger = Logger(label: "plexus")
     ) async throws -> Connection {
-        guard !cluster.isEmpty else { throw PlexusError.invalidArgument("empty cluster name") }
+        _ = try Validate.name(cluster, "cluster")
         let service = ServiceDispatch(
             handler: handler,
             requests: WorkQueue(limitBytes: Defaults.memory(limits.requestMemoryBytes)),
             broadcasts: WorkQueue(limitBytes: Defaults.memory(limits.broadcastMemoryBytes)))
-        let connection = try await open(cluster: cluster, service: service, host: host, port: port, logger: logger)
-        startWorkers(service: service, limits: limits, connection: connection)
-        return connection
+        let endpoint = Endpoint(host: host, port: port, cluster: cluster, logger: logger)
+        let supervisor: ConnectionSupervisor
+        do {
+            supervisor = try await ConnectionSupervisor.start(endpoint: endpoint, service: service, policy: reconnect)
+        } catch {
+            service.requests.finish()
+            service.broadcasts.finish()
+            throw error
+        }
+        startWorkers(service: service, limits: limits, supervisor: supervisor)
+        return Connection(supervisor: supervisor, coder: coder)
     }
 
-    private static func startWorkers(service: ServiceDispatch, limits: ServiceLimits, connection: Connection) {
+    /// Connects, runs `body`, and closes the connection whether `body` returns or throws.
+    public static func withConnection<Result>(
+        host: String = "127.0.0.1",
+        port: Int = WireConstants.defaultPort,
+        reconnect: ReconnectPolicy = .default,
+        coder: any MessageCoder = JSONMessageCoder(),
+        logger: Logger = Logger(label: "plexus"),
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Connection) async throws -> Result
+    ) async throws -> Result {
+        let connection = try await connect(host: host, port: port, reconnect: reconnect, coder: coder, logger: logger)
+        let result: Result
+        do {
+            result = try await body(connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+        return result
+    }
+
+    private static func startWorkers(service: ServiceDispatch, limits: ServiceLimits, supervisor: ConnectionSupervisor) {
         let handler = service.handler
-        let core = connection.core
-        let loop = connection.eventLoop
-        let outbox = connection.outbox
         for _ in 0..<Defaults.concurrency(limits.requestConcurrency) {
             let requests = service.requests
             Task {
@@ -71,13 +112,7 @@ public final class Connection: Sendable {
                     } catch {
                         outcome = .fault(ByteBuffer(string: PlexusError.faultText(for: error)))
                     }
-                    // Replies ride the outbox too: workers finishing together cost one loop task.
-                    let reply = ClientPacket.reply(id: request.id, outcome: outcome)
-                    switch outbox.admit(reply) {
-                    case .queued: break
-                    case .scheduleDrain: loop.execute { core.value.drainOutbox() }
-                    case .full: loop.execute { core.value.reply(id: request.id, outcome: outcome) }
-                    }
+                    supervisor.reply(to: request, outcome: outcome)
                 }
             }
         }
@@ -91,68 +126,42 @@ public final class Connection: Sendable {
         }
     }
 
-    private static func open(cluster: String, service: ServiceDispatch?, host: String, port: Int, logger: Logger) async throws -> Connection {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let channel: any Channel
-        do {
-            channel = try await ClientBootstrap(group: group)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .connect(host: host, port: port)
-                .get()
-        } catch {
-            throw PlexusError.connectionFailed("\(host):\(port): \(error)")
-        }
-        let loop = channel.eventLoop
-        let handshake = loop.makePromise(of: Void.self)
-        let core: NIOLoopBound<ConnectionCore>
-        let endedReason: NIOLockedValueBox<String?>
-        let outbox: Outbox
-        do {
-            (core, endedReason, outbox) = try await loop.submit {
-                let core = ConnectionCore(eventLoop: loop, cluster: cluster, service: service, logger: logger, handshake: handshake)
-                let bound = NIOLoopBound(core, eventLoop: loop)
-                core.selfBound = bound
-                try channel.pipeline.syncOperations.addHandlers([
-                    ByteToMessageHandler(RelayPacketDecoder()), core,
-                ])
-                if !channel.isActive {
-                    handshake.fail(PlexusError.connectionFailed("connection closed before the handshake"))
-                } else {
-                    core.sendHandshake()
-                }
-                return (bound, core.endedReason, core.outbox)
-            }.get()
-        } catch {
-            channel.close(promise: nil)
-            handshake.fail(error)
-            throw PlexusError.connectionFailed("\(error)")
-        }
-        do {
-            try await handshake.futureResult.get()
-        } catch {
-            channel.close(promise: nil)
-            service?.requests.finish()
-            service?.broadcasts.finish()
-            throw error
-        }
-        return Connection(core: core, channel: channel, endedReason: endedReason, outbox: outbox)
-    }
+    // MARK: State
+
+    /// Where the connection stands now.
+    public var state: ConnectionState { supervisor.connectionState }
+
+    /// The connection's state changes from now on, in order (each call gives its own
+    /// sequence; it finishes after `.closed`). Up to 256 unread events are kept.
+    public func events() -> AsyncStream<ConnectionEvent> { supervisor.events() }
 
     // MARK: Request / reply
 
     /// Sends a request to one member of `cluster` and waits for its reply.
     ///
-    /// Throws `.remoteFault(text)` if the handler failed, `.timedOut` if the relay reported a
-    /// timeout (or, defensively, nothing came within timeout + `Defaults.answerGrace`),
-    /// `.closed` if the connection ended first, `.invalidArgument` for bad arguments.
+    /// Throws `.remoteFault(text)` if the handler failed, `.noMembers` if the cluster has no
+    /// member on any relay, `.refused` if the relay will not route it now, `.timedOut` if the
+    /// relay reported a timeout (or, defensively, nothing came within timeout +
+    /// `Defaults.answerGrace`), `.connectionLost` if the relay was lost first (or is being
+    /// reconnected), `.closed` after `close()`, `.invalidArgument` / `.limitExceeded` for bad
+    /// arguments, and `CancellationError` at once if the awaiting task is cancelled.
     public func request(_ request: ByteBuffer, to cluster: String, timeout: Duration) async throws -> ByteBuffer {
         let name = try Validate.name(cluster, "cluster")
         try Validate.payload(request, "request")
         let ms = try Validate.milliseconds(timeout)
-        let core = self.core
-        let loop = eventLoop
-        return try await withUnsafeThrowingContinuation { continuation in
-            loop.execute { core.value.request(cluster: name, payload: request, milliseconds: ms, continuation: continuation) }
+        let session = try supervisor.session()
+        let core = session.core
+        let loop = session.eventLoop
+        let token = CancellationToken()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                loop.execute {
+                    core.value.request(cluster: name, payload: request, milliseconds: ms, token: token, continuation: continuation)
+                }
+            }
+        } onCancel: {
+            token.cancel()
+            loop.execute { core.value.cancelRequest(token) }
         }
     }
 
@@ -199,25 +208,29 @@ public final class Connection: Sendable {
 
     // MARK: Publish / subscribe
 
-    /// Subscribes to `topic`; the events arrive, in order, through the returned sequence.
-    /// Throws `.invalidArgument` if already subscribed (nothing is sent then).
+    /// Subscribes to `topic`; the events arrive, in order, through the returned sequence. It
+    /// ends normally on `Subscription.unsubscribe()` (or `close()`) and throws
+    /// `.connectionLost` if the relay is lost for good; across a reconnect it goes on.
+    /// Throws `.invalidArgument` if already subscribed (nothing is sent then). While
+    /// reconnecting, the subscription is recorded and sent when the relay is back.
     public func subscribe(to topic: String, limits: SubscriptionLimits = .init()) async throws -> Subscription {
-        let name = try Validate.name(topic, "topic")
+        _ = try Validate.name(topic, "topic")
         let queue = WorkQueue<ByteBuffer>(limitBytes: Defaults.memory(limits.eventMemoryBytes))
-        try await perform { core in try core.subscribe(topic: name, queue: queue) }
-        return Subscription(topic: topic, queue: queue)
+        try supervisor.subscribe(topic: topic, queue: queue)
+        return Subscription(topic: topic, queue: queue, connection: self)
     }
 
     /// Subscribes to `topic`; `handler` runs for each event, at most
-    /// `limits.eventConcurrency` at a time, started in arrival order.
+    /// `limits.eventConcurrency` at a time, started in arrival order. Stop with
+    /// `unsubscribe(from:)`.
     public func subscribe(
         to topic: String,
         limits: SubscriptionLimits = .init(),
         handler: @escaping @Sendable (ByteBuffer) async -> Void
     ) async throws {
-        let name = try Validate.name(topic, "topic")
+        _ = try Validate.name(topic, "topic")
         let queue = WorkQueue<ByteBuffer>(limitBytes: Defaults.memory(limits.eventMemoryBytes))
-        try await perform { core in try core.subscribe(topic: name, queue: queue) }
+        try supervisor.subscribe(topic: topic, queue: queue)
         for _ in 0..<Defaults.concurrency(limits.eventConcurrency) {
             Task {
                 while let event = await queue.take() { await handler(event) }
@@ -227,33 +240,40 @@ public final class Connection: Sendable {
 
     /// Unsubscribes from `topic`. Throws `.invalidArgument` if not subscribed (nothing is sent).
     public func unsubscribe(from topic: String) async throws {
-        let name = try Validate.name(topic, "topic")
-        try await perform { core in try core.unsubscribe(topic: name) }
+        _ = try Validate.name(topic, "topic")
+        try supervisor.unsubscribe(topic: topic, queue: nil)
     }
 
     // MARK: Tunnels
 
     /// Opens a tunnel to one member of `cluster`. Throws `.timedOut` if the relay could not
-    /// build it within `timeout` (e.g. the cluster has no member).
+    /// build it within `timeout` (e.g. the cluster has no member), `CancellationError` at once
+    /// if the awaiting task is cancelled.
     public func tunnel(to cluster: String, timeout: Duration) async throws -> Tunnel {
         let name = try Validate.name(cluster, "cluster")
         let ms = try Validate.milliseconds(timeout)
-        let promise = eventLoop.makePromise(of: Tunnel.self)
-        let core = self.core
-        eventLoop.execute { core.value.openTunnel(cluster: name, milliseconds: ms, promise: promise) }
-        return try await promise.futureResult.get()
+        let session = try supervisor.session()
+        let loop = session.eventLoop
+        let core = session.core
+        let promise = loop.makePromise(of: Tunnel.self)
+        let token = CancellationToken()
+        return try await withTaskCancellationHandler {
+            loop.execute { core.value.openTunnel(cluster: name, milliseconds: ms, token: token, promise: promise) }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            token.cancel()
+            loop.execute { core.value.cancelTunnel(token) }
+        }
     }
 
     // MARK: Close
 
-    /// Graceful close (spec §10.1): sends CLOSE and waits for the relay's CLOSE (at most
-    /// `Defaults.closeBound`). Pending requests, tunnel constructions and tunnel operations
-    /// fail with `.closed`. Throws `.closed(reason:)` if the connection ended in a drop instead.
+    /// Graceful close: sends CLOSE and waits for the relay's CLOSE (at most
+    /// `Defaults.closeBound`); stops reconnecting. Pending requests, tunnel constructions and
+    /// tunnel operations fail with `.closed`; subscriptions end normally. Throws if the
+    /// connection ended otherwise (e.g. `.connectionLost` after reconnect gave up).
     public func close() async throws {
-        let promise = eventLoop.makePromise(of: Void.self)
-        let core = self.core
-        eventLoop.execute { core.value.close(promise: promise) }
-        try await promise.futureResult.get()
+        try await supervisor.close()
     }
 
     /// Sends a packet without an answer. While the socket is writable and fewer than
@@ -262,28 +282,23 @@ public final class Connection: Sendable {
     /// their order, also relative to later calls: see `Outbox`). Otherwise the call waits for the
     /// loop, which bounds the memory a sender that outruns the loop or the relay can pile up.
     private func fireAndForget(_ packet: ClientPacket) async throws {
-        if let reason = endedReason.withLockedValue({ $0 }) { throw PlexusError.closed(reason: reason) }
-        if channel.isWritable {
-            switch outbox.admit(packet) {
+        let session = try supervisor.session()
+        if let error = session.endedError.withLockedValue({ $0 }) { throw error }
+        if session.channel.isWritable {
+            switch session.outbox.admit(packet) {
             case .queued:
                 return
             case .scheduleDrain:
-                let core = self.core
-                eventLoop.execute { core.value.drainOutbox() }
+                session.execute { $0.drainOutbox() }
                 return
             case .full:
                 break
             }
         }
         // Earlier packets still in the outbox go first.
-        try await perform { core in
+        try await session.perform { core in
             core.drainOutbox()
             try core.send(packet)
         }
-    }
-
-    private func perform(_ body: @escaping @Sendable (ConnectionCore) throws -> Void) async throws {
-        let core = self.core
-        try await eventLoop.submit { try body(core.value) }.get()
     }
 }

@@ -9,50 +9,45 @@ struct InboundRequest: Sendable {
     var id: UInt64
     var payload: ByteBuffer
     var expiry: NIODeadline
+    /// The relay connection it came on (its id means nothing on a later one).
+    var generation: UInt64
 }
 
-/// The service side of a connection: the handler and its two limited queues (spec §11).
+/// How a relay connection ended, reported once to its owner.
+struct SessionEnding: Sendable {
+    /// What pending and later operations of this connection failed with.
+    var error: PlexusError
+    /// The application closed it (`close()` or release); otherwise it was lost.
+    var byLocalClose: Bool
+}
+
+/// The service side of a connection: the handler and its two limited queues.
 struct ServiceDispatch: Sendable {
     let handler: any ServiceHandler
     let requests: WorkQueue<InboundRequest>
     let broadcasts: WorkQueue<ByteBuffer>
 }
 
-/// All state of one relay connection. Lives on the connection's event loop: it is the channel
-/// handler after the packet decoder, and every public call hops here with `execute`/`submit`.
-/// No locks, no actors; async callers wait on `EventLoopPromise`s this object completes.
+/// One relay connection on its event loop: the channel handler after the packet decoder. It
+/// feeds packets, calls and timer ticks to the pure `ConnectionMachine` and carries out what
+/// it decides: completes the waiting callers, fills the queues, writes packets (coalesced,
+/// one flush per batch), closes the socket. Every public call hops here with
+/// `execute`/`submit`; no locks, no actors.
 final class ConnectionCore: ChannelInboundHandler {
     typealias InboundIn = RelayPacket
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        case handshaking(EventLoopPromise<Void>)
-        case open
-        /// CLOSE sent; waiting for the relay's CLOSE.
-        case closing
-        case closed(reason: String)
-    }
-
-    /// A request waiting for its REPLY. The caller's task waits on the continuation directly (no
-    /// promise, no future callback); one connection-wide timer enforces the local deadlines.
-    private struct PendingRequest {
-        var continuation: UnsafeContinuation<ByteBuffer, any Error>
-        var deadline: NIODeadline
-    }
-
-    private struct PendingTunnel {
-        var promise: EventLoopPromise<Tunnel>
-        var timer: Scheduled<Void>?
-    }
-
     let eventLoop: any EventLoop
     let logger: Logger
     let service: ServiceDispatch?
-    private let cluster: String
+    /// Which relay connection of its `Connection` this is (1, 2, … after reconnects).
+    let generation: UInt64
+    private var machine: ConnectionMachine
+    private var handshake: EventLoopPromise<Void>?
+    /// Told once when an open connection ends (not when the handshake fails: the opener is).
+    private var onEnded: (@Sendable (SessionEnding) -> Void)?
     private var context: ChannelHandlerContext?
-    private var state: State
     private var closeWaiters: [EventLoopPromise<Void>] = []
-    private var closeTimer: Scheduled<Void>?
 
     // Output coalescing: packets are encoded into one buffer and flushed once per batch.
     private var output: ByteBuffer
@@ -61,30 +56,35 @@ final class ConnectionCore: ChannelInboundHandler {
     /// Queues with an item for a waiting consumer, woken once at the end of the read burst.
     private var pendingWakes: [any Wakeable] = []
 
-    private var nextRequestID: UInt64 = 0
-    private var requests: [UInt64: PendingRequest] = [:]
-    /// The one timer for the local request deadlines, armed for the earliest one it knows.
-    private var requestTimer: Scheduled<Void>?
-    private var requestTimerDeadline: NIODeadline?
-    private var nextTunnelID: UInt64 = 0
-    private var tunnelInits: [UInt64: PendingTunnel] = [:]
+    /// Callers waiting for a REPLY, by request id. They wait on the continuation directly (no
+    /// promise, no future callback).
+    private var requestWaiters: [UInt64: UnsafeContinuation<ByteBuffer, any Error>] = [:]
+    private var tunnelWaiters: [UInt64: EventLoopPromise<Tunnel>] = [:]
     private(set) var tunnels: [UInt64: TunnelCore] = [:]
     private var subscriptions: [ByteBuffer: WorkQueue<ByteBuffer>] = [:]
+    /// The one timer for the machine's deadlines, armed for the earliest one it knows.
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+
     /// Why the connection stopped accepting operations (nil while open); readable from any thread
     /// so fire-and-forget calls can fail fast without a hop to the event loop.
-    let endedReason = NIOLockedValueBox<String?>(nil)
+    let endedError = NIOLockedValueBox<PlexusError?>(nil)
     /// Fire-and-forget packets from caller tasks, drained here once per batch.
     let outbox = Outbox()
     private var outboxBatch: [ClientPacket] = []
     /// Set once the core is published inside `NIOLoopBound`; used to hand out references.
     var selfBound: NIOLoopBound<ConnectionCore>?
 
-    init(eventLoop: any EventLoop, cluster: String, service: ServiceDispatch?, logger: Logger, handshake: EventLoopPromise<Void>) {
+    init(eventLoop: any EventLoop, cluster: String, service: ServiceDispatch?, generation: UInt64, logger: Logger,
+         handshake: EventLoopPromise<Void>, onEnded: @escaping @Sendable (SessionEnding) -> Void) {
         self.eventLoop = eventLoop
-        self.cluster = cluster
         self.service = service
+        self.generation = generation
+        self.onEnded = onEnded
         self.logger = logger
-        self.state = .handshaking(handshake)
+        self.handshake = handshake
+        self.machine = ConnectionMachine(cluster: cluster, isService: service != nil,
+                                         answerGrace: Validate.timeAmount(Defaults.answerGrace), closeBound: Defaults.closeBound)
         self.output = ByteBuffer()
     }
 
@@ -96,7 +96,8 @@ final class ConnectionCore: ChannelInboundHandler {
     }
 
     func sendHandshake() {
-        write(.initiate(version: ByteBuffer(string: WireConstants.protocolVersion), cluster: ByteBuffer(string: cluster)), force: true)
+        output.writeClientPacket(machine.handshake())
+        flushNow()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -115,7 +116,7 @@ final class ConnectionCore: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        terminate(reason: "connection dropped: end of stream without CLOSE", drop: true)
+        if let termination = machine.channelClosed() { carryOut(termination) }
         self.context = nil
         selfBound = nil  // breaks the core → bound → core cycle
     }
@@ -123,103 +124,73 @@ final class ConnectionCore: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let text = String(describing: error)
         logger.warning("relay connection error, closing", metadata: ["error": "\(text)"])
-        terminate(reason: "protocol violation: \(text)", drop: true, handshakeError: .protocolViolation(text))
+        if let termination = machine.failed(text) { carryOut(termination) }
         context.close(promise: nil)
     }
 
     // MARK: Inbound packets
 
     private func handle(_ packet: RelayPacket) {
-        if case .handshaking(let promise) = state {
-            switch packet {
-            case .accept:
-                state = .open
-                promise.succeed()
-            case .deny(let reason):
-                let text = String(buffer: reason)
-                terminate(reason: "denied: \(text)", drop: false, handshakeError: .denied(reason: text))
-                context?.close(promise: nil)
-            default:
-                violation("expected INIT or DENY during the handshake, got \(packet)")
-            }
-            return
-        }
-        if case .closed = state { return }
-        switch packet {
-        case .accept, .deny:
-            violation("INIT/DENY after the handshake")
-        case .close(let reason):
-            let text = String(buffer: reason)
-            if text.isEmpty {
-                terminate(reason: "connection closed", drop: false)
-            } else {
-                terminate(reason: "connection dropped: \(text)", drop: true)
-            }
-            context?.close(promise: nil)
-        case .broadcast(let message):
-            guard let service else { return violation("BROADCAST delivered to a plain client") }
+        switch machine.receive(packet) {
+        case .ignore:
+            break
+        case .handshakeAccepted:
+            handshake?.succeed()
+            handshake = nil
+        case .deliverBroadcast(let message):
+            guard let service else { return }
             if !deliver(message, bytes: message.readableBytes, to: service.broadcasts) {
                 logger.debug("broadcast dropped by the memory limit", metadata: ["bytes": "\(message.readableBytes)"])
             }
-        case .request(let id, let payload, let timeoutMilliseconds):
-            guard let service else { return violation("REQUEST delivered to a plain client") }
+        case .deliverRequest(let id, let payload, let timeoutMilliseconds):
+            guard let service else { return }
             let ms = Int64(clamping: min(timeoutMilliseconds, 2_147_483_647))
-            let request = InboundRequest(id: id, payload: payload, expiry: .now() + .milliseconds(ms))
+            let request = InboundRequest(id: id, payload: payload, expiry: .now() + .milliseconds(ms), generation: generation)
             if !deliver(request, bytes: payload.readableBytes, to: service.requests) {
                 logger.debug("request dropped by the memory limit", metadata: ["bytes": "\(payload.readableBytes)"])
             }
-        case .reply(let id, let result):
-            guard let pending = requests.removeValue(forKey: id) else {
-                logger.debug("ignoring REPLY for an id not pending", metadata: ["id": "\(id)"])
-                return
-            }
-            switch result {
-            case .success(let reply): pending.continuation.resume(returning: reply)
-            case .fault(let fault): pending.continuation.resume(throwing: PlexusError.remoteFault(String(buffer: fault)))
-            case .timedOut: pending.continuation.resume(throwing: PlexusError.timedOut)
-            }
-        case .publish(let topic, let event):
+        case .deliverEvent(let topic, let event):
             guard let queue = subscriptions[topic] else { return }
             if !deliver(event, bytes: event.readableBytes, to: queue) {
                 logger.debug("event dropped by the memory limit", metadata: ["bytes": "\(event.readableBytes)"])
             }
-        case .tunnelOffer(let buildID, let chunkLimit):
-            guard let service else { return violation("TUN_INIT offered to a plain client") }
-            guard chunkLimit >= 1 else { return violation("tunnel offer with chunk limit 0") }
-            let id = nextTunnelID
-            nextTunnelID &+= 1
-            let tunnel = TunnelCore(id: id, chunkLimit: chunkLimit, connection: self)
-            tunnels[id] = tunnel
-            write(.tunnelConfirm(buildID: buildID, tunnelID: id))
-            write(.tunnelAllow(id: id, allowance: UInt64(WireConstants.bindingTunnelBuffer)))
-            let handle = Tunnel(core: NIOLoopBound(tunnel, eventLoop: eventLoop), eventLoop: eventLoop)
+        case .completeRequest(let id, let result):
+            guard let waiter = requestWaiters.removeValue(forKey: id) else { return }
+            waiter.resume(with: result.mapError { $0 as any Error })
+        case .tunnelOffered(let id, let chunkLimit, let confirm, let allow):
+            guard let service else { return }
+            write(confirm)
+            write(allow)
+            let handle = adopt(tunnel: id, chunkLimit: chunkLimit)
             let handler = service.handler
             Task { await handler.handleTunnel(handle) }
-        case .tunnelResult(let id, let chunkLimit):
-            guard let pending = tunnelInits.removeValue(forKey: id) else {
-                if chunkLimit != nil {
-                    // Our local timer gave up already: release the relay's end.
-                    write(.tunnelClose(id: id))
-                }
-                return
-            }
-            pending.timer?.cancel()
-            guard let chunkLimit else { return pending.promise.fail(PlexusError.timedOut) }
-            guard chunkLimit >= 1 else {
-                pending.promise.fail(PlexusError.protocolViolation("tunnel result with chunk limit 0"))
-                return violation("tunnel result with chunk limit 0")
-            }
-            let tunnel = TunnelCore(id: id, chunkLimit: chunkLimit, connection: self)
-            tunnels[id] = tunnel
-            write(.tunnelAllow(id: id, allowance: UInt64(WireConstants.bindingTunnelBuffer)))
-            pending.promise.succeed(Tunnel(core: NIOLoopBound(tunnel, eventLoop: eventLoop), eventLoop: eventLoop))
-        case .tunnelAllow(let id, let allowance):
-            tunnels[id]?.allow(allowance)
+        case .tunnelBuilt(let id, let chunkLimit, let allow):
+            write(allow)
+            let handle = adopt(tunnel: id, chunkLimit: chunkLimit)
+            tunnelWaiters.removeValue(forKey: id)?.succeed(handle)
+        case .tunnelRefused(let id, let error):
+            tunnelWaiters.removeValue(forKey: id)?.fail(error)
+        case .write(let packet):
+            write(packet)
+        case .tunnelAllow(let id, let bytes):
+            tunnels[id]?.allow(bytes)
         case .tunnelTransfer(let id, let size, let chunk):
             tunnels[id]?.receiveChunk(size: size, chunk: chunk)
-        case .tunnelClose(let id, let reason):
-            tunnels.removeValue(forKey: id)?.remoteClosed(reason: String(buffer: reason))
+        case .tunnelClosed(let id, let reason):
+            tunnels.removeValue(forKey: id)?.remoteClosed(reason: reason)
+        case .end(let termination):
+            if case .connectionLost(let reason) = termination.ending.error, reason.hasPrefix("protocol violation") {
+                logger.warning("relay protocol violation, closing", metadata: ["detail": "\(reason)"])
+            }
+            carryOut(termination)
+            context?.close(promise: nil)
         }
+    }
+
+    private func adopt(tunnel id: UInt64, chunkLimit: UInt64) -> Tunnel {
+        let tunnel = TunnelCore(id: id, chunkLimit: chunkLimit, connection: self)
+        tunnels[id] = tunnel
+        return Tunnel(core: NIOLoopBound(tunnel, eventLoop: eventLoop), eventLoop: eventLoop)
     }
 
     /// Queues an inbound message; a waiting consumer is woken at the end of the read burst.
@@ -233,22 +204,12 @@ final class ConnectionCore: ChannelInboundHandler {
         }
     }
 
-    private func violation(_ text: String) {
-        logger.warning("relay protocol violation, closing", metadata: ["detail": "\(text)"])
-        terminate(reason: "protocol violation: \(text)", drop: true, handshakeError: .protocolViolation(text))
-        context?.close(promise: nil)
-    }
-
     // MARK: Output
 
     /// Encodes a packet into the batch; flushed at the end of the read burst or event-loop tick.
-    func write(_ packet: ClientPacket, force: Bool = false) {
-        guard context != nil else { return }
-        switch state {
-        case .open: break
-        case .handshaking: guard force else { return }
-        case .closing, .closed: return   // nothing may follow our CLOSE
-        }
+    /// Nothing is written unless the connection is open (nothing may follow our CLOSE).
+    func write(_ packet: ClientPacket) {
+        guard context != nil, machine.isOpen else { return }
         output.writeClientPacket(packet)
         if !inRead && !flushScheduled {
             flushScheduled = true
@@ -274,60 +235,28 @@ final class ConnectionCore: ChannelInboundHandler {
 
     // MARK: Operations (called on the event loop)
 
-    private var isOpen: Bool {
-        if case .open = state { return true }
-        return false
-    }
+    /// What an operation on a connection that is no longer open fails with.
+    var closedError: PlexusError { machine.closedError }
 
-    var closedReason: String {
-        switch state {
-        case .closed(let reason): reason
-        case .closing: "connection closing"
-        default: "connection closed"
+    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, token: CancellationToken,
+                 continuation: UnsafeContinuation<ByteBuffer, any Error>) {
+        guard !token.isCancelled else { return continuation.resume(throwing: CancellationError()) }
+        switch machine.startRequest(cluster: cluster, payload: payload, milliseconds: milliseconds, now: .now()) {
+        case .failure(let error):
+            continuation.resume(throwing: error)
+        case .success(let started):
+            token.operationID = started.id
+            requestWaiters[started.id] = continuation
+            armTimer(for: started.deadline)
+            write(started.packet)
         }
     }
 
-    func request(cluster: ByteBuffer, payload: ByteBuffer, milliseconds: UInt64, continuation: UnsafeContinuation<ByteBuffer, any Error>) {
-        guard isOpen else { return continuation.resume(throwing: PlexusError.closed(reason: closedReason)) }
-        let id = nextRequestID
-        nextRequestID &+= 1
-        let deadline = NIODeadline.now() + .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)
-        requests[id] = PendingRequest(continuation: continuation, deadline: deadline)
-        armRequestTimer(for: deadline)
-        write(.request(id: id, cluster: cluster, payload: payload, timeoutMilliseconds: milliseconds))
-    }
-
-    /// Makes sure the request timer fires no later than `deadline`. Answered requests leave the
-    /// timer alone (no cancel per reply); when it fires it fails what expired and re-arms for
-    /// the earliest deadline still pending.
-    private func armRequestTimer(for deadline: NIODeadline) {
-        if let current = requestTimerDeadline, current <= deadline { return }
-        requestTimer?.cancel()
-        requestTimerDeadline = deadline
-        requestTimer = eventLoop.scheduleTask(deadline: deadline) { [selfBound] in
-            selfBound?.value.expireRequests()
-        }
-    }
-
-    private func expireRequests() {
-        requestTimer = nil
-        requestTimerDeadline = nil
-        let now = NIODeadline.now()
-        var expired: [UInt64] = []
-        var next: NIODeadline?
-        for (id, pending) in requests {
-            if pending.deadline <= now {
-                expired.append(id)
-            } else if next.map({ pending.deadline < $0 }) ?? true {
-                next = pending.deadline
-            }
-        }
-        for id in expired.sorted() {
-            guard let pending = requests.removeValue(forKey: id) else { continue }
-            logger.debug("request timed out locally without the relay's REPLY", metadata: ["id": "\(id)"])
-            pending.continuation.resume(throwing: PlexusError.timedOut)
-        }
-        if let next { armRequestTimer(for: next) }
+    /// The caller's task was cancelled: its request ends now; a late REPLY is ignored.
+    func cancelRequest(_ token: CancellationToken) {
+        guard let id = token.operationID, machine.cancelRequest(id: id),
+              let waiter = requestWaiters.removeValue(forKey: id) else { return }
+        waiter.resume(throwing: CancellationError())
     }
 
     func reply(id: UInt64, outcome: ReplyOutcome) {
@@ -335,7 +264,7 @@ final class ConnectionCore: ChannelInboundHandler {
     }
 
     func send(_ packet: ClientPacket) throws(PlexusError) {
-        guard isOpen else { throw .closed(reason: closedReason) }
+        guard machine.isOpen else { throw machine.closedError }
         write(packet)
     }
 
@@ -343,115 +272,155 @@ final class ConnectionCore: ChannelInboundHandler {
     /// as a fire-and-forget send to a closed connection is).
     func drainOutbox() {
         outbox.drain(into: &outboxBatch)
-        if isOpen {
-            for packet in outboxBatch { write(packet) }
-        }
+        for packet in outboxBatch { write(packet) }
         outboxBatch.removeAll(keepingCapacity: true)
     }
 
-    func subscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) throws(PlexusError) {
-        guard isOpen else { throw .closed(reason: closedReason) }
-        guard subscriptions[topic] == nil else { throw .invalidArgument("already subscribed to \(String(buffer: topic))") }
+    /// Sends SUBSCRIBE for `topic` unless this connection already delivers it to `queue`
+    /// (idempotent: a reconnect's restore and a concurrent subscribe may both ask). The
+    /// `Connection` owns the list of subscriptions; this is only the wire side.
+    func subscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) {
+        guard machine.isOpen, subscriptions[topic] !== queue else { return }
         subscriptions[topic] = queue
         write(.subscribe(topic: topic))
     }
 
-    func unsubscribe(topic: ByteBuffer) throws(PlexusError) {
-        guard isOpen else { throw .closed(reason: closedReason) }
-        guard let queue = subscriptions.removeValue(forKey: topic) else {
-            throw .invalidArgument("not subscribed to \(String(buffer: topic))")
-        }
-        queue.finish()
+    /// Subscribes every topic of `all` (after a reconnect's handshake).
+    func restore(subscriptions all: [String: WorkQueue<ByteBuffer>]) {
+        for (topic, queue) in all.sorted(by: { $0.key < $1.key }) { subscribe(topic: ByteBuffer(string: topic), queue: queue) }
+    }
+
+    /// Sends UNSUBSCRIBE if `topic` is delivered to `queue` here.
+    func unsubscribe(topic: ByteBuffer, queue: WorkQueue<ByteBuffer>) {
+        guard machine.isOpen, subscriptions[topic] === queue else { return }
+        subscriptions.removeValue(forKey: topic)
         write(.unsubscribe(topic: topic))
     }
 
-    func openTunnel(cluster: ByteBuffer, milliseconds: UInt64, promise: EventLoopPromise<Tunnel>) {
-        guard isOpen else { return promise.fail(PlexusError.closed(reason: closedReason)) }
-        let id = nextTunnelID
-        nextTunnelID &+= 1
-        let timer = eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds)) + Validate.timeAmount(Defaults.answerGrace)) { [selfBound] in
-            guard let core = selfBound?.value, let pending = core.tunnelInits.removeValue(forKey: id) else { return }
-            pending.promise.fail(PlexusError.timedOut)
+    func openTunnel(cluster: ByteBuffer, milliseconds: UInt64, token: CancellationToken, promise: EventLoopPromise<Tunnel>) {
+        guard !token.isCancelled else { return promise.fail(CancellationError()) }
+        switch machine.startTunnel(cluster: cluster, milliseconds: milliseconds, now: .now()) {
+        case .failure(let error):
+            promise.fail(error)
+        case .success(let started):
+            token.operationID = started.id
+            tunnelWaiters[started.id] = promise
+            armTimer(for: started.deadline)
+            write(started.packet)
         }
-        tunnelInits[id] = PendingTunnel(promise: promise, timer: timer)
-        write(.tunnelInit(id: id, cluster: cluster, timeoutMilliseconds: milliseconds))
+    }
+
+    /// The caller's task was cancelled: the construction ends now; a late successful
+    /// TUN_CONFIRM is answered with TUN_CLOSE (the machine's `.write`).
+    func cancelTunnel(_ token: CancellationToken) {
+        guard let id = token.operationID, machine.cancelTunnel(id: id) else { return }
+        tunnelWaiters.removeValue(forKey: id)?.fail(CancellationError())
     }
 
     func forgetTunnel(id: UInt64) {
+        machine.forgetTunnel(id: id)
         tunnels.removeValue(forKey: id)
     }
 
-    /// Graceful close (spec §10.1): CLOSE, then wait (bounded) for the relay's CLOSE.
-    func close(promise: EventLoopPromise<Void>) {
-        switch state {
-        case .closed(let reason):
-            if reason == "connection closed" { promise.succeed() } else { promise.fail(PlexusError.closed(reason: reason)) }
-            return
-        case .closing:
-            closeWaiters.append(promise)
-            return
-        case .handshaking:
-            closeWaiters.append(promise)
-            terminate(reason: "connection closed", drop: false, handshakeError: .closed(reason: "closed during the handshake"))
-            context?.close(promise: nil)
-            return
-        case .open:
-            break
-        }
-        closeWaiters.append(promise)
-        output.writeClientPacket(.close)
-        flushNow()
-        state = .closing
-        endedReason.withLockedValue { $0 = "connection closing" }
-        closeTimer = eventLoop.scheduleTask(in: Validate.timeAmount(Defaults.closeBound)) { [selfBound] in
-            guard let core = selfBound?.value else { return }
-            core.terminate(reason: "connection dropped: no CLOSE from the relay within \(Defaults.closeBound)", drop: true)
-            core.context?.close(promise: nil)
+    // MARK: Timer
+
+    /// Makes sure the timer fires no later than `deadline`. Answered operations leave the timer
+    /// alone (no cancel per reply); when it fires the machine ends what expired and names the
+    /// next deadline.
+    private func armTimer(for deadline: NIODeadline) {
+        if let current = timerDeadline, current <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = eventLoop.scheduleTask(deadline: deadline) { [selfBound] in
+            selfBound?.value.timerFired()
         }
     }
 
-    /// Ends the connection exactly once: fails every pending operation, closes tunnels and
-    /// subscriptions, completes `close()` waiters and reports a drop to the service.
-    private func terminate(reason: String, drop: Bool, handshakeError: PlexusError? = nil) {
-        let previous = state
-        if case .closed = previous { return }
-        state = .closed(reason: reason)
-        endedReason.withLockedValue { $0 = reason }
-        closeTimer?.cancel()
-        let closedError = PlexusError.closed(reason: reason)
-        if case .handshaking(let promise) = previous {
-            promise.fail(handshakeError ?? .connectionFailed(reason))
+    private func timerFired() {
+        timer = nil
+        timerDeadline = nil
+        let expiry = machine.expire(now: .now())
+        for id in expiry.timedOutRequests {
+            logger.debug("request timed out locally without the relay's REPLY", metadata: ["id": "\(id)"])
+            requestWaiters.removeValue(forKey: id)?.resume(throwing: PlexusError.timedOut)
         }
-        requestTimer?.cancel()
-        requestTimer = nil
-        requestTimerDeadline = nil
-        for (_, pending) in requests {
-            pending.continuation.resume(throwing: closedError)
+        for id in expiry.timedOutTunnelConstructions {
+            tunnelWaiters.removeValue(forKey: id)?.fail(PlexusError.timedOut)
         }
-        requests.removeAll()
-        for (_, pending) in tunnelInits {
-            pending.timer?.cancel()
-            pending.promise.fail(closedError)
+        if let termination = expiry.termination {
+            carryOut(termination)
+            context?.close(promise: nil)
         }
-        tunnelInits.removeAll()
+        if let next = expiry.next { armTimer(for: next) }
+    }
+
+    // MARK: Ending
+
+    /// Graceful close: CLOSE, then wait (bounded) for the relay's CLOSE.
+    func close(promise: EventLoopPromise<Void>) {
+        switch machine.close(now: .now()) {
+        case .alreadyClosed(let error):
+            if let error { promise.fail(error) } else { promise.succeed() }
+        case .wait:
+            closeWaiters.append(promise)
+        case .end(let termination):
+            closeWaiters.append(promise)
+            carryOut(termination)
+            context?.close(promise: nil)
+        case .sendClose(let packet, let deadline):
+            closeWaiters.append(promise)
+            output.writeClientPacket(packet)
+            flushNow()
+            endedError.withLockedValue { $0 = machine.closedError }
+            armTimer(for: deadline)
+        }
+    }
+
+    /// The `Connection` was released without `close()`: CLOSE goes out, then the socket is
+    /// closed at once (no wait for the relay's answer).
+    func abandon() {
+        let (packet, termination) = machine.abandon()
+        if let packet {
+            output.writeClientPacket(packet)
+            flushNow()
+        }
+        if let termination { carryOut(termination) }
+        context?.close(promise: nil)
+    }
+
+    /// Carries out the end of the connection: fails what was pending, closes tunnels,
+    /// completes `close()` waiters, reports a loss to the service and the ending to the owner
+    /// (which keeps or ends the subscriptions and the service's queues).
+    private func carryOut(_ termination: ConnectionMachine.Termination) {
+        let error = termination.ending.error
+        endedError.withLockedValue { $0 = error }
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        if let handshakeError = termination.handshakeError {
+            handshake?.fail(handshakeError)
+            handshake = nil
+        }
+        for id in termination.failedRequests { requestWaiters.removeValue(forKey: id)?.resume(throwing: error) }
+        for id in termination.failedTunnelConstructions { tunnelWaiters.removeValue(forKey: id)?.fail(error) }
         let open = tunnels
         tunnels.removeAll()
-        for (_, tunnel) in open { tunnel.connectionClosed(reason: reason) }
-        for (_, queue) in subscriptions { queue.finish() }
+        for id in termination.closedTunnels { open[id]?.connectionClosed(error: error) }
         subscriptions.removeAll()
-        if let service {
-            service.requests.finish()
-            service.broadcasts.finish()
+        // The owner first, so that a `close()` that returns finds the connection closed.
+        if termination.notifyOwner {
+            let notify = onEnded
+            onEnded = nil  // breaks the owner → core → callback cycle
+            notify?(SessionEnding(error: error, byLocalClose: termination.ending.byLocalClose))
         }
         let waiters = closeWaiters
         closeWaiters.removeAll()
         for waiter in waiters {
-            if drop { waiter.fail(closedError) } else { waiter.succeed() }
+            if termination.closeSucceeded { waiter.succeed() } else { waiter.fail(error) }
         }
-        if drop, let service {
-            if case .handshaking = previous { return }
+        if termination.reportLoss, let service, case .connectionLost(let reason) = error {
             let handler = service.handler
-            logger.info("relay connection dropped", metadata: ["reason": "\(reason)"])
+            logger.info("relay connection lost", metadata: ["reason": "\(reason)"])
             Task { await handler.handleDrop(reason: reason) }
         }
     }

@@ -1,8 +1,9 @@
+import PlexusVocabulary
 import NIOCore
 
-/// Local limits of a service (spec §11): how many handlers run at once and how many payload
-/// bytes may wait in the queue, separately for requests and broadcasts. A value ≤ 0 takes the
-/// default (4 × CPU cores handlers, 64 MiB).
+/// Local limits of a service, as the relay protocol defines them: how many handlers run at
+/// once and how many payload bytes may wait in the queue, separately for requests and
+/// broadcasts. A value ≤ 0 takes the default (4 × CPU cores handlers, 64 MiB).
 public struct ServiceLimits: Sendable, Equatable {
     public var requestConcurrency: Int
     public var requestMemoryBytes: Int
@@ -22,8 +23,9 @@ public struct ServiceLimits: Sendable, Equatable {
     }
 }
 
-/// Local limits of one subscription (spec §11): concurrent handler invocations (handler form
-/// only) and payload bytes waiting to be taken. A value ≤ 0 takes the default.
+/// Local limits of one subscription, as the relay protocol defines them: concurrent handler
+/// invocations (handler form only) and payload bytes waiting to be taken. A value ≤ 0 takes
+/// the default.
 public struct SubscriptionLimits: Sendable, Equatable {
     public var eventConcurrency: Int
     public var eventMemoryBytes: Int
@@ -34,7 +36,7 @@ public struct SubscriptionLimits: Sendable, Equatable {
     }
 }
 
-/// Default limits, as in the Go binding (spec Appendix A).
+/// Default limits, as in the Go binding of the Iris relay protocol.
 public enum Defaults {
     /// 4 × the number of CPU cores.
     public static let concurrency = 4 * System.coreCount
@@ -52,14 +54,25 @@ public enum Defaults {
 
 /// Local argument validation (spec §12.2 item 2).
 enum Validate {
+    /// The largest payload the protocol carries in one packet (spec §6: 2^31−1 bytes).
+    static let maximumPayloadBytes = 2_147_483_647
+
+    /// A cluster or topic name: 1 to 255 bytes of UTF-8 (`OverlayLimits.nameBytes`, the bound
+    /// every relay and the directory enforce too).
     static func name(_ name: String, _ what: String) throws(PlexusError) -> ByteBuffer {
         guard !name.isEmpty else { throw .invalidArgument("empty \(what) name") }
+        let byteCount = name.utf8.count
+        guard byteCount <= OverlayLimits.nameBytes.upperBound else {
+            throw .limitExceeded("\(what) name size in bytes (\(byteCount))", limit: OverlayLimits.nameBytes.upperBound)
+        }
         return ByteBuffer(string: name)
     }
 
     static func payload(_ payload: ByteBuffer, _ what: String) throws(PlexusError) {
         guard payload.readableBytes > 0 else { throw .invalidArgument("empty \(what)") }
-        guard UInt64(payload.readableBytes) <= 2_147_483_647 else { throw .invalidArgument("\(what) larger than 2^31-1 bytes") }
+        guard payload.readableBytes <= maximumPayloadBytes else {
+            throw .limitExceeded("\(what) size in bytes", limit: maximumPayloadBytes)
+        }
     }
 
     /// Whole milliseconds by truncation, 1 … 2^31−1.

@@ -13,8 +13,10 @@ public protocol ServiceHandler: Sendable {
     func handleBroadcast(_ message: ByteBuffer) async
     /// Serves one inbound tunnel; the binding does not close it when this returns. Default: close it.
     func handleTunnel(_ tunnel: Tunnel) async
-    /// The connection was dropped (relay CLOSE with a reason, EOF, protocol violation, close
-    /// bound passed). Not called after a graceful close. Default: ignore.
+    /// The relay connection was lost (relay CLOSE with a reason, EOF, protocol violation, close
+    /// bound passed); `reason` is the text of the `PlexusError.connectionLost`. With reconnect on,
+    /// the binding then registers the service again by itself. Not called after a graceful
+    /// close. Default: ignore.
     func handleDrop(reason: String) async
 }
 

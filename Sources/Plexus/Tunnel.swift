@@ -2,9 +2,13 @@ import DequeModule
 import NIOCore
 import PlexusWire
 
-/// An ordered, flow-controlled, bidirectional message stream to one member of a cluster
-/// (spec §9). Messages are non-empty byte strings of any size; the binding chunks and
-/// reassembles them. All state lives on the connection's event loop.
+/// An ordered, flow-controlled, bidirectional message stream to one member of a cluster.
+///
+/// Guarantees: messages are non-empty byte strings of any size, delivered whole and in order
+/// (the binding chunks and reassembles them); a send waits for the receiver's credit, so a slow
+/// receiver slows the sender instead of filling memory. A tunnel does not survive the loss of
+/// its connection: its calls then fail with `PlexusError.connectionLost`. All state lives on
+/// the connection's event loop.
 public final class Tunnel: Sendable {
     let core: NIOLoopBound<TunnelCore>
     let eventLoop: any EventLoop
@@ -16,13 +20,21 @@ public final class Tunnel: Sendable {
 
     /// Sends one message, waiting for the relay's allowance before every chunk. `timeout`
     /// bounds the whole send (nil = wait forever); when it passes, the send throws `.timedOut`
-    /// and chunks already sent stay sent (the peer discards the partial message).
+    /// and chunks already sent stay sent (the peer discards the partial message). Cancelling
+    /// the awaiting task ends the send the same way, with `CancellationError`.
     public func send(_ message: ByteBuffer, timeout: Duration? = nil) async throws {
         try Validate.payload(message, "tunnel message")
         let promise = eventLoop.makePromise(of: Void.self)
         let core = self.core
-        eventLoop.execute { core.value.send(message, timeout: timeout, promise: promise) }
-        try await promise.futureResult.get()
+        let loop = eventLoop
+        let token = CancellationToken()
+        try await withTaskCancellationHandler {
+            loop.execute { core.value.send(message, timeout: timeout, token: token, promise: promise) }
+            try await promise.futureResult.get()
+        } onCancel: {
+            token.cancel()
+            loop.execute { core.value.cancelSend(token) }
+        }
     }
 
     public func send(_ message: [UInt8], timeout: Duration? = nil) async throws {
@@ -35,11 +47,20 @@ public final class Tunnel: Sendable {
 
     /// Receives the next complete message, in order. After the tunnel closed, queued messages
     /// are still returned, then `.closed` is thrown. `timeout` nil = wait forever.
+    /// Cancelling the awaiting task ends the wait at once with `CancellationError`; a message
+    /// that arrives later stays queued for the next `receive`.
     public func receive(timeout: Duration? = nil) async throws -> ByteBuffer {
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let core = self.core
-        eventLoop.execute { core.value.receive(timeout: timeout, promise: promise) }
-        return try await promise.futureResult.get()
+        let loop = eventLoop
+        let token = CancellationToken()
+        return try await withTaskCancellationHandler {
+            loop.execute { core.value.receive(timeout: timeout, token: token, promise: promise) }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            token.cancel()
+            loop.execute { core.value.cancelReceive(token) }
+        }
     }
 
     /// Closes the tunnel: TUN_CLOSE, then waits (bounded by `Defaults.closeBound`) for the
@@ -55,13 +76,15 @@ public final class Tunnel: Sendable {
 /// Event-loop state of one tunnel end.
 final class TunnelCore {
     private final class SendOperation {
+        let number: UInt64
         var remaining: ByteBuffer
         let total: UInt64
         var started = false
         let promise: EventLoopPromise<Void>
         var timer: Scheduled<Void>?
 
-        init(message: ByteBuffer, promise: EventLoopPromise<Void>) {
+        init(number: UInt64, message: ByteBuffer, promise: EventLoopPromise<Void>) {
+            self.number = number
             self.remaining = message
             self.total = UInt64(message.readableBytes)
             self.promise = promise
@@ -69,9 +92,13 @@ final class TunnelCore {
     }
 
     private final class ReceiveOperation {
+        let number: UInt64
         let promise: EventLoopPromise<ByteBuffer>
         var timer: Scheduled<Void>?
-        init(promise: EventLoopPromise<ByteBuffer>) { self.promise = promise }
+        init(number: UInt64, promise: EventLoopPromise<ByteBuffer>) {
+            self.number = number
+            self.promise = promise
+        }
     }
 
     let id: UInt64
@@ -82,12 +109,16 @@ final class TunnelCore {
     /// Credit for our outbound chunks (relay grants minus chunks sent).
     private(set) var allowance: Int64 = 0
     private var sends: Deque<SendOperation> = []
+    private var nextSendNumber: UInt64 = 0
     private var messages: Deque<ByteBuffer> = []
     private var receivers: Deque<ReceiveOperation> = []
+    private var nextReceiveNumber: UInt64 = 0
     private var partial: ByteBuffer?
     private var partialSize = 0
     /// Set when the tunnel is finished: the reason (empty = graceful).
     private var closedReason: String?
+    /// Set when the tunnel ended because its connection did: what operations fail with.
+    private var connectionError: PlexusError?
     private var closeWaiters: [EventLoopPromise<Void>] = []
     private var closeTimer: Scheduled<Void>?
 
@@ -98,6 +129,7 @@ final class TunnelCore {
     }
 
     private var closedError: PlexusError {
+        if let connectionError { return connectionError }
         let reason = closedReason ?? ""
         return .closed(reason: reason.isEmpty ? "tunnel closed" : reason)
     }
@@ -106,36 +138,47 @@ final class TunnelCore {
 
     // MARK: Sending
 
-    func send(_ message: ByteBuffer, timeout: Duration?, promise: EventLoopPromise<Void>) {
+    func send(_ message: ByteBuffer, timeout: Duration?, token: CancellationToken, promise: EventLoopPromise<Void>) {
+        guard !token.isCancelled else { return promise.fail(CancellationError()) }
         guard closedReason == nil, !isClosing else { return promise.fail(closedError) }
-        let operation = SendOperation(message: message, promise: promise)
+        let operation = SendOperation(number: nextSendNumber, message: message, promise: promise)
+        token.operationID = nextSendNumber
+        nextSendNumber &+= 1
         if let timeout {
             let bound = NIOLoopBound((self, operation), eventLoop: eventLoop)
             operation.timer = eventLoop.scheduleTask(in: Validate.timeAmount(timeout)) {
                 let (tunnel, operation) = bound.value
-                tunnel.sendTimedOut(operation)
+                tunnel.endSend(operation, with: PlexusError.timedOut)
             }
         }
         sends.append(operation)
         pumpSends()
     }
 
-    private func sendTimedOut(_ operation: SendOperation) {
+    /// The sending task was cancelled: the send ends now (chunks already sent stay sent).
+    func cancelSend(_ token: CancellationToken) {
+        guard let number = token.operationID, let operation = sends.first(where: { $0.number == number }) else { return }
+        endSend(operation, with: CancellationError())
+    }
+
+    private func endSend(_ operation: SendOperation, with error: any Error) {
         guard let index = sends.firstIndex(where: { $0 === operation }) else { return }
         sends.remove(at: index)
-        operation.promise.fail(PlexusError.timedOut)
+        operation.timer?.cancel()
+        operation.promise.fail(error)
         pumpSends()
     }
 
-    /// Writes chunks of the head send while allowance covers them (spec §9.4 binding rule).
+    /// Writes chunks of the head send while allowance covers them (a chunk goes out only when
+    /// the remaining allowance covers all of it).
     private func pumpSends() {
         var wrote = false
         defer { if wrote { connection.flushIfIdle() } }
         while let operation = sends.first {
             while operation.remaining.readableBytes > 0 {
                 let length = min(chunkLimit, operation.remaining.readableBytes)
-                guard allowance >= Int64(length) else { return }
-                let chunk = operation.remaining.readSlice(length: length)!
+                // `length` ≤ the readable bytes, so the slice is always there.
+                guard allowance >= Int64(length), let chunk = operation.remaining.readSlice(length: length) else { return }
                 allowance -= Int64(length)
                 connection.write(.tunnelTransfer(id: id, sizeOrContinuation: operation.started ? 0 : operation.total, chunk: chunk))
                 operation.started = true
@@ -172,16 +215,17 @@ final class TunnelCore {
                 partialSize = total
             }
         } else {
-            guard partial != nil else {
+            guard var buffer = partial else {
                 // Continuation without a message in progress: ignore, but keep the credit.
                 grant(chunk.readableBytes)
                 return
             }
-            partial!.writeImmutableBuffer(chunk)
-            if partial!.readableBytes >= partialSize {
-                let message = partial!
-                partial = nil
-                complete(message)
+            partial = nil  // the buffer stays uniquely referenced: appending does not copy it
+            buffer.writeImmutableBuffer(chunk)
+            if buffer.readableBytes >= partialSize {
+                complete(buffer)
+            } else {
+                partial = buffer
             }
         }
     }
@@ -201,13 +245,16 @@ final class TunnelCore {
         connection.write(.tunnelAllow(id: id, allowance: UInt64(bytes)))
     }
 
-    func receive(timeout: Duration?, promise: EventLoopPromise<ByteBuffer>) {
+    func receive(timeout: Duration?, token: CancellationToken, promise: EventLoopPromise<ByteBuffer>) {
+        guard !token.isCancelled else { return promise.fail(CancellationError()) }
         if let message = messages.popFirst() {
             grant(message.readableBytes)
             return promise.succeed(message)
         }
         guard closedReason == nil else { return promise.fail(closedError) }
-        let operation = ReceiveOperation(promise: promise)
+        let operation = ReceiveOperation(number: nextReceiveNumber, promise: promise)
+        token.operationID = nextReceiveNumber
+        nextReceiveNumber &+= 1
         if let timeout {
             let bound = NIOLoopBound((self, operation), eventLoop: eventLoop)
             operation.timer = eventLoop.scheduleTask(in: Validate.timeAmount(timeout)) {
@@ -220,10 +267,20 @@ final class TunnelCore {
         receivers.append(operation)
     }
 
+    /// The receiving task was cancelled: its wait ends now.
+    func cancelReceive(_ token: CancellationToken) {
+        guard let number = token.operationID,
+              let index = receivers.firstIndex(where: { $0.number == number }) else { return }
+        let operation = receivers.remove(at: index)
+        operation.timer?.cancel()
+        operation.promise.fail(CancellationError())
+    }
+
     // MARK: Closing
 
     func close(promise: EventLoopPromise<Void>) {
         if let reason = closedReason {
+            if let connectionError { return promise.fail(connectionError) }
             return reason.isEmpty ? promise.succeed() : promise.fail(PlexusError.closed(reason: reason))
         }
         closeWaiters.append(promise)
@@ -250,9 +307,11 @@ final class TunnelCore {
         finish(reason: reason, timedOut: false)
     }
 
-    /// The connection ended: the tunnel is closed with the connection's reason.
-    func connectionClosed(reason: String) {
-        finish(reason: reason.isEmpty ? "connection closed" : reason, timedOut: false)
+    /// The connection ended: the tunnel's operations fail with the connection's error.
+    func connectionClosed(error: PlexusError) {
+        guard closedReason == nil else { return }
+        connectionError = error
+        finish(reason: "\(error)", timedOut: false)
     }
 
     private func finish(reason: String, timedOut: Bool) {
@@ -276,7 +335,7 @@ final class TunnelCore {
         for waiter in waiters {
             if timedOut { waiter.fail(PlexusError.timedOut) }
             else if reason.isEmpty { waiter.succeed() }
-            else { waiter.fail(PlexusError.closed(reason: reason)) }
+            else { waiter.fail(connectionError ?? PlexusError.closed(reason: reason)) }
         }
     }
 }

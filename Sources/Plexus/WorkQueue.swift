@@ -19,6 +19,8 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
         var waiters: Deque<Waiter> = []
         var nextWaiterID: UInt64 = 0
         var finished = false
+        /// Why the queue was finished, if it ended in an error (a subscription's lost connection).
+        var failure: PlexusError?
         var wakeDue = false
     }
 
@@ -130,8 +132,10 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
     }
 
     /// Ends the queue: queued items are discarded, waiting and future `take()` calls return nil.
-    func finish() {
+    /// `failure` (kept only from the first finish) tells consumers that it ended in an error.
+    func finish(failure: PlexusError? = nil) {
         let waiters: Deque<Waiter> = state.withLockedValue { s in
+            if !s.finished { s.failure = failure }
             s.finished = true
             s.items.removeAll()
             s.queuedBytes = 0
@@ -142,7 +146,20 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
         for waiter in waiters { waiter.continuation.resume(returning: nil) }
     }
 
+    /// Discards the queued items but stays open (a service's requests of a lost connection).
+    func discardQueued() {
+        state.withLockedValue { s in
+            s.items.removeAll()
+            s.queuedBytes = 0
+        }
+    }
+
     var queuedBytes: Int { state.withLockedValue { $0.queuedBytes } }
+
+    /// The error the queue was finished with, nil while open or after a normal finish.
+    var failure: PlexusError? { state.withLockedValue { $0.failure } }
+
+    var isFinished: Bool { state.withLockedValue { $0.finished } }
 }
 
 /// Something with deferred consumer wake-ups (`WorkQueue` of any item type).

@@ -27,7 +27,8 @@ struct RequestCommand: AsyncParsableCommand {
 }
 
 /// A failed request, with an exit code that says what went wrong: 3 timed out, 4 remote fault,
-/// 1 anything else (connection refused, closed, invalid argument).
+/// 5 no members (no member of the cluster could take it), 6 refused by the relay (draining,
+/// overloaded, a limit), 1 anything else (connection refused, closed, invalid argument).
 struct RequestFailure: Error, CustomStringConvertible {
     let description: String
     let exitCode: ExitCode
@@ -40,6 +41,12 @@ struct RequestFailure: Error, CustomStringConvertible {
         case .remoteFault(let text)?:
             description = "remote fault: \(text)"
             exitCode = ExitCode(4)
+        case .noMembers?:
+            description = "\(error)"
+            exitCode = ExitCode(5)
+        case .refused?:
+            description = "\(error)"
+            exitCode = ExitCode(6)
         default:
             description = "\(error)"
             exitCode = .failure

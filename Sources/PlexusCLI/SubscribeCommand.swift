@@ -33,7 +33,7 @@ struct TopicTap: Service {
         let connection = try await Connection.connect(host: host, port: port, logger: logger)
         let events = try await connection.subscribe(to: topic)
         await withGracefulShutdownHandler {
-            for await event in events { Payload.write(event) }
+            var iterator = events.makeAsyncIterator(); while let event = try? await iterator.next() { Payload.write(event) }
         } onGracefulShutdown: {
             Task { try? await connection.close() }
         }

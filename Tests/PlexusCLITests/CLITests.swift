@@ -66,8 +66,8 @@ final class CLITests: XCTestCase {
 
     func testRequestWithoutMemberFailsAtOnceWithTheReason() async throws {
         let result = try await runPlexus(["request", "nobody", "x", "--timeout", "60000", "--port", "\(port)"])
-        XCTAssertEqual(result.status, 4)
-        XCTAssertTrue(result.stderr.contains(#"no members: no member of cluster "nobody" on any relay"#), result.stderr)
+        XCTAssertEqual(result.status, 5)
+        XCTAssertTrue(result.stderr.contains(#"no members: no service is registered in cluster "nobody" on any relay"#), result.stderr)
     }
 
     func testSubscribePrintsPublishedEventsAndStopsOnSIGINT() async throws {

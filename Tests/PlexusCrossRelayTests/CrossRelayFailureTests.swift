@@ -103,7 +103,7 @@ final class CrossRelayFailureTests: XCTestCase {
         let window = 64  // events the reader may be behind (4 MiB)
         let received = ManagedAtomic(0), inOrder = ManagedAtomic(true), probed = ManagedAtomic(false)
         let consumer = Task {
-            for await event in events {
+            var iterator = events.makeAsyncIterator(); while let event = try? await iterator.next() {
                 let sequence = event.getInteger(at: event.readerIndex, as: UInt64.self) ?? .max
                 if sequence == .max { probed.store(true, ordering: .relaxed); continue }  // probe
                 if sequence != UInt64(received.load(ordering: .relaxed)) { inOrder.store(false, ordering: .relaxed) }

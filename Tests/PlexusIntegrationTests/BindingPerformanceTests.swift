@@ -58,7 +58,7 @@ final class BindingPerformanceTests: XCTestCase {
             }
         }
         var received = 0
-        for await _ in subscription {
+        for try await _ in subscription {
             received += 1
             if received == count { break }
         }

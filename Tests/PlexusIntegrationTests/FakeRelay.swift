@@ -27,7 +27,9 @@ final class FakeRelay: Sendable {
     var port: Int { server.localAddress!.port! }
 
     /// `deny`: answer INIT with DENY(reason). `firstPacket`: answer INIT with this instead.
-    init(deny: String? = nil, firstPacket: RelayPacket? = nil, answerClose: Bool = true, script: @escaping Script = { _, _ in }) async throws {
+    /// `port`: 0 for a free one, or a fixed one (a relay "restarted" on the same port).
+    init(port: Int = 0, deny: String? = nil, firstPacket: RelayPacket? = nil, answerClose: Bool = true,
+         script: @escaping Script = { _, _ in }) async throws {
         let recorded = NIOLockedValueBox<[ClientPacket]>([])
         let peers = NIOLockedValueBox<[Peer]>([])
         self.recorded = recorded
@@ -45,7 +47,7 @@ final class FakeRelay: Sendable {
                     ])
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: "127.0.0.1", port: port)
             .get()
     }
 

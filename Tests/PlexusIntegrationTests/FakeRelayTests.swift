@@ -30,7 +30,7 @@ final class FakeRelayTests: XCTestCase {
 
     func testDenyFailsTheConnect() async throws {
         let relay = try await FakeRelay(deny: "Unsupported protocol. Client: x. Iris: v1.0-draft2.")
-        await assertThrows(.denied(reason: "Unsupported protocol. Client: x. Iris: v1.0-draft2.")) {
+        await assertThrows(.refused(reason: "Unsupported protocol. Client: x. Iris: v1.0-draft2.")) {
             try await Connection.connect(port: relay.port)
         }
         try await relay.shutdown()
@@ -104,6 +104,11 @@ final class FakeRelayTests: XCTestCase {
         await assertThrows(.invalidArgument("empty broadcast message")) { try await client.broadcast("", to: "c") }
         await assertThrows(.invalidArgument("empty topic name")) { try await client.publish("x", to: "") }
         await assertThrows(.invalidArgument("empty event")) { try await client.publish("", to: "t") }
+        let long = String(repeating: "n", count: 256) // OverlayLimits.nameBytes: 1…255, as every relay enforces
+        await assertThrows(.limitExceeded("topic name size in bytes (256)", limit: 255)) { _ = try await client.subscribe(to: long) }
+        await assertThrows(.limitExceeded("cluster name size in bytes (256)", limit: 255)) {
+            try await client.request("x", to: long, timeout: .seconds(1))
+        }
         await assertThrows(.invalidArgument("not subscribed to t")) { try await client.unsubscribe(from: "t") }
         do {
             _ = try await client.tunnel(to: "c", timeout: .seconds(3_000_000))
@@ -137,7 +142,7 @@ final class FakeRelayTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(50))  // the dropped ones would have arrived by now
         peer.send(.publish(topic: ByteBuffer("t"), event: ByteBuffer("last")))
         var received: [String] = []
-        for await event in subscription {
+        for try await event in subscription {
             received.append(String(String(buffer: event).prefix(1)))
             if received.count == 4 { break }
         }
@@ -293,18 +298,20 @@ final class FakeRelayTests: XCTestCase {
     func testDropIsReportedToTheService() async throws {
         let relay = try await FakeRelay()
         let handler = Echo()
-        let service = try await Connection.register(cluster: "svc", handler: handler, port: relay.port)
+        let service = try await Connection.register(cluster: "svc", handler: handler, port: relay.port, reconnect: .disabled)
         relay.lastPeer?.send(.close(reason: ByteBuffer("relay shutting down")))
-        let polled = await poll(within: .seconds(5)) { handler.drops == ["connection dropped: relay shutting down"] }
+        let lost = "the relay closed the connection: relay shutting down"
+        let polled = await poll(within: .seconds(5)) { handler.drops == [lost] }
         XCTAssertTrue(polled)
-        await assertThrows(.closed(reason: "connection dropped: relay shutting down")) { try await service.broadcast("x", to: "c") }
+        await assertThrows(.connectionLost(reason: lost)) { try await service.broadcast("x", to: "c") }
+        XCTAssertEqual(service.state, .closed(error: .connectionLost(reason: lost)))
 
-        let second = try await Connection.register(cluster: "svc", handler: handler, port: relay.port)
+        let second = try await Connection.register(cluster: "svc", handler: handler, port: relay.port, reconnect: .disabled)
         relay.lastPeer?.close()  // EOF without CLOSE
         let polled2 = await poll(within: .seconds(5)) { handler.drops.count == 2 }
         XCTAssertTrue(polled2)
-        XCTAssertEqual(handler.drops.last, "connection dropped: end of stream without CLOSE")
-        await assertThrows(.closed(reason: "connection dropped: end of stream without CLOSE")) { try await second.close() }
+        XCTAssertEqual(handler.drops.last, "end of stream without CLOSE")
+        await assertThrows(.connectionLost(reason: "end of stream without CLOSE")) { try await second.close() }
         try await relay.shutdown()
     }
 
@@ -316,7 +323,7 @@ final class FakeRelayTests: XCTestCase {
         }
         let handler = Echo()
         let service = try await Connection.register(cluster: "svc", handler: handler, port: relay.port)
-        await assertThrows(.closed(reason: "connection dropped: end of stream without CLOSE")) { try await service.close() }
+        await assertThrows(.connectionLost(reason: "end of stream without CLOSE")) { try await service.close() }
         let polled = await poll(within: .seconds(5)) { handler.drops.count == 1 }
         XCTAssertTrue(polled)
         try await relay.shutdown()

@@ -118,7 +118,7 @@ final class RelayNodeTests: XCTestCase {
         let a = try await startNode(key: key)
         let b = try await startNode(key: key, joining: a)
         let gated = GatedService()
-        _ = try await Connection.register(cluster: "work", handler: gated, limits: ServiceLimits(requestConcurrency: 128),
+        let service = try await Connection.register(cluster: "work", handler: gated, limits: ServiceLimits(requestConcurrency: 128),
                                            port: b.relay.port)
         let client = try await Connection.connect(port: a.relay.port)
         let visible = await eventually(10) { self.servers(of: "work", seenBy: a) == 1 }
@@ -143,6 +143,7 @@ final class RelayNodeTests: XCTestCase {
         }
         XCTAssertLessThan(slowest, .seconds(5), "pending requests fail at once, not at their 30 s timeout")
         try await client.close()
+        withExtendedLifetime(service) {}  // a released Connection closes its socket
     }
 
     /// Retries a short request until one succeeds (directory changes take up to ~2 s).

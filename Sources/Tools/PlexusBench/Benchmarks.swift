@@ -91,7 +91,7 @@ struct Benchmarks {
             let events = try await subscriber.subscribe(to: topic)
             let received = ManagedAtomic(0), probed = ManagedAtomic(0)
             consumers.append(Task {
-                for await event in events { (isProbe(event) ? probed : received).wrappingIncrement(ordering: .relaxed) }
+                var iterator = events.makeAsyncIterator(); while let event = try? await iterator.next() { (isProbe(event) ? probed : received).wrappingIncrement(ordering: .relaxed) }
             })
             connections.append(subscriber)
             counters.append(received)
