@@ -169,7 +169,7 @@ let package = Package(
             "PlexusPeering", "PlexusPeerWire", "PlexusMembership", "PlexusCrypto", nioCore, nioPosix,
         ]),
         .testTarget(name: "PlexusRelayTests", dependencies: [
-            "PlexusRelay", "PlexusWire", "PlexusTestSupport", nioCore, nioEmbedded, nioPosix, logging,
+            "PlexusRelay", "PlexusRelayCore", "PlexusWire", "PlexusTestSupport", nioCore, nioEmbedded, nioPosix, logging,
         ]),
         .testTarget(name: "PlexusNodeTests", dependencies: [
             "PlexusNode", "Plexus", "PlexusRelay", "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, logging,

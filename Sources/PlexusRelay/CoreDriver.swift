@@ -40,6 +40,12 @@ final class CoreDriver {
     private var pausedForPeers: Set<ConnectionID> = []
     private var applying = false
     private var scratch: [RelayEffect] = []
+    /// Protocol violations are logged at info, at most a few per interval.
+    private var violationLog = LogThrottle()
+    /// Losses of broadcasts and events are logged at info once per `lossReportInterval`, in aggregate.
+    private var lossReport = LossReport()
+    private var lossReporter: Scheduled<Void>?
+    static let lossReportInterval: TimeAmount = .seconds(10)
 
     init(configuration: CoreConfiguration, eventLoop: EventLoop, logger: Logger) {
         self.core = RelayCore(configuration: configuration)
@@ -47,6 +53,19 @@ final class CoreDriver {
         self.logger = logger
         self.queueLimit = configuration.outboundQueueLimitBytes
         dirty.reserveCapacity(64)
+    }
+
+    /// Starts the periodic aggregate log of lost broadcasts and events (call once, on the loop).
+    func startLossReports() {
+        lossReporter = eventLoop.assumeIsolated().scheduleTask(in: Self.lossReportInterval) { [weak self] in
+            guard let self, !self.shuttingDown else { return }
+            let statistics = self.core.statistics
+            let lost = self.lossReport.since(broadcasts: statistics.lostBroadcasts, events: statistics.lostEvents)
+            if !lost.isEmpty {
+                self.logger.info("messages lost in the last \(Self.lossReportInterval.nanoseconds / 1_000_000_000) s: \(lost)")
+            }
+            self.startLossReports()
+        }
     }
 
     var statistics: RelayStatistics {
@@ -145,7 +164,12 @@ final class CoreDriver {
     }
 
     func decodeFailed(_ id: ConnectionID, error: String) {
-        logger.debug("protocol violation", metadata: ["connection": "\(id)", "error": "\(error)"])
+        let (log, suppressed) = violationLog.admit(now: .now())
+        if log {
+            logger.info("client protocol violation; connection closed", metadata: [
+                "connection": "\(id)", "error": "\(error)", "suppressed-since-last": "\(suppressed)",
+            ])
+        }
         core.decodeFailed(id, error: error)
         apply()
         flushDirty()
@@ -310,6 +334,8 @@ final class CoreDriver {
     /// CLOSE(reason) to every client, close every socket after its queue is written; sockets that
     /// do not drain within `grace` are closed hard. Succeeds when every connection is gone.
     func shutdown(reason: String, grace: TimeAmount) -> EventLoopFuture<Void> {
+        lossReporter?.cancel()
+        lossReporter = nil
         shuttingDown = true
         timer?.cancel()
         timer = nil

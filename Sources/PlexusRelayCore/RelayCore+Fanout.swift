@@ -13,10 +13,16 @@ extension RelayCore {
         deliverBroadcastLocally(name, message: message)
         guard let relays = router.directory.clusters[name] else { return }
         var previous: NodeID?
-        for server in relays where server.node != previous && router.reachable(server.node, now: now) {
+        for server in relays where server.node != previous {
             previous = server.node
+            guard router.reachable(server.node, now: now) else {
+                RelayCounters.countDrop(&counters.droppedBroadcasts, name)
+                counters.lostBroadcasts.count(.relayUnreachable)
+                continue
+            }
             if !sendFanOut(.broadcast(cluster: cluster, message: message), to: server.node, from: source) {
                 RelayCounters.countDrop(&counters.droppedBroadcasts, name)
+                counters.lostBroadcasts.count(.relayQueueFull)
             }
         }
     }
@@ -34,6 +40,7 @@ extension RelayCore {
                     send(packet, to: id)
                 } else {
                     RelayCounters.countDrop(&counters.droppedBroadcasts, name)
+                    counters.lostBroadcasts.count(.slowConsumer)
                 }
             }
         }
@@ -45,9 +52,15 @@ extension RelayCore {
         let name = WireName(topic)
         deliverEventLocally(name, topic: topic, event: event)
         guard let relays = router.directory.topics[name] else { return }
-        for node in relays where router.reachable(node, now: now) {
+        for node in relays {
+            guard router.reachable(node, now: now) else {
+                RelayCounters.countDrop(&counters.droppedEvents, name)
+                counters.lostEvents.count(.relayUnreachable)
+                continue
+            }
             if !sendFanOut(.publish(topic: topic, event: event), to: node, from: source) {
                 RelayCounters.countDrop(&counters.droppedEvents, name)
+                counters.lostEvents.count(.relayQueueFull)
             }
         }
     }
@@ -65,6 +78,7 @@ extension RelayCore {
                     send(packet, to: id)
                 } else {
                     RelayCounters.countDrop(&counters.droppedEvents, name)
+                    counters.lostEvents.count(.slowConsumer)
                 }
             }
         }

@@ -40,6 +40,11 @@ public struct RelayStatistics: Sendable, Hashable {
     public var noMembers: Int = 0
     /// Local requests refused because the relay is draining.
     public var refusedWhileDraining: Int = 0
+    /// Broadcast and event copies that did not reach a receiver, by `LossReason` raw value
+    /// (reasons with no loss are absent). The per-cluster and per-topic tables above count the
+    /// same losses by name.
+    public var lostBroadcasts: [String: Int] = [:]
+    public var lostEvents: [String: Int] = [:]
     /// Bytes of unfinished packets the relay holds for all its clients now, and at most so far.
     public var bufferedInputBytes: Int = 0
     public var peakBufferedInputBytes: Int = 0
@@ -51,6 +56,37 @@ public struct RelayStatistics: Sendable, Hashable {
 }
 
 /// The counters the core keeps for `RelayStatistics`.
+/// Why a broadcast or event did not reach a receiver. Every such loss is counted under one reason.
+public enum LossReason: String, CaseIterable, Sendable {
+    /// A local receiver's outbound queue was full (it reads too slowly).
+    case slowConsumer = "slow-consumer"
+    /// The queue toward the receiver's relay was over twice its bound.
+    case relayQueueFull = "relay-queue-full"
+    /// The receiver's relay is in the directory but its link failed recently (quarantined).
+    case relayUnreachable = "relay-unreachable"
+}
+
+/// Losses per reason, cheap to count on the hot path (one array slot per reason).
+struct LossCounts: Sendable {
+    private var counts = [Int](repeating: 0, count: LossReason.allCases.count)
+
+    mutating func count(_ reason: LossReason) {
+        switch reason {
+        case .slowConsumer: counts[0] += 1
+        case .relayQueueFull: counts[1] += 1
+        case .relayUnreachable: counts[2] += 1
+        }
+    }
+
+    var byReason: [String: Int] {
+        var table: [String: Int] = [:]
+        for (index, reason) in LossReason.allCases.enumerated() where counts[index] > 0 { table[reason.rawValue] = counts[index] }
+        return table
+    }
+
+    var total: Int { counts.reduce(0, +) }
+}
+
 struct RelayCounters {
     package var queuedBytes = 0
     var peakConnectionQueuedBytes = 0
@@ -61,6 +97,9 @@ struct RelayCounters {
     var noMembers = 0
     /// Local requests refused because this relay is draining.
     var refusedWhileDraining = 0
+    /// Broadcast and event copies that did not reach a receiver, by reason.
+    var lostBroadcasts = LossCounts()
+    var lostEvents = LossCounts()
     /// Bytes of unfinished packets held by all connections' decoders, and the most ever held.
     var bufferedInputBytes = 0
     var peakBufferedInputBytes = 0
@@ -104,6 +143,8 @@ extension RelayCore {
             pendingRemoteTunnels: router.remoteTunnels.pending.count,
             noMembers: counters.noMembers,
             refusedWhileDraining: counters.refusedWhileDraining,
+            lostBroadcasts: counters.lostBroadcasts.byReason,
+            lostEvents: counters.lostEvents.byReason,
             bufferedInputBytes: counters.bufferedInputBytes,
             peakBufferedInputBytes: counters.peakBufferedInputBytes,
             inputBudgetRefusals: counters.inputBudgetRefusals)

@@ -57,6 +57,8 @@ final class CoreFanoutTests: XCTestCase {
         let stats = h.core.statistics
         XCTAssertEqual(stats.droppedEvents, ["t": 9])
         XCTAssertEqual(stats.droppedBroadcasts, ["svc": 9])
+        XCTAssertEqual(stats.lostEvents, ["slow-consumer": 9])
+        XCTAssertEqual(stats.lostBroadcasts, ["slow-consumer": 9])
         XCTAssertEqual(stats.peakConnectionQueuedBytes, 46)
         // Per-sender FIFO: after draining, delivery resumes in order.
         _ = h.drain(slow)
