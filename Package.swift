@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", exact: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // libsodium, from Debian's libsodium-dev.
@@ -75,6 +77,7 @@ let package = Package(
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
+            "PlexusHTTP", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             "Plexus", "PlexusRelay", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix,
             logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,6 +85,16 @@ let package = Package(
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
         // status, memory): shared by the multi-process tests and the two-relay benchmark.
         .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"]),
+        // Pure counters for metrics the relay core keeps on its own loop (no lock, no metrics call).
+        .target(name: "PlexusTelemetry", dependencies: []),
+        // The relay's HTTP endpoint (health, readiness, Prometheus metrics, status JSON, dashboard):
+        // takes status providers, knows nothing of the relay's internals.
+        .target(name: "PlexusHTTP", dependencies: [
+            "PlexusTelemetry", nioCore, nioPosix, logging, .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // The benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
             "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
@@ -129,6 +142,7 @@ let package = Package(
         ]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
+        .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
         ]),

@@ -7,7 +7,7 @@ struct PlexusCommand: AsyncParsableCommand {
         commandName: "plexus",
         abstract: "Plexus: a service-addressed messaging overlay. Run a relay, or talk to the local one.",
         subcommands: [
-            RelayCommand.self, StatusCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
+            RelayCommand.self, StatusCommand.self, CheckCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
             SubscribeCommand.self, ServeCommand.self, KeygenCommand.self,
         ]
     )
@@ -20,6 +20,9 @@ struct PlexusCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let failure as RelayStartupError {
+            FileHandleOutput.error("plexus relay: \(failure.description)")
+            exit(withError: ExitCode.failure)
         } catch let failure as RequestFailure {
             FileHandleOutput.error("plexus request: \(failure.description)")
             exit(withError: failure.exitCode)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import NIOCore
 import PlexusCrypto
+import PlexusHTTP
 import PlexusMembership
 import PlexusNode
 import PlexusOverlay
@@ -15,7 +16,7 @@ struct RelayCommand: AsyncParsableCommand {
         commandName: "relay",
         abstract: "Run the Plexus relay (the per-host daemon) in the foreground."
     )
-    static let defaultAdminPort = 55553
+    static let defaultHTTP = HTTPListenAddress.defaultValue
     static let defaultPeerPort = 55554
 
     enum Profile: String, ExpressibleByArgument, CaseIterable { case lan, wan }
@@ -59,8 +60,11 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "UDP port of the LAN discovery group.")
     var discoverPort: Int = 55552
 
-    @Option(help: "Loopback admin endpoint port used by `plexus status`; 0 = ephemeral.")
-    var adminPort: Int = RelayCommand.defaultAdminPort
+    @Option(help: "HTTP endpoint (health, readiness, metrics, status, dashboard): HOST:PORT, or 'off'.")
+    var http: String = "127.0.0.1:55580"
+
+    @Option(help: .hidden)
+    var adminPort: Int?
 
     @Option(help: "Seconds a new client connection may take to complete its handshake.")
     var handshakeTimeout: Double = 5
@@ -74,7 +78,8 @@ struct RelayCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (0...65535).contains(peerPort ?? 0) else { throw ValidationError("--peer-port must be between 0 and 65535") }
-        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
+        guard (0...65535).contains(adminPort ?? 0) else { throw ValidationError("--admin-port must be between 0 and 65535") }
+        do { _ = try httpAddress } catch { throw ValidationError("--http \(error)") }
         guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
         guard outboundQueueLimit >= 64 * 1024 else { throw ValidationError("--outbound-queue-limit must be at least 65536 bytes") }
         if dev {
@@ -92,6 +97,14 @@ struct RelayCommand: AsyncParsableCommand {
                 throw ValidationError("--discover lan needs --advertise set to this host's IPv4 address on the LAN interface")
             }
             guard (1...65535).contains(discoverPort) else { throw ValidationError("--discover-port must be between 1 and 65535") }
+        }
+    }
+
+    /// `--http`, or the deprecated `--admin-port N` (= `--http 127.0.0.1:N`).
+    var httpAddress: HTTPListenAddress {
+        get throws {
+            if let adminPort { return .address(host: "127.0.0.1", port: adminPort) }
+            return try HTTPListenAddress.parse(http)
         }
     }
 
@@ -132,8 +145,13 @@ struct RelayCommand: AsyncParsableCommand {
             zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
         overlayConfiguration.joinNames = joins
         let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
-        let service = RelayDaemon(configuration: configuration, overlay: overlayConfiguration, adminPort: adminPort,
-                                  discovery: discovery, dev: dev, logger: logger)
+        let lifecycle = RelayLifecycleState(development: dev, expectsPeers: !joins.isEmpty || discovery != nil)
+        let bindings = RelayBindings(port: port, peerHost: overlayConfiguration.bindHost, peerPort: overlayConfiguration.peerPort,
+                                     http: try httpAddress)
+        let started = try await RelayStartup.start(relay: configuration, overlay: overlayConfiguration, discovery: discovery,
+                                                   bindings: bindings, lifecycle: lifecycle, logger: logger)
+        if dev { logger.info("development mode: random network key, joins nothing") }
+        let service = RelayDaemon(node: started.node, http: started.http, lifecycle: lifecycle, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)],
                                  gracefulShutdownSignals: [.sigterm, .sigint],
@@ -142,42 +160,22 @@ struct RelayCommand: AsyncParsableCommand {
     }
 }
 
-/// The relay as a ServiceLifecycle service: starts the relay with its overlay, waits for graceful
-/// shutdown, then drains (pending requests finish), leaves the overlay and stops.
+/// The relay as a ServiceLifecycle service: waits for graceful shutdown (SIGTERM/SIGINT), then
+/// reports "draining" on `/readyz`, drains (pending requests finish), closes the client
+/// listeners, sends CLOSE to clients, leaves the overlay, and closes the HTTP endpoint last.
 struct RelayDaemon: Service {
-    let configuration: RelayConfiguration
-    let overlay: OverlayConfiguration
-    let adminPort: Int
-    let discovery: DiscoveryConfiguration?
-    let dev: Bool
+    let node: RelayNode
+    let http: HTTPEndpoint?
+    let lifecycle: RelayLifecycleState
     let logger: Logger
 
     func run() async throws {
-        let node = try await RelayNode.start(relay: configuration, overlay: overlay)
-        if let discovery {
-            do {
-                try await node.overlay.startDiscovery(discovery)
-                logger.info("LAN discovery on", metadata: ["group": "\(discovery.group):\(discovery.port)",
-                                                        "interface": "\(discovery.interfaceAddress)"])
-            } catch {
-                await node.stopAbruptly()
-                throw error
-            }
-        }
-        do {
-            let relay = node.relay
-            let admin = try await node.overlay.startAdmin(port: adminPort) {
-                guard let statistics = try? await relay.statistics() else { return nil }
-                return RelayReport(statistics)
-            }
-            logger.info("admin endpoint listening", metadata: ["address": "127.0.0.1:\(admin)"])
-        } catch {
-            logger.warning("admin endpoint not started", metadata: ["port": "\(adminPort)", "error": "\(error)"])
-        }
-        if dev { logger.info("development mode: random network key, joins nothing") }
         try? await gracefulShutdown()
         logger.info("relay shutting down")
+        lifecycle.setDraining()
         await node.shutdown()
+        lifecycle.setServing(false)
+        await http?.close()
     }
 }
 
