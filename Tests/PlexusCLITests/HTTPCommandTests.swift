@@ -41,6 +41,34 @@ final class HTTPCommandTests: XCTestCase {
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("(self)"), table.stdout)
         XCTAssertTrue(table.stdout.contains("ready"), table.stdout)
+
+        // A real relay's /metrics through curl, and promtool where installed.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { return }
+        let metrics = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)/metrics")
+        XCTAssertEqual(metrics.status, 0)
+        for name in ["plexus_clients_connected", "plexus_members{state=\"alive\"} 1", "process_resident_memory_bytes",
+                     "process_cpu_seconds_total", "plexus_gossip_datagrams_dropped_total{reason=\"authentication\"}"] {
+            XCTAssertTrue(metrics.output.contains(name), "\(name) missing from /metrics:\n\(metrics.output)")
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let checked = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)/metrics | /usr/bin/promtool check metrics")
+            XCTAssertEqual(checked.status, 0, checked.output)
+        } else {
+            print("promtool not installed: the relay's /metrics checked by name only here (MetricsExpositionTests parses the format)")
+        }
+    }
+
+    /// Runs `/bin/sh -c command` (each command here bounds itself with --max-time).
+    static func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command + " 2>&1"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     func testUnreachableRelay() async throws {

@@ -147,5 +147,6 @@ enum PrometheusText {
         let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, "promtool check metrics: \(report)")
+        print("\(promtool) check metrics: exit \(process.terminationStatus) \(report)")
     }
 }
