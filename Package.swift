@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "Plexus", dependencies: ["PlexusWire", nioCore, nioPosix, logging, dequeModule]),
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
-            "PlexusHTTP", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "PlexusHTTP", "PlexusSettings", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             "Plexus", "PlexusRelay", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership", nioCore, nioPosix,
             logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,6 +85,8 @@ let package = Package(
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
         // status, memory): shared by the multi-process tests and the two-relay benchmark.
         .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"]),
+        // Layered settings for the CLI: config file (JSON) and PLEXUS_* environment under flags. Pure.
+        .target(name: "PlexusSettings", dependencies: []),
         // Pure counters for metrics the relay core keeps on its own loop (no lock, no metrics call).
         .target(name: "PlexusTelemetry", dependencies: []),
         // The relay's HTTP endpoint (health, readiness, Prometheus metrics, status JSON, dashboard):
@@ -142,6 +144,7 @@ let package = Package(
         ]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
+        .testTarget(name: "PlexusSettingsTests", dependencies: ["PlexusSettings"]),
         .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
