@@ -102,8 +102,12 @@ struct RelayDaemon: Service {
     let logger: Logger
 
     func run() async throws {
+        // Ready only now: the service group handles SIGTERM from here on (a stop drains).
+        let endpoint = http.map { "HTTP endpoint on \($0.address)" } ?? "no HTTP endpoint"
+        SystemdNotifier.notify("READY=1\nSTATUS=serving clients on port \(node.relay.port); \(endpoint)")
         try? await gracefulShutdown()
         logger.info("relay shutting down")
+        SystemdNotifier.notify("STOPPING=1\nSTATUS=draining")
         lifecycle.setDraining()
         await node.shutdown()
         lifecycle.setServing(false)
