@@ -26,6 +26,7 @@ final class RelayLifecycleState: Sendable {
 
     func setServing(_ serving: Bool) { state.withLockedValue { $0.serving = serving } }
     func setDraining() { state.withLockedValue { $0.draining = true } }
+    var isDraining: Bool { state.withLockedValue { $0.draining } }
 
     /// The health with `aliveOthers` other alive members seen now.
     func health(aliveOthers: Int?) -> HealthState {
@@ -54,7 +55,7 @@ extension StatusSource {
                 status.relay = RelayReport(statistics)
                 let health = lifecycle.health(aliveOthers: aliveOthers(status))
                 let document = RelayStatusDocument(
-                    status, version: version, ready: health.ready, draining: !health.ready && health.reason == HealthState.drainingReason,
+                    status, version: version, ready: health.ready, draining: lifecycle.isDraining,
                     reason: health.reason, uptimeSeconds: Date().timeIntervalSince(lifecycle.started))
                 return JSONDocument(bytes: try JSON.encode(document))
             },

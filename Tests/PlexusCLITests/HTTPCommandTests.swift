@@ -158,9 +158,44 @@ final class HTTPCommandTests: XCTestCase {
         XCTAssertTrue(serving, "--http off runs without an endpoint: \(off.standardError)")
     }
 
+    func testARelayThatBindsOnlyOneLoopbackAddressSaysSo() async throws {
+        let port = freePort()
+        guard let blocker = IPv6LoopbackListener(port: port) else { throw XCTSkip("::1 is not available here") }
+        defer { blocker.close() }
+        let relay = try relay(["--dev", "--port", "\(port)", "--http", "127.0.0.1:\(freePort())"])
+        let warned = await eventually { relay.standardError.contains("client endpoint listens only on 127.0.0.1:\(port)") }
+        XCTAssertTrue(warned, relay.standardError)
+        XCTAssertTrue(relay.standardError.contains("binding ::1 port \(port) failed"), relay.standardError)
+        let published = try await runPlexus(["publish", "t", "x", "--port", "\(port)"])
+        XCTAssertEqual(published.status, 0, "it serves on 127.0.0.1: \(published.stderr)")
+    }
+
     func testBadHTTPAddressIsRefused() async throws {
         let result = try await runPlexus(["relay", "--dev", "--http", "localhost"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("--http 'localhost': expected HOST:PORT or off"), result.stderr)
     }
+}
+
+/// A TCP listener on [::1]:port, taking that address from the relay under test.
+final class IPv6LoopbackListener {
+    private let descriptor: Int32
+
+    init?(port: Int) {
+        descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_port = in_port_t(UInt16(port).bigEndian)
+        address.sin6_addr = in6addr_loopback
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 4) == 0 else {
+            _ = Glibc.close(descriptor)
+            return nil
+        }
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }
