@@ -50,6 +50,11 @@ final class HTTPCommandTests: XCTestCase {
                      "process_cpu_seconds_total", "plexus_gossip_datagrams_dropped_total{reason=\"authentication\"}"] {
             XCTAssertTrue(metrics.output.contains(name), "\(name) missing from /metrics:\n\(metrics.output)")
         }
+        for (path, key) in [("/v1/members", "members"), ("/v1/connections", "summary"), ("/v1/history", "points")] {
+            let document = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)\(path)")
+            let object = try JSONSerialization.jsonObject(with: Data(document.output.utf8)) as? [String: Any]
+            XCTAssertNotNil(object?[key], "\(path): \(document.output)")
+        }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
             let checked = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)/metrics | /usr/bin/promtool check metrics")
             XCTAssertEqual(checked.status, 0, checked.output)
