@@ -127,6 +127,38 @@ final class HTTPEndpointTests: XCTestCase {
         }
     }
 
+    func testConnectionsAreBounded() async throws {
+        var limits = HTTPEndpointLimits()
+        limits.maximumConnections = 4
+        let endpoint = try await HTTPEndpoint.start(host: "127.0.0.1", port: 0, source: Self.source(), limits: limits,
+                                                    logger: Logger(label: "test"))
+        var held: [Int32] = []
+        defer { for descriptor in held { close(descriptor) } }
+        for _ in 0..<4 {
+            let descriptor = try RawSocket.open(port: endpoint.port)
+            held.append(descriptor)
+            // One keep-alive request answered: the endpoint has accepted and counted it.
+            let request = Array("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            XCTAssertTrue(count > 0 && String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        }
+        let fifth = try RawSocket.open(port: endpoint.port)
+        held.append(fifth)
+        let closedAtOnce = try RawSocket.readUntilClosed(fifth)
+        XCTAssertEqual(closedAtOnce, 0, "the fifth connection is closed without a byte")
+        XCTAssertEqual(endpoint.refusedConnections, 1)
+        close(held.removeFirst())
+        var answered = false
+        for _ in 0..<100 where !answered { // polled every 20 ms, at most 2 s: the slot frees when the endpoint sees the close
+            answered = (try? await HTTPClient.get(host: "127.0.0.1", port: endpoint.port, path: "/healthz").status) == 200
+            if !answered { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+        XCTAssertTrue(answered, "a freed slot serves again")
+        await endpoint.close()
+    }
+
     func testBindingATakenPortFails() async throws {
         try await withEndpoint(Self.source()) { port in
             do {
@@ -157,6 +189,39 @@ func runProcess(_ path: String, _ arguments: [String]) throws -> (Int32, String)
 
 /// A blocking loopback TCP exchange with a 5 s receive timeout, for bytes no HTTP client sends.
 enum RawSocket {
+    /// A connected loopback socket with a 5 s receive timeout.
+    static func open(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return fd
+    }
+
+    /// Bytes read until the peer closes (at most 5 s, the receive timeout, then -1).
+    static func readUntilClosed(_ fd: Int32) throws -> Int {
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        for _ in 0..<64 {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return total }
+            if count < 0 { return -1 }
+            total += count
+        }
+        return total
+    }
+
     static func exchange(port: Int, _ bytes: [UInt8]) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }

@@ -1,5 +1,5 @@
 import Foundation
-import PlexusHTTP
+@testable import PlexusHTTP
 import PlexusTelemetry
 import XCTest
 
@@ -47,6 +47,37 @@ final class MetricsExpositionTests: XCTestCase {
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_bucket{le=\"0.0025\"}"], 1)
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_bucket{le=\"+Inf\"}"], 2)
         try PrometheusText.checkWithPromtool(text)
+    }
+
+    /// Golden text of the latency histogram (the part of the exposition this module writes itself).
+    func testHistogramGoldenText() {
+        var histogram = LatencyHistogram()
+        histogram.record(nanoseconds: 80_000)
+        histogram.record(nanoseconds: 3_000_000)
+        histogram.record(nanoseconds: 40_000_000_000)
+        let expected = """
+            # HELP plexus_request_duration_seconds Latency.
+            # TYPE plexus_request_duration_seconds histogram
+            plexus_request_duration_seconds_bucket{le="0.0001"} 1
+            plexus_request_duration_seconds_bucket{le="0.00025"} 1
+            plexus_request_duration_seconds_bucket{le="0.0005"} 1
+            plexus_request_duration_seconds_bucket{le="0.001"} 1
+            plexus_request_duration_seconds_bucket{le="0.0025"} 1
+            plexus_request_duration_seconds_bucket{le="0.005"} 2
+            plexus_request_duration_seconds_bucket{le="0.01"} 2
+            plexus_request_duration_seconds_bucket{le="0.025"} 2
+            plexus_request_duration_seconds_bucket{le="0.05"} 2
+            plexus_request_duration_seconds_bucket{le="0.1"} 2
+            plexus_request_duration_seconds_bucket{le="0.25"} 2
+            plexus_request_duration_seconds_bucket{le="1.0"} 2
+            plexus_request_duration_seconds_bucket{le="5.0"} 2
+            plexus_request_duration_seconds_bucket{le="30.0"} 2
+            plexus_request_duration_seconds_bucket{le="+Inf"} 3
+            plexus_request_duration_seconds_sum 40.00308
+            plexus_request_duration_seconds_count 3
+
+            """
+        XCTAssertEqual(MetricsExporter.histogramText(name: "plexus_request_duration_seconds", help: "Latency.", histogram), expected)
     }
 
     func testCountersExportTheRelaysTotalsAcrossScrapes() throws {
