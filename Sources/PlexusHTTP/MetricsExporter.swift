@@ -58,9 +58,14 @@ public final class MetricsExporter: Sendable {
         let registry: PrometheusCollectorRegistry
         var state: State
 
+        /// `name` is already the full metric name (unit and `_total` included).
+        func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+
         mutating func gauge(_ name: String, _ help: String, _ value: Double, labels: [(String, String)] = []) {
             let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-            let handler = state.gauges[key] ?? registry.makeGauge(name: name, labels: labels, help: help)
+            let handler = state.gauges[key] ?? registry.makeGauge(descriptor: descriptor(name, help), labels: labels)
             state.gauges[key] = handler
             handler.record(value)
         }
@@ -69,7 +74,7 @@ public final class MetricsExporter: Sendable {
         mutating func counter(_ name: String, _ help: String, _ value: Int, labels: [(String, String)] = []) {
             let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
             let total = Int64(clamping: value)
-            var entry = state.counters[key] ?? (registry.makeCounter(name: name, labels: labels, help: help), 0)
+            var entry = state.counters[key] ?? (registry.makeCounter(descriptor: descriptor(name, help), labels: labels), 0)
             if total > entry.last {
                 entry.handler.increment(by: total - entry.last)
                 entry.last = total
@@ -79,7 +84,7 @@ public final class MetricsExporter: Sendable {
 
         /// A fractional total (CPU seconds) exported as a counter, like `counter`.
         mutating func secondsCounter(_ name: String, _ help: String, _ total: Double) {
-            var entry = state.secondsCounters[name] ?? (registry.makeCounter(name: name, labels: [], help: help), 0)
+            var entry = state.secondsCounters[name] ?? (registry.makeCounter(descriptor: descriptor(name, help), labels: []), 0)
             if total > entry.last {
                 entry.handler.increment(by: total - entry.last)
                 entry.last = total

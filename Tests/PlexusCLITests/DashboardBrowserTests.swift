@@ -54,7 +54,7 @@ final class DashboardBrowserTests: XCTestCase {
         let shot = try Self.run(chromium, common + ["--screenshot=\(screenshot)", url], timeout: 60)
         XCTAssertEqual(shot.status, 0, shot.error)
         let size = (try? FileManager.default.attributesOfItem(atPath: screenshot)[.size] as? Int) ?? 0
-        XCTAssertGreaterThan(size ?? 0, 10_000, "no screenshot written")
+        XCTAssertGreaterThan(size, 10_000, "no screenshot written")
         print("dashboard screenshot: \(screenshot)")
     }
 
