@@ -53,7 +53,8 @@ struct RelayCommand: AsyncParsableCommand {
             keyring = Keyring(primary: .generate())
             identity = try dataDir.map { try StaticIdentity.loadOrCreate(dataDirectory: $0) } ?? .ephemeral()
         } else {
-            keyring = try Keyring.load(primaryPath: key!, acceptedPaths: acceptKeys)
+            guard let key else { throw ValidationError("a network key is required: pass --key FILE, or use --dev") }
+            keyring = try Keyring.load(primaryPath: key, acceptedPaths: acceptKeys)
             if let dataDir {
                 identity = try StaticIdentity.loadOrCreate(dataDirectory: dataDir)
             } else {
@@ -92,9 +93,10 @@ struct RelayCommand: AsyncParsableCommand {
     }
 }
 
-/// The relay as a ServiceLifecycle service: waits for graceful shutdown (SIGTERM/SIGINT), then
-/// reports "draining" on `/readyz`, drains (pending requests finish), closes the client
-/// listeners, sends CLOSE to clients, leaves the overlay, and closes the HTTP endpoint last.
+/// The relay as a ServiceLifecycle service: tells systemd it is ready, waits for graceful
+/// shutdown (SIGTERM/SIGINT), then reports "draining" on `/readyz`, drains (pending requests
+/// finish), leaves the overlay (1 s of gossip), closes the client listeners, sends CLOSE to
+/// clients, closes the overlay sockets, and closes the HTTP endpoint last.
 struct RelayDaemon: Service {
     let node: RelayNode
     let http: HTTPEndpoint?
