@@ -151,6 +151,17 @@ final class HTTPCommandTests: XCTestCase {
         XCTAssertTrue(samePort.stderr.contains("--port \(port): address already in use; is another relay running? try --port"),
                       samePort.stderr)
 
+        let peerPort = freePort(), peerClientPort = freePort()
+        let peer = try relay(["--dev", "--port", "\(peerClientPort)", "--peer-port", "\(peerPort)", "--http", "off"])
+        let peerServing = await eventually {
+            (try? await runPlexus(["publish", "probe", "x", "--port", "\(peerClientPort)"], timeout: .seconds(5)).status) == 0
+        }
+        XCTAssertTrue(peerServing, peer.standardError)
+        let samePeerPort = try await runPlexus(["relay", "--dev", "--port", "\(freePort())", "--peer-port", "\(peerPort)", "--http", "off"])
+        XCTAssertEqual(samePeerPort.status, 1)
+        XCTAssertTrue(samePeerPort.stderr.contains("--peer-port \(peerPort) ("), samePeerPort.stderr)
+        XCTAssertTrue(samePeerPort.stderr.contains("address already in use; is another relay running? try --peer-port"), samePeerPort.stderr)
+
         let sameHTTP = try await runPlexus(["relay", "--dev", "--port", "\(freePort())", "--http", "127.0.0.1:\(http)"])
         XCTAssertEqual(sameHTTP.status, 1)
         XCTAssertTrue(sameHTTP.stderr.contains("--http 127.0.0.1:\(http): address already in use"), sameHTTP.stderr)
