@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         // DocC for the `Plexus` binding: `swift package generate-documentation --target Plexus`.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The order below is the order a message travels: wire codecs → relay core → overlay
@@ -91,6 +93,20 @@ let package = Package(
             logging, atomics,
         ]),
 
+        // ── Operations (the relay's HTTP endpoint and its settings) ──
+        // Layered settings for the CLI: config file (JSON) and PLEXUS_* environment under flags. Pure.
+        .target(name: "PlexusSettings", dependencies: []),
+        // Pure counters for metrics the relay keeps on its own loop (no lock, no metrics call).
+        .target(name: "PlexusTelemetry", dependencies: []),
+        // The relay's HTTP endpoint (health, readiness, Prometheus metrics, status JSON, dashboard):
+        // takes status providers, knows nothing of the relay's internals.
+        .target(name: "PlexusHTTP", dependencies: [
+            "PlexusTelemetry", nioCore, nioPosix, logging, .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
         // ── Node ──
         // One relay in an overlay: client endpoint + relay-to-relay sessions + membership, wired.
         .target(name: "PlexusNode", dependencies: [
@@ -106,6 +122,7 @@ let package = Package(
         // The `plexus` command-line tool.
         .executableTarget(name: "PlexusCLI", dependencies: [
             "Plexus", "PlexusRelay", "PlexusRelayCore", "PlexusNode", "PlexusCrypto", "PlexusOverlay", "PlexusMembership",
+            "PlexusHTTP", "PlexusSettings", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -187,6 +204,8 @@ let package = Package(
         ]),
         // Drives the built `plexus` binary as child processes.
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
+        .testTarget(name: "PlexusSettingsTests", dependencies: ["PlexusSettings"]),
+        .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
         ]),

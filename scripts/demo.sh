@@ -52,11 +52,11 @@ free_port() {
 }
 
 "$bin" keygen --out "$work/network.key" >/dev/null
-declare -a client peer admin
+declare -a client peer http
 for i in 1 2 3; do
     free_port; client[$i]=$port
     free_port; peer[$i]=$port
-    free_port; admin[$i]=$port
+    free_port; http[$i]=$port
 done
 
 # Polls (every 0.1 s, at most $1 seconds) until the command after it succeeds.
@@ -77,27 +77,27 @@ wait_for() {
 start_relay() {
     local i=$1; shift
     "$bin" relay --key "$work/network.key" --data-dir "$work/data-$i" --zone "zone-$i" \
-        --port "${client[$i]}" --peer-port "${peer[$i]}" --admin-port "${admin[$i]}" \
+        --port "${client[$i]}" --peer-port "${peer[$i]}" --http "127.0.0.1:${http[$i]}" \
         --peer-host 127.0.0.1 --advertise 127.0.0.1 --log-level warning "$@" \
         >"$work/relay-$i.log" 2>&1 &
     pids+=($!)
 }
 # Relay 1 first (the seed), so the others' first join attempt finds it listening.
 start_relay 1
-wait_for 10 "$bin" status --admin-port "${admin[1]}"
+wait_for 10 "$bin" status --http "127.0.0.1:${http[1]}"
 start_relay 2 --join "127.0.0.1:${peer[1]}"
 start_relay 3 --join "127.0.0.1:${peer[1]}"
 echo "relays: 1 on 127.0.0.1:${client[1]}, 2 on 127.0.0.1:${client[2]}, 3 on 127.0.0.1:${client[3]} (logs in $work)"
 
-alive_members() { "$bin" status --json --admin-port "$1" | grep -o '"state" *: *"alive"' | wc -l; }
-three_alive() { for i in 1 2 3; do [ "$(alive_members "${admin[$i]}")" -ge 3 ] || return 1; done; }
+alive_members() { "$bin" status --json --http "127.0.0.1:$1" | grep -o '"state" *: *"alive"' | wc -l; }
+three_alive() { for i in 1 2 3; do [ "$(alive_members "${http[$i]}")" -ge 3 ] || return 1; done; }
 wait_for 20 three_alive
 echo "overlay formed: each relay sees 3 alive members"
 
 "$bin" serve echo --echo --port "${client[1]}" >"$work/serve.log" 2>&1 &
 pids+=($!)
 # Relay 3 lists cluster "echo" on relay 1 in its directory (gossip: ~1-2 s).
-echo_visible() { "$bin" status --json --admin-port "${admin[3]}" | tr -d ' \n' | grep -q '"name":"echo"'; }
+echo_visible() { "$bin" status --json --http "127.0.0.1:${http[3]}" | tr -d ' \n' | grep -q '"name":"echo"'; }
 wait_for 20 echo_visible
 echo "relay 3 sees the echo service of relay 1"
 
@@ -113,8 +113,8 @@ done
 if [ -z "$answer" ]; then echo "no answer from the echo service through relay 3" >&2; exit 1; fi
 echo "$answer"
 echo
-echo "\$ plexus status --admin-port ${admin[3]}"
-"$bin" status --admin-port "${admin[3]}"
+echo "\$ plexus status --http 127.0.0.1:${http[3]}"
+"$bin" status --http "127.0.0.1:${http[3]}"
 
 if [ "$keep" -eq 0 ]; then
     echo
@@ -124,7 +124,7 @@ fi
 
 cat <<TXT
 
-Three relays are running (client ports ${client[1]}, ${client[2]}, ${client[3]}; admin ports ${admin[1]}, ${admin[2]}, ${admin[3]}),
+Three relays are running (client ports ${client[1]}, ${client[2]}, ${client[3]}; HTTP endpoints 127.0.0.1:${http[1]}, :${http[2]}, :${http[3]}),
 and an echo service on relay 1. Try, from another terminal:
 
   $bin request echo "hi" --port ${client[2]}                        # answered by relay 1's service
@@ -133,7 +133,8 @@ and an echo service on relay 1. Try, from another terminal:
   $bin subscribe news --port ${client[2]} &
   $bin publish news "extra!" --port ${client[3]}
   $bin broadcast echo "to every member" --port ${client[3]}
-  $bin status --admin-port ${admin[1]}                              # members, clusters, topics, counters
+  $bin status --http 127.0.0.1:${http[1]}                        # members, clusters, topics, counters
+  curl -s http://127.0.0.1:${http[1]}/metrics                       # Prometheus metrics; the dashboard is at /
 
 Press Ctrl-C to stop everything.
 TXT

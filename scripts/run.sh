@@ -30,6 +30,9 @@ Plexus relay running on 127.0.0.1:$port (pid $relay_pid). Try it from another te
   $bin publish news "extra!" --port $port
   $bin broadcast echo "to every member" --port $port
   $bin status                                    # what this relay sees of the overlay
+  $bin check                                     # exit 0: healthy and ready
+  curl -s http://127.0.0.1:55580/metrics         # Prometheus metrics
+  open http://127.0.0.1:55580/ in a browser      # the dashboard
 
 Press Ctrl-C to stop the relay.
 TXT

@@ -46,13 +46,21 @@ struct LogLevelArgument: ExpressibleByArgument {
     static var allValueStrings: [String] { Logger.Level.allCases.map(\.rawValue) }
 }
 
-/// Sets up swift-log once for the process, writing to standard error.
+/// Sets up swift-log once for the process, writing to standard error as text lines or, with
+/// `.json`, one JSON object per line (`JSONLogHandler`). swift-log stays the logging API.
 enum Logs {
-    static func bootstrap(_ level: Logger.Level, label: String) -> Logger {
+    static func bootstrap(_ level: Logger.Level, format: LogFormat = .text, label: String) -> Logger {
         LoggingSystem.bootstrap { name in
-            var handler = StreamLogHandler.standardError(label: name)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: name)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: name)
+                handler.logLevel = level
+                return handler
+            }
         }
         var logger = Logger(label: label)
         logger.logLevel = level

@@ -32,8 +32,11 @@ struct RequestCommand: AsyncParsableCommand {
 struct RequestFailure: Error, CustomStringConvertible {
     let description: String
     let exitCode: ExitCode
+    /// The command named in the message (`plexus request: ...`).
+    var command = "request"
 
-    init(_ error: any Error) {
+    init(_ error: any Error, command: String = "request") {
+        self.command = command
         switch error as? PlexusError {
         case .timedOut?:
             description = "timed out: no reply within the timeout (is a member of the cluster running?)"

@@ -6,9 +6,10 @@ struct PlexusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plexus",
         abstract: "Plexus: a service-addressed messaging overlay. Run a relay, or talk to the local one.",
+        version: PlexusVersion.current,
         subcommands: [
-            RelayCommand.self, StatusCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
-            SubscribeCommand.self, ServeCommand.self, KeygenCommand.self,
+            RelayCommand.self, StatusCommand.self, CheckCommand.self, RequestCommand.self, BroadcastCommand.self, PublishCommand.self,
+            SubscribeCommand.self, ServeCommand.self, TunnelCommand.self, KeygenCommand.self,
         ]
     )
 
@@ -20,8 +21,11 @@ struct PlexusCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let failure as RelayStartupError {
+            FileHandleOutput.error("plexus relay: \(failure.description)")
+            exit(withError: ExitCode.failure)
         } catch let failure as RequestFailure {
-            FileHandleOutput.error("plexus request: \(failure.description)")
+            FileHandleOutput.error("plexus \(failure.command): \(failure.description)")
             exit(withError: failure.exitCode)
         } catch {
             exit(withError: error)

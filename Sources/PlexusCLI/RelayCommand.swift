@@ -1,7 +1,9 @@
 import ArgumentParser
+import Foundation
 import Logging
 import NIOCore
 import PlexusCrypto
+import PlexusHTTP
 import PlexusMembership
 import PlexusNode
 import PlexusOverlay
@@ -16,88 +18,31 @@ struct RelayCommand: AsyncParsableCommand {
         commandName: "relay",
         abstract: "Run the Plexus relay (the per-host daemon) in the foreground."
     )
-    static let defaultAdminPort = 55553
     static let defaultPeerPort = 55554
 
-    enum Profile: String, ExpressibleByArgument, CaseIterable { case lan, wan }
-
-    @Option(help: "Client endpoint port, on 127.0.0.1 and ::1.")
-    var port: Int = 55555
-
-    @Flag(help: "Development mode: random network key, throw-away identity, joins nothing.")
-    var dev = false
-
-    @Option(name: .customLong("join"), help: "HOST:PORT of a relay to join (repeatable; a name with several addresses joins all).")
-    var joins: [String] = []
-
-    @Option(help: "Peer port (UDP gossip and TCP sessions, same number); 0 = ephemeral. Default 55554 (0 with --dev).")
-    var peerPort: Int?
-
-    @Option(help: "Address the peer listeners bind. Default 0.0.0.0 (127.0.0.1 with --dev).")
-    var peerHost: String?
-
-    @Option(help: "Host other relays use to reach this one.")
-    var advertise: String = "127.0.0.1"
-
-    @Option(help: "Zone of this relay (e.g. a data-centre or rack name).")
-    var zone: String = ""
-
-    @Option(help: "Membership timing profile: lan or wan.")
-    var profile: Profile = .lan
-
-    @Option(help: "Network key file (required unless --dev).")
-    var key: String?
-
-    @Option(name: .customLong("accept-key"), help: "Additional network key file accepted during rotation (repeatable).")
-    var acceptKeys: [String] = []
-
-    @Option(help: "Data directory; the static identity is kept there so the node ID survives restarts.")
-    var dataDir: String?
-
-    @Option(help: "Opt-in discovery: 'lan' sends sealed multicast beacons (239.255.80.88) on the --advertise interface and joins relays it hears.")
-    var discover: String?
-
-    @Option(help: "UDP port of the LAN discovery group.")
-    var discoverPort: Int = 55552
-
-    @Option(help: "Loopback admin endpoint port used by `plexus status`; 0 = ephemeral.")
-    var adminPort: Int = RelayCommand.defaultAdminPort
-
-    @Option(help: "Seconds a new client connection may take to complete its handshake.")
-    var handshakeTimeout: Double = 5
-
-    @Option(help: "Bound, in bytes, of each client connection's outbound queue.")
-    var outboundQueueLimit: Int = 8 * 1024 * 1024
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: LogLevelArgument = .init(level: .info)
+    @OptionGroup var flags: RelayFlags
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard (0...65535).contains(peerPort ?? 0) else { throw ValidationError("--peer-port must be between 0 and 65535") }
-        guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be between 0 and 65535") }
-        guard handshakeTimeout > 0 else { throw ValidationError("--handshake-timeout must be positive") }
-        guard outboundQueueLimit >= 64 * 1024 else { throw ValidationError("--outbound-queue-limit must be at least 65536 bytes") }
-        if dev {
-            guard joins.isEmpty else { throw ValidationError("--dev joins nothing; drop --join or --dev") }
-        } else {
-            guard key != nil else {
-                throw ValidationError("a network key is required: pass --key FILE (create one with `plexus keygen`), or use --dev")
-            }
-        }
-        for join in joins { _ = try SeedResolver.split(join) }
-        if let discover {
-            guard discover == "lan" else { throw ValidationError("--discover supports only 'lan'") }
-            guard !dev else { throw ValidationError("--dev joins nothing; drop --discover or --dev") }
-            guard advertise.split(separator: ".").count == 4, advertise.allSatisfy({ $0.isNumber || $0 == "." }) else {
-                throw ValidationError("--discover lan needs --advertise set to this host's IPv4 address on the LAN interface")
-            }
-            guard (1...65535).contains(discoverPort) else { throw ValidationError("--discover-port must be between 1 and 65535") }
-        }
+        _ = try RelayOptions.resolve(flags, environment: ProcessInfo.processInfo.environment)
     }
 
     func run() async throws {
-        let logger = Logs.bootstrap(logLevel.level, label: "plexus.relay")
+        let options = try RelayOptions.resolve(flags, environment: ProcessInfo.processInfo.environment)
+        let logger = Logs.bootstrap(options.logLevel, format: options.logFormat, label: "plexus.relay")
+        if let file = options.configFile { logger.info("configuration file read", metadata: ["path": "\(file)"]) }
+        if !options.unknownEnvironment.isEmpty {
+            logger.warning("ignoring PLEXUS_* environment variables that name no setting",
+                           metadata: ["variables": "\(options.unknownEnvironment.joined(separator: ","))"])
+        }
+        try await run(options, logger: logger)
+    }
+
+    private func run(_ options: RelayOptions, logger: Logger) async throws {
+        let port = options.port, dev = options.dev, joins = options.joins, key = options.key, dataDir = options.dataDir
+        let handshakeTimeout = options.handshakeTimeout, outboundQueueLimit = options.outboundQueueLimit
+        let acceptKeys = options.acceptKeys, peerHost = options.peerHost, peerPort = options.peerPort
+        let advertise = options.advertise, zone = options.zone, profile = options.profile, discover = options.discover
+        let discoverPort = options.discoverPort
         var configuration = RelayConfiguration()
         configuration.port = port
         configuration.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout * 1_000_000_000))
@@ -109,7 +54,8 @@ struct RelayCommand: AsyncParsableCommand {
             keyring = Keyring(primary: .generate())
             identity = try dataDir.map { try StaticIdentity.loadOrCreate(dataDirectory: $0) } ?? .ephemeral()
         } else {
-            keyring = try Keyring.load(primaryPath: key!, acceptedPaths: acceptKeys)
+            guard let key else { throw ValidationError("a network key is required: pass --key FILE, or use --dev") }
+            keyring = try Keyring.load(primaryPath: key, acceptedPaths: acceptKeys)
             if let dataDir {
                 identity = try StaticIdentity.loadOrCreate(dataDirectory: dataDir)
             } else {
@@ -133,8 +79,13 @@ struct RelayCommand: AsyncParsableCommand {
             zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
         overlayConfiguration.joinNames = joins
         let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
-        let service = RelayDaemon(configuration: configuration, overlay: overlayConfiguration, adminPort: adminPort,
-                                  discovery: discovery, dev: dev, logger: logger)
+        let lifecycle = RelayLifecycleState(development: dev, expectsPeers: !joins.isEmpty || discovery != nil)
+        let bindings = RelayBindings(port: port, peerHost: overlayConfiguration.bindHost, peerPort: overlayConfiguration.peerPort,
+                                     http: options.http)
+        let started = try await RelayStartup.start(relay: configuration, overlay: overlayConfiguration, discovery: discovery,
+                                                   bindings: bindings, lifecycle: lifecycle, logger: logger)
+        if dev { logger.info("development mode: random network key, joins nothing") }
+        let service = RelayDaemon(node: started.node, http: started.http, lifecycle: lifecycle, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)],
                                  gracefulShutdownSignals: [.sigterm, .sigint],
@@ -143,42 +94,27 @@ struct RelayCommand: AsyncParsableCommand {
     }
 }
 
-/// The relay as a ServiceLifecycle service: starts the relay with its overlay, waits for graceful
-/// shutdown, then drains (pending requests finish), leaves the overlay and stops.
+/// The relay as a ServiceLifecycle service: tells systemd it is ready, waits for graceful
+/// shutdown (SIGTERM/SIGINT), then reports "draining" on `/readyz`, drains (pending requests
+/// finish), leaves the overlay (1 s of gossip), closes the client listeners, sends CLOSE to
+/// clients, closes the overlay sockets, and closes the HTTP endpoint last.
 struct RelayDaemon: Service {
-    let configuration: RelayConfiguration
-    let overlay: OverlayConfiguration
-    let adminPort: Int
-    let discovery: DiscoveryConfiguration?
-    let dev: Bool
+    let node: RelayNode
+    let http: HTTPEndpoint?
+    let lifecycle: RelayLifecycleState
     let logger: Logger
 
     func run() async throws {
-        let node = try await RelayNode.start(relay: configuration, overlay: overlay)
-        if let discovery {
-            do {
-                try await node.overlay.startDiscovery(discovery)
-                logger.info("LAN discovery on", metadata: ["group": "\(discovery.group):\(discovery.port)",
-                                                        "interface": "\(discovery.interfaceAddress)"])
-            } catch {
-                await node.stopAbruptly()
-                throw error
-            }
-        }
-        do {
-            let relay = node.relay
-            let admin = try await node.overlay.startAdmin(port: adminPort) {
-                guard let statistics = try? await relay.statistics() else { return nil }
-                return RelayReport(statistics)
-            }
-            logger.info("admin endpoint listening", metadata: ["address": "127.0.0.1:\(admin)"])
-        } catch {
-            logger.warning("admin endpoint not started", metadata: ["port": "\(adminPort)", "error": "\(error)"])
-        }
-        if dev { logger.info("development mode: random network key, joins nothing") }
+        // Ready only now: the service group handles SIGTERM from here on (a stop drains).
+        let endpoint = http.map { "HTTP endpoint on \($0.address)" } ?? "no HTTP endpoint"
+        SystemdNotifier.notify("READY=1\nSTATUS=serving clients on port \(node.relay.port); \(endpoint)")
         try? await gracefulShutdown()
         logger.info("relay shutting down")
+        SystemdNotifier.notify("STOPPING=1\nSTATUS=draining")
+        lifecycle.setDraining()
         await node.shutdown()
+        lifecycle.setServing(false)
+        await http?.close()
     }
 }
 

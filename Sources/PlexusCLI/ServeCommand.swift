@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Join a cluster as a service and answer its requests until interrupted.",
         discussion: """
-            --echo answers every request with its own payload. --exec CMD runs CMD with /bin/sh for \
+            --echo answers every request with its own payload, and sends every tunnel message back \
+            on its tunnel. --exec CMD runs CMD with /bin/sh for \
             each request, with the request on standard input, and answers with its standard output; \
             a non-zero exit answers with a remote fault carrying its standard error.
             """
@@ -62,6 +63,18 @@ struct AnsweringHandler: ServiceHandler {
 
     func handleBroadcast(_ message: ByteBuffer) async {
         if printBroadcasts { Payload.write(message) }
+    }
+
+    /// `--echo`: every message is sent back on the tunnel until the other end closes it.
+    func handleTunnel(_ tunnel: Tunnel) async {
+        guard case .echo = answer else {
+            try? await tunnel.close()
+            return
+        }
+        while let message = try? await tunnel.receive() {
+            do { try await tunnel.send(message) } catch { break }
+        }
+        try? await tunnel.close()
     }
 
     func handleDrop(reason: String) async {

@@ -1,35 +1,33 @@
 import ArgumentParser
 import Foundation
-import NIOCore
-import NIOPosix
+import PlexusHTTP
 import PlexusOverlay
 
-/// `plexus status`: the members the local relay sees, from its loopback admin endpoint.
+/// `plexus status`: the members the local relay sees, from its HTTP endpoint (`GET /v1/status`).
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the overlay members the local relay sees (node, state, addresses, zone, clusters, topics)."
     )
 
-    @Option(help: "Port of the local relay's admin endpoint (127.0.0.1).")
-    var adminPort: Int = RelayCommand.defaultAdminPort
+    @OptionGroup var endpoint: EndpointOptions
 
     @Flag(help: "Print the relay's JSON document instead of a table.")
     var json = false
 
     func run() async throws {
-        let body: [UInt8]
-        do {
-            body = try await AdminClient.fetch(port: adminPort)
-        } catch {
-            FileHandleOutput.error("plexus status: cannot reach the relay's admin endpoint on 127.0.0.1:\(adminPort) (is `plexus relay` running with this --admin-port?): \(error)")
+        let response = try await endpoint.get("/v1/status", command: "status")
+        guard response.status == 200 else {
+            FileHandleOutput.error("plexus status: \(endpoint.described) answered \(response.status): \(response.text)")
             throw ExitCode.failure
         }
+        let body = response.body
         if json {
-            FileHandle.standardOutput.write(Data(body + [0x0a]))
+            FileHandle.standardOutput.write(Data(body))
             return
         }
         let status = try JSONDecoder().decode(OverlayStatus.self, from: Data(body))
+        let extra = try? JSONDecoder().decode(StatusHeadline.self, from: Data(body))
         var rows = [["NODE", "STATE", "ADDRESS", "ZONE", "CLUSTERS", "TOPICS"]]
         for member in status.members {
             rows.append([
@@ -46,6 +44,9 @@ struct StatusCommand: AsyncParsableCommand {
             }.joined(separator: "  ")
             print(line)
         }
+        if let extra {
+            print("plexus \(extra.version): \(extra.ready ? "ready" : "not ready (\(extra.reason ?? "unknown"))"), up \(Int(extra.uptimeSeconds)) s")
+        }
         let c = status.counters
         if let relay = status.relay {
             print("relay: \(relay.connections) clients, \(relay.pendingRequests) requests at local services, \(relay.forwardedRequests) forwarded to other relays, \(relay.tunnels) tunnels, \(relay.peerSessions) relay sessions (\(relay.peerSessionFailures) failed), \(relay.queuedBytes) B queued to clients, \(relay.peerQueuedBytes) B queued to relays")
@@ -61,47 +62,11 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-/// Reads the admin endpoint's one JSON document (the relay closes after writing it).
-enum AdminClient {
-    static func fetch(port: Int, timeout: TimeAmount = .seconds(5)) async throws -> [UInt8] {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let promise = group.next().makePromise(of: [UInt8].self)
-        let channel: Channel
-        do {
-            channel = try await ClientBootstrap(group: group)
-                .connectTimeout(timeout)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(Collector(promise: promise))
-                    }
-                }
-                .connect(host: "127.0.0.1", port: port).get()
-        } catch {
-            promise.fail(error) // never leave the promise pending
-            throw error
-        }
-        let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-        defer { timer.cancel() }
-        return try await promise.futureResult.get()
-    }
 
-    final class Collector: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        let promise: EventLoopPromise<[UInt8]>
-        var bytes: [UInt8] = []
-        var completed = false
-        init(promise: EventLoopPromise<[UInt8]>) { self.promise = promise }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            bytes.append(contentsOf: unwrapInboundIn(data).readableBytesView)
-        }
-        func channelInactive(context: ChannelHandlerContext) {
-            guard !completed else { return }
-            completed = true
-            if bytes.isEmpty { promise.fail(ChannelError.eof) } else { promise.succeed(bytes) }
-        }
-        func errorCaught(context: ChannelHandlerContext, error: Error) {
-            if !completed { completed = true; promise.fail(error) }
-            context.close(promise: nil)
-        }
-    }
+/// The fields of `/v1/status` beyond `OverlayStatus`.
+private struct StatusHeadline: Decodable {
+    var version: String
+    var ready: Bool
+    var reason: String?
+    var uptimeSeconds: Double
 }

@@ -132,23 +132,6 @@ public final class Overlay: Sendable {
         try? await driver.eventLoop.flatSubmit { driver.value.close() }.get()
         try? await group.shutdownGracefully()
     }
-
-    /// Starts a loopback-only admin endpoint: each TCP connection gets the status as JSON
-    /// (one document), then the connection is closed. Returns the bound port.
-    public func startAdmin(host: String = "127.0.0.1", port: Int,
-                           relayReport: (@Sendable () async -> RelayReport?)? = nil) async throws -> Int {
-        let driver = self.driver
-        let channel = try await ServerBootstrap(group: driver.eventLoop)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AdminResponder(driver: driver.value, relayReport: relayReport))
-                }
-            }
-            .bind(host: host, port: port).get()
-        try await driver.eventLoop.submit { driver.value.adminChannel = channel }.get()
-        return channel.localAddress?.port ?? port
-    }
 }
 
 func hex(_ id: NodeID) -> String { hexString(id.bytes) }

@@ -20,7 +20,6 @@ final class OverlayDriver {
     var counters = OverlayCounters()
     var udp: Channel?
     var tcp: Channel?
-    var adminChannel: Channel?
     var tick: Scheduled<Void>?
     var closed = false
     var advertisedAddress = NodeAddress(host: "", port: 0)
@@ -162,7 +161,7 @@ final class OverlayDriver {
         beaconTask = nil
         seedRefresh?.cancel()
         seedRefresh = nil
-        let channels = [udp, tcp, adminChannel, discoveryChannel].compactMap { $0 }
+        let channels = [udp, tcp, discoveryChannel].compactMap { $0 }
         let futures = channels.map { $0.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)
     }

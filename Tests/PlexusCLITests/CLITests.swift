@@ -10,7 +10,8 @@ final class CLITests: XCTestCase {
 
     override func setUp() async throws {
         port = freePort()
-        let relay = try ChildProcess(["relay", "--dev", "--port", "\(port)", "--log-level", "warning"])
+        let relay = try ChildProcess(["relay", "--dev", "--port", "\(port)", "--http", "127.0.0.1:\(freePort())",
+                                      "--log-level", "warning"])
         self.relay = relay
         let ready = await eventually {
             guard relay.process.isRunning else { return false }

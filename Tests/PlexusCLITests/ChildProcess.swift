@@ -22,9 +22,13 @@ final class ChildProcess: @unchecked Sendable {
         return bundleDirectory.appendingPathComponent("plexus")
     }
 
-    init(_ arguments: [String]) throws {
+    /// `environment`: variables added to the test's own environment.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = Self.plexusBinary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         process.standardInput = FileHandle.nullDevice
@@ -78,8 +82,9 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs `plexus ARGS…` to completion (bounded) and returns status and output.
-func runPlexus(_ arguments: [String], timeout: Duration = .seconds(20)) async throws -> (status: Int32?, stdout: String, stderr: String) {
-    let child = try ChildProcess(arguments)
+func runPlexus(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) async throws
+    -> (status: Int32?, stdout: String, stderr: String) {
+    let child = try ChildProcess(arguments, environment: environment)
     let status = await child.waitForExit(timeout: timeout)
     child.signal(SIGKILL)
     return (status, child.standardOutput, child.standardError)

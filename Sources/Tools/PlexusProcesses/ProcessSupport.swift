@@ -151,8 +151,10 @@ public final class RelayProcesses: @unchecked Sendable {
         (try? String(contentsOfFile: path("\(name).log"), encoding: .utf8)) ?? ""
     }
 
+    /// The relay's `/v1/status` through `plexus status --json --http 127.0.0.1:adminPort` (the
+    /// HTTP endpoint; `adminPort` is `RelaySpec.adminPort`), or nil if it does not answer.
     public func status(adminPort: Int, namespace: String? = nil) -> OverlayStatus? {
-        guard let result = try? run(["status", "--json", "--admin-port", "\(adminPort)"], timeout: 5, namespace: namespace),
+        guard let result = try? run(["status", "--json", "--http", "127.0.0.1:\(adminPort)"], timeout: 5, namespace: namespace),
               result.status == 0 else { return nil }
         return try? JSONDecoder().decode(OverlayStatus.self, from: result.output)
     }

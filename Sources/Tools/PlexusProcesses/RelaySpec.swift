@@ -2,6 +2,8 @@ import Foundation
 import PlexusOverlay
 
 /// One `plexus relay` process on loopback: its name and its three ports (random free ports).
+/// `adminPort` is the port of its HTTP endpoint (`--http 127.0.0.1:PORT`), kept under its old
+/// name so the tests that ask a relay for its status did not change.
 public struct RelaySpec: Sendable {
     public let name: String
     public let clientPort: Int
@@ -21,7 +23,7 @@ public struct RelaySpec: Sendable {
         var arguments = ["relay", "--key", key, "--data-dir", dataDirectory,
                          "--port", "\(clientPort)", "--peer-port", "\(peerPort)",
                          "--peer-host", "127.0.0.1", "--advertise", "127.0.0.1",
-                         "--admin-port", "\(adminPort)", "--zone", zone ?? "zone-\(name)"]
+                         "--http", "127.0.0.1:\(adminPort)", "--zone", zone ?? "zone-\(name)"]
         for seed in join { arguments += ["--join", "127.0.0.1:\(seed.peerPort)"] }
         return arguments
     }

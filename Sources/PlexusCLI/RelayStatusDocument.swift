@@ -1,0 +1,64 @@
+import Foundation
+import PlexusOverlay
+
+/// What `GET /v1/status` serves and `plexus status --json` prints: the overlay status
+/// (`OverlayStatus`'s keys, so older readers still decode it) plus the relay's version,
+/// readiness and draining state.
+struct RelayStatusDocument: Codable, Sendable {
+    var node: String
+    var address: String
+    var members: [MemberInfo]
+    var counters: OverlayCounters
+    var relay: RelayReport?
+    var version: String
+    var ready: Bool
+    var draining: Bool
+    var reason: String?
+    var uptimeSeconds: Double
+
+    init(_ status: OverlayStatus, version: String, ready: Bool, draining: Bool, reason: String?, uptimeSeconds: Double) {
+        node = status.node
+        address = status.address
+        members = status.members
+        counters = status.counters
+        relay = status.relay
+        self.version = version
+        self.ready = ready
+        self.draining = draining
+        self.reason = reason
+        self.uptimeSeconds = uptimeSeconds
+    }
+}
+
+/// What `GET /v1/members` serves.
+struct MembersDocument: Codable, Sendable {
+    var node: String
+    var members: [MemberInfo]
+}
+
+/// What `GET /v1/connections` serves. The relay core does not expose per-connection details yet
+/// (kind, cluster, subscriptions, queued bytes, messages in/out), so this is the summary the core
+/// has, with `perConnection` saying so.
+struct ConnectionsDocument: Codable, Sendable {
+    struct Summary: Codable, Sendable {
+        var connections: Int
+        var handshaking: Int
+        var clusters: Int
+        var topics: Int
+        var pendingRequests: Int
+        var tunnels: Int
+        var queuedBytes: Int
+        var peakConnectionQueuedBytes: Int
+    }
+    var summary: Summary
+    var connections: [String]?
+    var perConnection: String
+}
+
+enum JSON {
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(value)) + [0x0a]
+    }
+}
