@@ -11,7 +11,8 @@ final class DatagramReceiver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        driver.receiveDatagram(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
+        driver.receiveDatagram(Array(envelope.data.readableBytesView), from: envelope.remoteAddress,
+                               deliveredTo: envelope.metadata?.packetInfo?.destinationAddress)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -66,6 +66,8 @@ public final class Overlay: Sendable {
         for _ in 0..<(configuration.peerPort == 0 ? 8 : 1) {
             let udp = try await DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Each datagram's destination IP: sealed datagrams are bound to it.
+                .channelOption(.receivePacketInfo, value: true)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DatagramReceiver(driver: driver.value))
@@ -112,6 +114,17 @@ public final class Overlay: Sendable {
         guard !changes.isEmpty else { return }
         let driver = self.driver
         driver.eventLoop.execute { driver.value.updateOwnRecord(changes) }
+    }
+
+    /// Tells the membership that this relay has a live, authenticated session with `node` right
+    /// now (`Membership.peerIsReachable`): while such reports keep coming, a suspicion of `node`
+    /// does not become a death, and a suspected or dead-declared `node` is prompted to refute.
+    /// Call it when a session with `node` is established and when frames arrive from it (at most
+    /// about once per probe interval per peer). Never call it for a session that is only open:
+    /// only traffic that just arrived proves the peer is alive.
+    public func peerIsReachable(_ node: PlexusMembership.NodeID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.peerIsReachable(node) }
     }
 
     /// Announces departure and keeps gossiping for `grace` so the news spreads.

@@ -102,11 +102,13 @@ final class OverlayDriver {
         perform(membership!.tick(now: monotonicMilliseconds()))
     }
 
-    func receiveDatagram(_ bytes: [UInt8], from source: SocketAddress) {
+    /// `deliveredTo`: the datagram's destination IP (packet info), if the socket reports it.
+    func receiveDatagram(_ bytes: [UInt8], from source: SocketAddress, deliveredTo: SocketAddress? = nil) {
         guard !closed, membership != nil else { return }
         let payload: [UInt8]
         do {
-            payload = try seal.open(bytes, now: wallClockMilliseconds(), window: &replay)
+            payload = try seal.open(bytes, at: ownDestinations(deliveredTo: deliveredTo), now: wallClockMilliseconds(),
+                                    window: &replay)
         } catch {
             switch error {
             case .malformed: counters.droppedMalformed += 1
@@ -141,6 +143,11 @@ final class OverlayDriver {
         // After leave the record is frozen (others refuse a left relay's records anyway).
         guard !closed, membership != nil, !membership!.hasLeft else { return }
         perform(membership!.updateOwnRecord(changes, now: monotonicMilliseconds()))
+    }
+
+    func peerIsReachable(_ node: PlexusMembership.NodeID) {
+        guard !closed, membership != nil else { return }
+        perform(membership!.peerIsReachable(node, now: monotonicMilliseconds()))
     }
 
     func addSeeds(_ addresses: [NodeAddress]) {
@@ -229,13 +236,31 @@ final class OverlayDriver {
             counters.datagramSendFailures += 1
             return
         }
-        let sealed = seal.seal(payload, timestamp: wallClockMilliseconds())
+        guard let destination = GossipDestination(remote) else {
+            counters.datagramSendFailures += 1
+            return
+        }
+        let sealed = seal.seal(payload, to: destination, timestamp: wallClockMilliseconds())
         counters.datagramsSent += 1
         counters.datagramBytesSent += sealed.count
         counters.largestDatagramSent = max(counters.largestDatagramSent, sealed.count)
         let envelope = AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: sealed))
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         udp.writeAndFlush(envelope).whenFailure { _ in bound.value.counters.datagramSendFailures += 1 }
+    }
+
+    /// Where datagrams to this relay may have been sealed for: the IP they were delivered to (with
+    /// the peer port) and the advertised address (differs behind a port-forwarding NAT).
+    private func ownDestinations(deliveredTo: SocketAddress?) -> [GossipDestination] {
+        var destinations: [GossipDestination] = []
+        if let deliveredTo, let delivered = GossipDestination(deliveredTo, port: advertisedAddress.port) {
+            destinations.append(delivered)
+        }
+        if let advertised = socketAddress(advertisedAddress).flatMap({ GossipDestination($0) }),
+           !destinations.contains(advertised) {
+            destinations.append(advertised)
+        }
+        return destinations
     }
 
     /// Opens a Noise session to `address` and sends one packet: `payload`, or for a join the
