@@ -11,7 +11,8 @@
 ///   returning from a partition cannot kill members with its stale verdicts;
 /// * while the node reports a live session with a member (`peerIsReachable`), a suspicion of it
 ///   never becomes a death, and the member is told directly so it refutes at once;
-/// * an accusation against the local node is refuted at once, straight back to its sender;
+/// * an accusation against the local node is refuted at once, straight back to its sender, and a
+///   member that sends us anything while suspected or declared dead here is told so at once;
 /// * updates about a member are ordered by incarnation with precedence left > dead > suspect > alive
 ///   at equal incarnation; merges of push-pull state never revive a dead member with stale state
 ///   (remote "dead" about a member we see alive is only a suspicion);
@@ -131,6 +132,11 @@ public struct Membership: Sendable {
             // The sender holds a stale accusation against us: answer it now rather than when a
             // gossip round happens to pick it (the refutation is queued for everyone else too).
             send(.gossip(updates: [.alive(localID, incarnation: localIncarnation, address: localAddress)]), to: address)
+        }
+        if let member = members[packet.sender], member.status == .suspect || member.status == .dead {
+            // It is talking to us, so it is running (a relay resumed after SIGSTOP, or back from a
+            // partition) but has not refuted yet: tell it what we believe, so it does now.
+            promptRefutation(of: member, now: now)
         }
         return flush(now: now)
     }

@@ -108,6 +108,23 @@ final class HearsayAndReachabilityTests: XCTestCase {
         XCTAssertEqual(a.member(nodeID(2))?.incarnation, 2)
     }
 
+    func testAPacketFromAMemberDeclaredDeadPromptsItToRefute() {
+        var a = makeMembership(1)
+        introduce([2, 3], to: &a)
+        declareDeadByTimeout(nodeID(2), in: &a, now: 0)
+        // Relay 2 was frozen (SIGSTOP) and resumes: its first probe reaches us.
+        let directives = a.receive(MembershipPacket(sender: nodeID(2), message: .ping(sequence: 1, target: nodeID(1), updates: [])),
+                                   from: address(2), now: 70_000)
+        func isPrompt(_ packet: MembershipPacket) -> Bool {
+            if case .gossip(let updates) = packet.message { updates.contains { if case .dead(nodeID(2), _, _) = $0 { true } else { false } } } else { false }
+        }
+        let prompts = sentPackets(directives).filter { $0.1 == address(2) && isPrompt($0.0) }
+        XCTAssertEqual(prompts.count, 1, "the resumed member is told it was declared dead")
+        let again = a.receive(MembershipPacket(sender: nodeID(2), message: .ping(sequence: 2, target: nodeID(1), updates: [])),
+                              from: address(2), now: 70_010)
+        XCTAssertFalse(sentPackets(again).contains { isPrompt($0.0) }, "rate-limited")
+    }
+
     func testReachabilityReportsAboutSelfUnknownOrDepartedMembersAreIgnored() {
         var a = makeMembership(1)
         introduce([2, 3], to: &a)
