@@ -79,11 +79,22 @@ public final class Overlay: Sendable {
                 let tcp = try await ServerBootstrap(group: loop)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(.backlog, value: 128)
+                    .serverChannelInitializer { server in
+                        server.eventLoop.makeCompletedFuture {
+                            // Out of file descriptors: pause accepting instead of spinning.
+                            try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(backoffProvider: { error in
+                                driver.value.admission.acceptBackoff(after: error)
+                            }))
+                        }
+                    }
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let sessionConfiguration = driver.value.sessionConfiguration(role: .responder)
                             let sync = channel.pipeline.syncOperations
                             try sync.addHandler(NoiseSessionHandler(configuration: sessionConfiguration))
+                            // Bounds unauthenticated connections (per source, total, reserve for
+                            // members) and closes those that do not authenticate in time.
+                            try sync.addHandler(driver.value.admission.makeHandler())
                             try sync.addHandler(StreamReceiver(driver: driver.value))
                         }
                     }

@@ -33,6 +33,11 @@ final class OverlayDriver {
     var inboundStreams = 0
     var seedRefresh: RepeatedTask?
     static let maximumInboundStreams = 256
+    /// Admission of accepted peer connections (per source, total, reserve, handshake timeout).
+    private(set) var admission: AdmissionController!
+    /// Hosts of known members (any status), rebuilt at most once per second for admission.
+    private var knownHosts: Set<String> = []
+    private var knownHostsBuiltAt: Milliseconds?
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let sessionLogger: Logger
@@ -48,6 +53,31 @@ final class OverlayDriver {
         // Failed sessions (e.g. a relay with another network key) are counted; keep them out of info logs.
         sessionLogger.logLevel = max(configuration.logger.logLevel, .error)
         self.sessionLogger = sessionLogger
+        let admission = AdmissionController(eventLoop: eventLoop, limits: configuration.admissionLimits,
+                                            logger: configuration.logger) { [weak self] host in
+            self?.isKnownHost(host) ?? false
+        }
+        admission.observer = { [weak self] event in self?.count(event) }
+        self.admission = admission
+    }
+
+    private func isKnownHost(_ host: String) -> Bool {
+        let now = monotonicMilliseconds()
+        if knownHostsBuiltAt.map({ now - $0 >= 1_000 }) ?? true, let membership {
+            knownHosts = Set(membership.knownMembers.map(\.address.host))
+            knownHostsBuiltAt = now
+        }
+        return knownHosts.contains(host)
+    }
+
+    private func count(_ event: AdmissionEvent) {
+        switch event {
+        case .refused(.perSourceLimit): counters.connectionsRefusedPerSource += 1
+        case .refused(.totalLimit): counters.connectionsRefusedTotal += 1
+        case .refused(.authenticatedLimit): counters.streamsRefused += 1
+        case .handshakeTimedOut: counters.handshakesTimedOut += 1
+        case .acceptBackedOff: counters.acceptBackoffs += 1
+        }
     }
 
     func attach(udp: Channel, tcp: Channel) {
