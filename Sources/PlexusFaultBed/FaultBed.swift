@@ -33,6 +33,8 @@ public final class FaultBed {
     /// The network key file every relay uses.
     public let keyPath: String
     private var createdNamespaces: [String] = []
+    /// Helper processes (`startHelper`), killed by `tearDown`.
+    private var helpers: [Process] = []
     private var tornDown = false
 
     /// Why fault-bed tests cannot run here (not root, no `ip` or `nft`, no namespace support), or
@@ -158,6 +160,36 @@ public final class FaultBed {
         try start(index, join: join)
     }
 
+    /// Starts a helper process in relay `index`'s namespace (e.g. a misbehaving client; the relay
+    /// itself need not run there). It is SIGKILLed by `tearDown`. Output is discarded.
+    public func startHelper(in index: Int, _ executable: String, _ arguments: [String]) throws {
+        guard let ipPath = ipTool else { throw FaultBedError.commandFailed("ip tool missing") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ipPath)
+        process.arguments = ["netns", "exec", relays[index].namespace, executable] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        helpers.append(process)
+    }
+
+    /// Starts a helper in relay `from`'s namespace that keeps `count` idle TCP connections (no
+    /// handshake, no byte sent) open to relay `to`'s peer port for `seconds`, closing and
+    /// re-opening them every `reopenEvery` seconds (bash `/dev/tcp`, so no extra tool is needed).
+    public func holdIdleConnections(from: Int, to: Int, count: Int, seconds: Int, reopenEvery: Int = 1) throws {
+        let target = "/dev/tcp/\(relays[to].address)/\(FaultBedRelay.peerPort)"
+        let script = """
+        end=$((SECONDS + \(seconds))); fds=()
+        while [ $SECONDS -lt $end ]; do
+          for fd in "${fds[@]}"; do exec {fd}>&-; done; fds=()
+          for i in $(seq \(count)); do if exec {fd}<>\(target); then fds+=($fd); fi; done 2>/dev/null
+          sleep \(reopenEvery)
+        done
+        """
+        try startHelper(in: from, "/bin/bash", ["-c", script])
+    }
+
     // MARK: - Network faults (nftables inside the relay's namespace)
 
     /// Cuts relay `index` off from the relays `others` (both directions, every protocol).
@@ -234,6 +266,9 @@ public final class FaultBed {
     public func tearDown() {
         guard !tornDown else { return }
         tornDown = true
+        for helper in helpers where helper.isRunning { Glibc.kill(helper.processIdentifier, SIGKILL) }
+        for helper in helpers { helper.waitUntilExit() }
+        helpers = []
         processes.stopAll()
         for namespace in createdNamespaces.reversed() { ip("netns del \(namespace)") }
         createdNamespaces = []
