@@ -42,11 +42,11 @@ public final class FaultBed {
     public static func unavailableReason() -> String? {
         guard getuid() == 0 else { return "needs root (network namespaces)" }
         guard ipTool != nil else { return "needs the `ip` tool (iproute2; scripts/install-deps.sh)" }
-        guard nftTool != nil else { return "needs the `nft` tool (nftables; scripts/install-deps.sh)" }
+        guard let nft = nftTool else { return "needs the `nft` tool (nftables; scripts/install-deps.sh)" }
         let probe = "\(namespacePrefix)\(getpid())probe"
         defer { ip("netns del \(probe)") }
         guard ip("netns add \(probe)") else { return "`ip netns add` failed: no network namespace support" }
-        guard ip("netns exec \(probe) \(nftTool!) add table inet probe") else { return "nftables does not work in a namespace" }
+        guard ip("netns exec \(probe) \(nft) add table inet probe") else { return "nftables does not work in a namespace" }
         return nil
     }
 
@@ -205,8 +205,11 @@ public final class FaultBed {
     public func dropPackets(at index: Int, percent: Int) throws {
         precondition((0...100).contains(percent))
         try ensureFaultTable(index)
+        guard percent > 0 else { return }
+        // nft refuses `< 100` for a value mod 100: total loss is a plain rule.
+        let sample = percent < 100 ? "numgen random mod 100 < \(percent) " : ""
         for chain in ["input", "output"] {
-            try nft(index, "add rule inet plexusfault \(chain) ip saddr \(Self.subnet)0/24 numgen random mod 100 < \(percent) counter drop")
+            try nft(index, "add rule inet plexusfault \(chain) ip saddr \(Self.subnet)0/24 \(sample)counter drop")
         }
     }
 

@@ -64,15 +64,7 @@ public final class Overlay: Sendable {
                                      driver: NIOLoopBound<OverlayDriver>) async throws -> Int {
         var lastError: Error = ChannelError.unknownLocalAddress
         for _ in 0..<(configuration.peerPort == 0 ? 8 : 1) {
-            let udp = try await DatagramBootstrap(group: loop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                // Each datagram's destination IP: sealed datagrams are bound to it.
-                .channelOption(.receivePacketInfo, value: true)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramReceiver(driver: driver.value))
-                    }
-                }
+            let udp = try await datagramBootstrap(loop: loop, driver: driver)
                 .bind(host: configuration.bindHost, port: configuration.peerPort).get()
             let port = udp.localAddress?.port ?? configuration.peerPort
             do {

@@ -89,6 +89,8 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     public var handshakesTimedOut = 0
     /// Accept errors (e.g. out of file descriptors) after which accepting paused for 1 s.
     public var acceptBackoffs = 0
+    /// Times the UDP socket was bound again after NIO closed it (a send refused by the kernel).
+    public var datagramSocketReopened = 0
     public var joinAttempts = 0
     public var joinFailures = 0
     public var beaconsSent = 0

@@ -34,10 +34,12 @@ final class OverlayDriver {
     var seedRefresh: RepeatedTask?
     static let maximumInboundStreams = 256
     /// Admission of accepted peer connections (per source, total, reserve, handshake timeout).
-    private(set) var admission: AdmissionController!
+    let admission: AdmissionController
     /// Hosts of known members (any status), rebuilt at most once per second for admission.
     private var knownHosts: Set<String> = []
     private var knownHostsBuiltAt: Milliseconds?
+    /// Rate limit of the socket-recovery log line.
+    var socketLogLimiter = LogRateLimiter()
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let sessionLogger: Logger
@@ -53,12 +55,10 @@ final class OverlayDriver {
         // Failed sessions (e.g. a relay with another network key) are counted; keep them out of info logs.
         sessionLogger.logLevel = max(configuration.logger.logLevel, .error)
         self.sessionLogger = sessionLogger
-        let admission = AdmissionController(eventLoop: eventLoop, limits: configuration.admissionLimits,
-                                            logger: configuration.logger) { [weak self] host in
-            self?.isKnownHost(host) ?? false
-        }
+        admission = AdmissionController(eventLoop: eventLoop, limits: configuration.admissionLimits,
+                                        logger: configuration.logger)
+        admission.isKnownPeer = { [weak self] host in self?.isKnownHost(host) ?? false }
         admission.observer = { [weak self] event in self?.count(event) }
-        self.admission = admission
     }
 
     private func isKnownHost(_ host: String) -> Bool {

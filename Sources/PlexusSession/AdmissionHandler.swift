@@ -21,7 +21,9 @@ public final class AdmissionController {
     public private(set) var admission: ConnectionAdmission
     /// Receives every refusal, timeout and accept backoff (e.g. to count them).
     public var observer: ((AdmissionEvent) -> Void)?
-    private let isKnownPeer: (String) -> Bool
+    /// Whether a source address (IP as text) belongs to a known peer, which may use the reserve.
+    /// Default: none is known.
+    public var isKnownPeer: (String) -> Bool
     private let logger: Logger
     private var logLimiter: LogRateLimiter
     private var channels: [ConnectionAdmission.ConnectionID: Channel] = [:]
@@ -29,9 +31,8 @@ public final class AdmissionController {
     private var timer: Scheduled<Void>?
     private var timerDeadline: Int64?
 
-    /// `isKnownPeer(ip)`: whether a source address belongs to a known peer (it may use the reserve).
     public init(eventLoop: EventLoop, limits: ConnectionAdmissionLimits = ConnectionAdmissionLimits(),
-                logInterval: Int64 = 10_000, logger: Logger, isKnownPeer: @escaping (String) -> Bool) {
+                logInterval: Int64 = 10_000, logger: Logger, isKnownPeer: @escaping (String) -> Bool = { _ in false }) {
         self.eventLoop = eventLoop
         self.admission = ConnectionAdmission(limits: limits)
         self.logLimiter = LogRateLimiter(interval: logInterval)
