@@ -300,6 +300,7 @@ public struct FaultBedRelay: Sendable {
     public let address: String
 }
 
+/// Why a fault bed could not be set up or a fault not be injected (the command that failed).
 public enum FaultBedError: Error, CustomStringConvertible {
     case commandFailed(String)
 

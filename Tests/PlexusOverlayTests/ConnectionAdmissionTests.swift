@@ -3,6 +3,8 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import PlexusCrypto
 import PlexusMembership
 import PlexusOverlay
@@ -78,6 +80,25 @@ final class ConnectionAdmissionTests: XCTestCase {
         XCTAssertNil(limiter.admit("refused", now: 1_001))
         XCTAssertEqual(limiter.admit("third", now: 0), 0, "beyond maximumKeys: let through, not tracked")
         XCTAssertEqual(limiter.admit("third", now: 1), 0)
+    }
+
+    /// The accept backoff (NIO's `AcceptBackoffHandler` provider): 1 s pause, counted, logged at
+    /// most once per interval.
+    func testAcceptBackoffPausesAcceptingAndIsCounted() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let outcome = try loop.submit { () -> ([TimeAmount?], Int) in
+            var logger = Logger(label: "test.admission")
+            logger.logLevel = .critical
+            let controller = AdmissionController(eventLoop: loop, logger: logger)
+            var events = 0
+            controller.observer = { event in if event == .acceptBackedOff { events += 1 } }
+            let pauses = (0..<3).map { _ in controller.acceptBackoff(after: IOError(errnoCode: EMFILE, reason: "accept")) }
+            return (pauses, events)
+        }.wait()
+        XCTAssertEqual(outcome.0, [.seconds(1), .seconds(1), .seconds(1)])
+        XCTAssertEqual(outcome.1, 3)
     }
 
     /// Real overlay listener on loopback: idle TCP connections (no handshake) from one source are
