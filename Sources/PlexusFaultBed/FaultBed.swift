@@ -160,18 +160,46 @@ public final class FaultBed {
         try start(index, join: join)
     }
 
-    /// Starts a helper process in relay `index`'s namespace (e.g. a misbehaving client; the relay
-    /// itself need not run there). It is SIGKILLed by `tearDown`. Output is discarded.
-    public func startHelper(in index: Int, _ executable: String, _ arguments: [String]) throws {
+    /// Starts a helper process in relay `index`'s namespace (a client, or a misbehaving host; the
+    /// relay itself need not run there). It is SIGKILLed by `tearDown`. Its standard output goes
+    /// to `output` (a file in the bed's directory, see `helperOutput`) if given, else nowhere.
+    public func startHelper(in index: Int, _ executable: String, _ arguments: [String], output: String? = nil) throws {
         guard let ipPath = ipTool else { throw FaultBedError.commandFailed("ip tool missing") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ipPath)
         process.arguments = ["netns", "exec", relays[index].namespace, executable] + arguments
-        process.standardOutput = FileHandle.nullDevice
+        if let output {
+            _ = FileManager.default.createFile(atPath: processes.path(output), contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: processes.path(output)))
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
         helpers.append(process)
+    }
+
+    /// What a helper wrote to `output` so far.
+    public func helperOutput(_ output: String) -> String {
+        (try? String(contentsOfFile: processes.path(output), encoding: .utf8)) ?? ""
+    }
+
+    /// Starts a subscriber of `topic` on relay `index` (`plexus subscribe`); its events go to `output`.
+    public func startSubscriber(on index: Int, topic: String, output: String) throws {
+        try startHelper(in: index, processes.binary, ["subscribe", topic, "--port", "\(FaultBedRelay.clientPort)"], output: output)
+    }
+
+    /// Starts a publisher on relay `index` that publishes the events "0", "1", "2", … to `topic`,
+    /// one `plexus publish` after the other, for `seconds`.
+    public func startCountingPublisher(on index: Int, topic: String, seconds: Int) throws {
+        let script = """
+        end=$((SECONDS + \(seconds))); i=0
+        while [ $SECONDS -lt $end ]; do
+          "$0" publish \(topic) $i --port \(FaultBedRelay.clientPort) >/dev/null 2>&1 && i=$((i + 1))
+        done
+        """
+        try startHelper(in: index, "/bin/bash", ["-c", script, processes.binary])
     }
 
     /// Starts a helper in relay `from`'s namespace that keeps `count` idle TCP connections (no

@@ -1,5 +1,6 @@
 import Foundation
 import PlexusFaultBed
+import PlexusProcesses
 import XCTest
 
 /// Issue 10, defect 4, with real `plexus relay` processes: relay 2 of three is cut off (nftables,
@@ -19,6 +20,17 @@ final class PartitionHealFaultTests: XCTestCase {
             return
         }
         let cycles = ProcessInfo.processInfo.environment["PLEXUS_FAULT_CYCLES"].flatMap(Int.init) ?? Self.ciCycles
+        // Events from relay 0 to a subscriber on relay 1 (never cut off) all through the cycles.
+        try bed.startSubscriber(on: 1, topic: "ticks", output: "subscriber.out")
+        guard waitUntil(15, { bed.status(0)?.members.first { $0.node == b }?.topics.contains("ticks") == true }) else {
+            XCTFail("relay 0 never saw the subscription on relay 1")
+            return
+        }
+        try bed.startCountingPublisher(on: 0, topic: "ticks", seconds: 15 * cycles + 30)
+        guard waitUntil(15, { !bed.helperOutput("subscriber.out").isEmpty }) else {
+            XCTFail("no event reached the subscriber before the partitions")
+            return
+        }
         var detection: [Double] = [], recovery: [Double] = []
         for cycle in 0..<cycles {
             try bed.partition(2, from: [0, 1])
@@ -33,11 +45,25 @@ final class PartitionHealFaultTests: XCTestCase {
             XCTAssertNotNil(healed, "cycle \(cycle): the overlay did not become whole again")
             if let healed { recovery.append(healed) }
         }
+        // Events published after the cycles must arrive too; then look for gaps.
+        let lastBefore = received(bed.helperOutput("subscriber.out")).max() ?? 0
+        XCTAssertTrue(waitUntil(15) { (received(bed.helperOutput("subscriber.out")).max() ?? 0) > lastBefore + 3 },
+                      "events stopped reaching the subscriber")
+        let events = received(bed.helperOutput("subscriber.out"))
+        let first = events.min() ?? 0, last = events.max() ?? 0
+        let lost = (first...last).count - Set(events).count
+        XCTAssertEqual(lost, 0, "events between relays that were never cut off were lost")
         let falseDeaths = bed.loggedChanges(to: "dead", of: b, by: 0) + bed.loggedChanges(to: "dead", of: a, by: 1)
         let suspicions = bed.loggedChanges(to: "suspect", of: b, by: 0) + bed.loggedChanges(to: "suspect", of: a, by: 1)
         XCTAssertEqual(falseDeaths, 0, "relays never cut off declared each other dead; relay 0 log:\n\(bed.log(0))")
         print("fault-bed partition/heal, \(cycles) cycles: both sides see the other dead after \(summary(detection)); "
               + "whole again after heal in \(summary(recovery)); deaths among never-cut-off relays: \(falseDeaths); "
-              + "suspicions among them: \(suspicions)")
+              + "suspicions among them: \(suspicions); events from relay 0 to a subscriber on relay 1: "
+              + "\(Set(events).count) received (\(first)…\(last)), \(lost) lost")
+    }
+
+    /// The events a counting publisher's subscriber printed, one number per line.
+    private func received(_ output: String) -> [Int] {
+        output.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 }
