@@ -150,6 +150,9 @@ let package = Package(
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
         // status, memory): shared by the multi-process tests and the two-relay benchmark.
         .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"], path: "Sources/Tools/PlexusProcesses"),
+        // Network-namespace fault harness (issue 10): relays in their own namespaces on a private
+        // bridge; kill -9, SIGSTOP, partitions and packet loss (nftables), restarts.
+        .target(name: "PlexusFaultBed", dependencies: ["PlexusProcesses", "PlexusOverlay"], path: "Sources/Tools/PlexusFaultBed"),
         // `plexus-bench`: the benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
             "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
@@ -206,6 +209,11 @@ let package = Package(
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
         .testTarget(name: "PlexusSettingsTests", dependencies: ["PlexusSettings"]),
         .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
+        // Fault scenarios on the namespace harness (root; skipped with a message otherwise).
+        // Depends on PlexusCLI so that the `plexus` binary it spawns is built with it.
+        .testTarget(name: "PlexusFaultTests", dependencies: [
+            "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
+        ]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
         ]),

@@ -3,7 +3,7 @@
 # Safe to run repeatedly: it does nothing when everything is present.
 set -euo pipefail
 
-needed=(libsodium-dev pkg-config iproute2)
+needed=(libsodium-dev pkg-config iproute2 nftables)
 missing=()
 for package in "${needed[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -78,11 +78,8 @@ extension Membership {
                 }
                 applySuspect(state.id, incarnation: state.incarnation, accuser: sender, now: now)
             case .dead:
-                if state.id == localID {
-                    applyDead(state.id, incarnation: state.incarnation, accuser: sender, now: now)
-                } else {
-                    applySuspect(state.id, incarnation: state.incarnation, accuser: sender, now: now)
-                }
+                // About self: refuted. About others: only a suspicion (see `applyDead`).
+                applyDead(state.id, incarnation: state.incarnation, accuser: sender, now: now)
             case .left:
                 applyLeft(state.id, incarnation: state.incarnation, now: now)
             }

@@ -127,8 +127,10 @@ extension Membership {
             return
         }
         guard let member = members[id], member.status.isReachable, incarnation >= member.incarnation else { return }
-        markUnreachable(id, status: .dead, incarnation: incarnation, now: now)
-        broadcasts.enqueue(.dead(id, incarnation: incarnation, accuser: accuser))
+        // Hearsay. The accuser's verdict may be stale (it was cut off, and what it says about
+        // members it could not reach says nothing about them), so it starts or confirms a local
+        // suspicion: the member hears of it and refutes, or the local timeout declares it dead.
+        applySuspect(id, incarnation: incarnation, accuser: accuser, now: now)
     }
 
     mutating func applyLeft(_ id: NodeID, incarnation: UInt64, now: Milliseconds) {
@@ -209,6 +211,15 @@ extension Membership {
             guard let suspicion = suspicions.removeValue(forKey: id) else { continue }
             guard let member = members[id], member.status == .suspect, member.incarnation == suspicion.incarnation
             else { continue }
+            if hasFreshEvidence(of: id, now: now) {
+                // A live session says it is there: keep suspecting (it has not refuted yet) but
+                // do not declare it dead, and ask it again to refute.
+                suspicions[id] = Suspicion(incarnation: suspicion.incarnation, accuser: localID, startedAt: now,
+                                           minimum: suspicion.minimum, maximum: suspicion.maximum,
+                                           expected: suspicion.expected)
+                promptRefutation(of: member, now: now)
+                continue
+            }
             markUnreachable(id, status: .dead, incarnation: member.incarnation, now: now)
             broadcasts.enqueue(.dead(id, incarnation: member.incarnation, accuser: localID))
         }
@@ -221,6 +232,8 @@ extension Membership {
             tombstoneHead += 1
             guard let member = members[id], !member.status.isReachable, member.statusSince == since else { continue }
             members[id] = nil
+            reachabilityEvidence[id] = nil
+            lastRefutationPrompt[id] = nil
             if idsByAddress[member.address] == id { idsByAddress[member.address] = nil }
             _ = directory.remove(id)
         }

@@ -5,7 +5,14 @@
 /// and draws randomness only from its seeded generator, so equal inputs give equal outputs.
 ///
 /// Guarantees:
-/// * a member is declared dead only after a suspicion timeout (Lifeguard formula) without refutation;
+/// * a member is declared dead only after this node's own suspicion timeout (Lifeguard formula)
+///   runs out without refutation: a death heard from others (gossip or push-pull) about a member
+///   seen reachable here is only a suspicion (a confirmation when already suspected), so a relay
+///   returning from a partition cannot kill members with its stale verdicts;
+/// * while the node reports a live session with a member (`peerIsReachable`), a suspicion of it
+///   never becomes a death, and the member is told directly so it refutes at once;
+/// * an accusation against the local node is refuted at once, straight back to its sender, and a
+///   member that sends us anything while suspected or declared dead here is told so at once;
 /// * updates about a member are ordered by incarnation with precedence left > dead > suspect > alive
 ///   at equal incarnation; merges of push-pull state never revive a dead member with stale state
 ///   (remote "dead" about a member we see alive is only a suspicion);
@@ -43,6 +50,10 @@ public struct Membership: Sendable {
     var tombstones: [(id: NodeID, since: Milliseconds)] = []
     var tombstoneHead = 0
     var recentlyDead: [(id: NodeID, since: Milliseconds)] = []
+    /// When the node last reported a live, authenticated session with each member (`peerIsReachable`).
+    var reachabilityEvidence: [NodeID: Milliseconds] = [:]
+    /// When each member was last told directly that it is suspected or dead (`promptRefutation`).
+    var lastRefutationPrompt: [NodeID: Milliseconds] = [:]
     var rejoinTargets: [NodeAddress: RejoinTarget] = [:]
     var random: SeededGenerator
     var output: [MembershipDirective] = []
@@ -115,7 +126,18 @@ public struct Membership: Sendable {
     public mutating func receive(_ packet: MembershipPacket, from source: NodeAddress? = nil,
                                  now: Milliseconds) -> [MembershipDirective] {
         guard !hasLeft, packet.sender != localID else { return flush(now: now) }
+        let incarnationBefore = localIncarnation
         handle(packet, source: source, now: now)
+        if localIncarnation != incarnationBefore, let address = members[packet.sender]?.address ?? source {
+            // The sender holds a stale accusation against us: answer it now rather than when a
+            // gossip round happens to pick it (the refutation is queued for everyone else too).
+            send(.gossip(updates: [.alive(localID, incarnation: localIncarnation, address: localAddress)]), to: address)
+        }
+        if let member = members[packet.sender], member.status == .suspect || member.status == .dead {
+            // It is talking to us, so it is running (a relay resumed after SIGSTOP, or back from a
+            // partition) but has not refuted yet: tell it what we believe, so it does now.
+            promptRefutation(of: member, now: now)
+        }
         return flush(now: now)
     }
 

@@ -45,6 +45,15 @@ public struct MembershipSettings: Sendable, Equatable {
     public var rejoinMaxBackoff: Milliseconds
     /// Dead members are retried (partition healing) for this long after their death.
     public var rejoinDeadRetention: Milliseconds
+    /// How long a report that a member is reachable over a live, authenticated session
+    /// (`Membership.peerIsReachable`) counts as evidence that it is alive: while it is this fresh,
+    /// a suspicion of that member does not turn into a death. Default: 4 probe intervals, at
+    /// least 1 s (the node reports at least once per probe interval while frames arrive).
+    public var reachabilityEvidenceLifetime: Milliseconds
+    /// Least time between two direct prompts to a member that it is suspected or declared dead
+    /// (sent so that it refutes at once instead of after the next gossip round reaches it).
+    /// Default: one probe interval.
+    public var refutationPromptInterval: Milliseconds
 
     public init(
         probeInterval: Milliseconds, probeTimeout: Milliseconds, indirectChecks: Int,
@@ -74,6 +83,8 @@ public struct MembershipSettings: Sendable, Equatable {
         self.rejoinInitialBackoff = rejoinInitialBackoff
         self.rejoinMaxBackoff = rejoinMaxBackoff
         self.rejoinDeadRetention = rejoinDeadRetention
+        self.reachabilityEvidenceLifetime = max(4 * probeInterval, 1_000)
+        self.refutationPromptInterval = probeInterval
     }
 
     /// Data-center defaults (Docs/membership.md gives the measured trade-offs). Probe 250 ms /

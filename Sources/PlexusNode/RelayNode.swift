@@ -65,6 +65,10 @@ public final class RelayNode: Sendable {
             }
             overlay?.updateOwnRecord(record)
         }
+        // Traffic from a relay is first-hand proof it is alive: hearsay about it must not override that.
+        configuration.peerActivityObserver = { node in
+            overlayBox.withLockedValue { $0 }?.peerIsReachable(node)
+        }
         let peering = PeerLinksConfiguration(identity: overlayConfiguration.identity, keyring: overlayConfiguration.keyring,
                                              host: overlayConfiguration.bindHost, port: 0,
                                              outboundLimitBytes: 4 * (configuration.overlay!.peerQueueLimitBytes),

@@ -97,7 +97,9 @@ extension OverlayDriver {
 
     func sendBeacon(group: SocketAddress) {
         guard !closed, let membership, !membership.hasLeft, let channel = discoveryChannel else { return }
-        let sealed = seal.seal(Beacon.encode(node: membership.localID, address: advertisedAddress), timestamp: wallClockMilliseconds())
+        guard let destination = GossipDestination(group) else { return }
+        let sealed = seal.seal(Beacon.encode(node: membership.localID, address: advertisedAddress), to: destination,
+                               timestamp: wallClockMilliseconds())
         counters.beaconsSent += 1
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: group, data: ByteBuffer(bytes: sealed)), promise: nil)
     }
@@ -106,7 +108,9 @@ extension OverlayDriver {
         guard !closed, let membership, !membership.hasLeft, let discovery else { return }
         let payload: [UInt8]
         do {
-            payload = try seal.open(bytes, now: wallClockMilliseconds(), window: &beaconReplay)
+            // Beacons are sealed for the multicast group they are sent to.
+            let group = (try? SocketAddress(ipAddress: discovery.group, port: discovery.port)).flatMap { GossipDestination($0) }
+            payload = try seal.open(bytes, at: group.map { [$0] } ?? [], now: wallClockMilliseconds(), window: &beaconReplay)
         } catch {
             counters.beaconsDropped += 1
             return

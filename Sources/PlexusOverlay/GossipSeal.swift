@@ -2,19 +2,26 @@ import PlexusCrypto
 
 /// The sealed datagram format of the overlay (see Docs/overlay-transport.md):
 ///
-///     version (1 byte, 0x01) | nonce (24 bytes) | XChaCha20-Poly1305( timestamp (8 bytes, BE, unix ms) | payload ) | tag (16)
+///     version (1 byte, 0x02) | nonce (24 bytes) | XChaCha20-Poly1305( timestamp (8 bytes, BE, unix ms) | payload ) | tag (16)
 ///
-/// The version byte is the associated data. One key per keyring entry (derived with
-/// `XChaChaKey.derive`); `seal` uses the primary, `open` tries each.
+/// The associated data is the version byte followed by the destination the datagram was sent
+/// to (`GossipDestination`: address family, IP address, UDP port), which is not transmitted:
+/// a datagram captured on its way to one relay does not authenticate at any other address.
+/// One key per keyring entry (derived with `XChaChaKey.derive`); `seal` uses the primary,
+/// `open` tries each.
 ///
 /// Guarantees: pure apart from the caller-supplied nonce and time; `open` never returns a
-/// payload that did not authenticate, is not fresh, or was seen before.
+/// payload that did not authenticate for one of the receiver's own destinations, is not fresh,
+/// or was seen before.
 public struct GossipSeal: Sendable {
-    public static let version: UInt8 = 0x01
+    /// 0x02: the destination is bound into the associated data (0x01, without it, is refused).
+    public static let version: UInt8 = 0x02
     public static let headerLength = 1 + XChaChaPoly.nonceLength
     public static let timestampLength = 8
     /// Bytes a sealed datagram adds to its payload (49).
     public static let overhead = headerLength + timestampLength + XChaChaPoly.tagLength
+    /// Most destinations `open` tries (each costs one authentication attempt per key).
+    public static let maximumDestinations = 4
 
     /// Derived keys, primary first.
     public let keys: [XChaChaKey]
@@ -28,13 +35,18 @@ public struct GossipSeal: Sendable {
         self.keys = keys
     }
 
-    /// Seals `payload` with the primary key, `nonce` (24 bytes) and `timestamp` (unix ms).
-    public func seal(_ payload: [UInt8], nonce: [UInt8] = XChaChaPoly.randomNonce(), timestamp: Int64) -> [UInt8] {
+    /// The associated data for a datagram to `destination`.
+    static func associatedData(_ destination: GossipDestination) -> [UInt8] { [version] + destination.bytes }
+
+    /// Seals `payload` for `destination` with the primary key, `nonce` (24 bytes) and `timestamp` (unix ms).
+    public func seal(_ payload: [UInt8], to destination: GossipDestination, nonce: [UInt8] = XChaChaPoly.randomNonce(),
+                     timestamp: Int64) -> [UInt8] {
         var plaintext = [UInt8]()
         plaintext.reserveCapacity(Self.timestampLength + payload.count)
         for shift in stride(from: 56, through: 0, by: -8) { plaintext.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: timestamp) >> UInt64(shift))) }
         plaintext.append(contentsOf: payload)
-        let sealed = XChaChaPoly.seal(key: keys[0], nonce: nonce, associatedData: [Self.version], plaintext: plaintext)
+        let sealed = XChaChaPoly.seal(key: keys[0], nonce: nonce, associatedData: Self.associatedData(destination),
+                                      plaintext: plaintext)
         return [Self.version] + nonce + sealed
     }
 
@@ -42,7 +54,8 @@ public struct GossipSeal: Sendable {
     public enum Rejection: Error, Sendable, Equatable {
         /// Too short or unknown version byte.
         case malformed
-        /// No key authenticates it (wrong network key, corrupted).
+        /// No key authenticates it for any of the receiver's destinations (wrong network key,
+        /// corrupted, or sealed for another relay: a replay across relays).
         case authentication
         /// Timestamp outside the replay window (too old or too far in the future).
         case stale
@@ -50,17 +63,23 @@ public struct GossipSeal: Sendable {
         case replayed
     }
 
-    /// Opens a sealed datagram, checking freshness and replays against `window` at `now` (unix ms).
-    /// The nonce is recorded only after authentication succeeds.
-    public func open(_ datagram: [UInt8], now: Int64, window: inout ReplayWindow) throws(Rejection) -> [UInt8] {
+    /// Opens a datagram that arrived at one of `destinations` (the receiver's own addresses: where
+    /// the datagram was delivered, and the address it advertises; at most `maximumDestinations`
+    /// are tried), checking freshness and replays against `window` at `now` (unix ms). The nonce
+    /// is recorded only after authentication succeeds.
+    public func open(_ datagram: [UInt8], at destinations: [GossipDestination], now: Int64,
+                     window: inout ReplayWindow) throws(Rejection) -> [UInt8] {
         guard datagram.count >= Self.overhead, datagram[0] == Self.version else { throw .malformed }
         let nonce = Array(datagram[1..<Self.headerLength])
         let body = datagram[Self.headerLength...]
         var plaintext: [UInt8]?
-        for key in keys {
-            if let opened = try? XChaChaPoly.open(key: key, nonce: nonce, associatedData: [Self.version], ciphertext: body) {
-                plaintext = opened
-                break
+        search: for destination in destinations.prefix(Self.maximumDestinations) {
+            let associatedData = Self.associatedData(destination)
+            for key in keys {
+                if let opened = try? XChaChaPoly.open(key: key, nonce: nonce, associatedData: associatedData, ciphertext: body) {
+                    plaintext = opened
+                    break search
+                }
             }
         }
         guard let plaintext else { throw .authentication }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PlexusMembership
 import PlexusSession
 
 /// Inbound sealed datagrams → the driver.
@@ -11,11 +12,17 @@ final class DatagramReceiver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        driver.receiveDatagram(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
+        driver.receiveDatagram(Array(envelope.data.readableBytesView), from: envelope.remoteAddress,
+                               deliveredTo: envelope.metadata?.packetInfo?.destinationAddress)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // ICMP port unreachable and similar surface here; UDP keeps working.
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        driver.datagramChannelClosed(context.channel)
+        context.fireChannelInactive()
     }
 }
 
@@ -24,6 +31,8 @@ final class StreamReceiver: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let driver: OverlayDriver
     private var peerAddresses: [String] = []
+    /// The authenticated peer (its Noise static key), once the session is established.
+    private var peerNode: PlexusMembership.NodeID?
 
     init(driver: OverlayDriver) { self.driver = driver }
 
@@ -40,13 +49,18 @@ final class StreamReceiver: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let established = event as? SessionEstablished { peerAddresses = established.peerAddresses }
+        if let established = event as? SessionEstablished {
+            peerAddresses = established.peerAddresses
+            peerNode = PlexusMembership.NodeID(bytes: established.peerNodeID.bytes)
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         driver.receiveStreamFrame(Array(frame.readableBytesView), peerAddresses: peerAddresses)
+        // A frame on an authenticated session proves its sender is running right now.
+        if let peerNode { driver.peerIsReachable(peerNode) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

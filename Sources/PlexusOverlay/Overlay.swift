@@ -64,24 +64,29 @@ public final class Overlay: Sendable {
                                      driver: NIOLoopBound<OverlayDriver>) async throws -> Int {
         var lastError: Error = ChannelError.unknownLocalAddress
         for _ in 0..<(configuration.peerPort == 0 ? 8 : 1) {
-            let udp = try await DatagramBootstrap(group: loop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramReceiver(driver: driver.value))
-                    }
-                }
+            let udp = try await datagramBootstrap(loop: loop, driver: driver)
                 .bind(host: configuration.bindHost, port: configuration.peerPort).get()
             let port = udp.localAddress?.port ?? configuration.peerPort
             do {
                 let tcp = try await ServerBootstrap(group: loop)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(.backlog, value: 128)
+                    .serverChannelInitializer { server in
+                        server.eventLoop.makeCompletedFuture {
+                            // Out of file descriptors: pause accepting instead of spinning.
+                            try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(backoffProvider: { error in
+                                driver.value.admission.acceptBackoff(after: error)
+                            }))
+                        }
+                    }
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let sessionConfiguration = driver.value.sessionConfiguration(role: .responder)
                             let sync = channel.pipeline.syncOperations
                             try sync.addHandler(NoiseSessionHandler(configuration: sessionConfiguration))
+                            // Bounds unauthenticated connections (per source, total, reserve for
+                            // members) and closes those that do not authenticate in time.
+                            try sync.addHandler(driver.value.admission.makeHandler())
                             try sync.addHandler(StreamReceiver(driver: driver.value))
                         }
                     }
@@ -112,6 +117,17 @@ public final class Overlay: Sendable {
         guard !changes.isEmpty else { return }
         let driver = self.driver
         driver.eventLoop.execute { driver.value.updateOwnRecord(changes) }
+    }
+
+    /// Tells the membership that this relay has a live, authenticated session with `node` right
+    /// now (`Membership.peerIsReachable`): while such reports keep coming, a suspicion of `node`
+    /// does not become a death, and a suspected or dead-declared `node` is prompted to refute.
+    /// Call it when a session with `node` is established and when frames arrive from it (at most
+    /// about once per probe interval per peer). Never call it for a session that is only open:
+    /// only traffic that just arrived proves the peer is alive.
+    public func peerIsReachable(_ node: PlexusMembership.NodeID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.peerIsReachable(node) }
     }
 
     /// Announces departure and keeps gossiping for `grace` so the news spreads.

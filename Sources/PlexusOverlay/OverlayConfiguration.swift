@@ -1,6 +1,7 @@
 import Logging
 import PlexusCrypto
 import PlexusMembership
+import PlexusSession
 
 /// Everything an `Overlay` needs: identity, keys, where to listen, what to advertise, whom to join.
 public struct OverlayConfiguration: Sendable {
@@ -22,6 +23,9 @@ public struct OverlayConfiguration: Sendable {
     /// seeds (a headless service gaining pods). Resolution runs off the overlay's loop.
     public var joinNames: [String] = []
     public var seedRefreshMilliseconds: Int64 = 30_000
+    /// Bounds on unauthenticated peer connections (per source, total, reserve for members'
+    /// addresses, handshake timeout); see `ConnectionAdmission`.
+    public var admissionLimits = ConnectionAdmissionLimits()
     /// Sealed datagrams older (or further in the future) than this are dropped. Default 30 s.
     public var replayWindowMilliseconds: Int64
     public var logger: Logger
@@ -75,6 +79,18 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     public var streamFailures = 0
     /// Inbound sessions closed at once because 256 were already open.
     public var streamsRefused = 0
+    /// Peer connections closed before their handshake because their source already held
+    /// `ConnectionAdmissionLimits.maximumPerSource` unauthenticated connections.
+    public var connectionsRefusedPerSource = 0
+    /// Peer connections closed before their handshake because every unauthenticated slot open
+    /// to their source was taken (unknown sources cannot take the reserve for known members).
+    public var connectionsRefusedTotal = 0
+    /// Peer connections closed because they did not complete their handshake in time.
+    public var handshakesTimedOut = 0
+    /// Accept errors (e.g. out of file descriptors) after which accepting paused for 1 s.
+    public var acceptBackoffs = 0
+    /// Times the UDP socket was bound again after NIO closed it (a send refused by the kernel).
+    public var datagramSocketReopened = 0
     public var joinAttempts = 0
     public var joinFailures = 0
     public var beaconsSent = 0

@@ -32,6 +32,13 @@ final class OverlayDriver {
     var inboundStreams = 0
     var seedRefresh: RepeatedTask?
     static let maximumInboundStreams = 256
+    /// Admission of accepted peer connections (per source, total, reserve, handshake timeout).
+    let admission: AdmissionController
+    /// Hosts of known members (any status), rebuilt at most once per second for admission.
+    private var knownHosts: Set<String> = []
+    private var knownHostsBuiltAt: Milliseconds?
+    /// Rate limit of the socket-recovery log line.
+    var socketLogLimiter = LogRateLimiter()
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let sessionLogger: Logger
@@ -47,6 +54,29 @@ final class OverlayDriver {
         // Failed sessions (e.g. a relay with another network key) are counted; keep them out of info logs.
         sessionLogger.logLevel = max(configuration.logger.logLevel, .error)
         self.sessionLogger = sessionLogger
+        admission = AdmissionController(eventLoop: eventLoop, limits: configuration.admissionLimits,
+                                        logger: configuration.logger)
+        admission.isKnownPeer = { [weak self] host in self?.isKnownHost(host) ?? false }
+        admission.observer = { [weak self] event in self?.count(event) }
+    }
+
+    private func isKnownHost(_ host: String) -> Bool {
+        let now = monotonicMilliseconds()
+        if knownHostsBuiltAt.map({ now - $0 >= 1_000 }) ?? true, let membership {
+            knownHosts = Set(membership.knownMembers.map(\.address.host))
+            knownHostsBuiltAt = now
+        }
+        return knownHosts.contains(host)
+    }
+
+    private func count(_ event: AdmissionEvent) {
+        switch event {
+        case .refused(.perSourceLimit): counters.connectionsRefusedPerSource += 1
+        case .refused(.totalLimit): counters.connectionsRefusedTotal += 1
+        case .refused(.authenticatedLimit): counters.streamsRefused += 1
+        case .handshakeTimedOut: counters.handshakesTimedOut += 1
+        case .acceptBackedOff: counters.acceptBackoffs += 1
+        }
     }
 
     func attach(udp: Channel, tcp: Channel) {
@@ -101,11 +131,13 @@ final class OverlayDriver {
         perform(membership!.tick(now: monotonicMilliseconds()))
     }
 
-    func receiveDatagram(_ bytes: [UInt8], from source: SocketAddress) {
+    /// `deliveredTo`: the datagram's destination IP (packet info), if the socket reports it.
+    func receiveDatagram(_ bytes: [UInt8], from source: SocketAddress, deliveredTo: SocketAddress? = nil) {
         guard !closed, membership != nil else { return }
         let payload: [UInt8]
         do {
-            payload = try seal.open(bytes, now: wallClockMilliseconds(), window: &replay)
+            payload = try seal.open(bytes, at: ownDestinations(deliveredTo: deliveredTo), now: wallClockMilliseconds(),
+                                    window: &replay)
         } catch {
             switch error {
             case .malformed: counters.droppedMalformed += 1
@@ -140,6 +172,11 @@ final class OverlayDriver {
         // After leave the record is frozen (others refuse a left relay's records anyway).
         guard !closed, membership != nil, !membership!.hasLeft else { return }
         perform(membership!.updateOwnRecord(changes, now: monotonicMilliseconds()))
+    }
+
+    func peerIsReachable(_ node: PlexusMembership.NodeID) {
+        guard !closed, membership != nil else { return }
+        perform(membership!.peerIsReachable(node, now: monotonicMilliseconds()))
     }
 
     func addSeeds(_ addresses: [NodeAddress]) {
@@ -228,13 +265,31 @@ final class OverlayDriver {
             counters.datagramSendFailures += 1
             return
         }
-        let sealed = seal.seal(payload, timestamp: wallClockMilliseconds())
+        guard let destination = GossipDestination(remote) else {
+            counters.datagramSendFailures += 1
+            return
+        }
+        let sealed = seal.seal(payload, to: destination, timestamp: wallClockMilliseconds())
         counters.datagramsSent += 1
         counters.datagramBytesSent += sealed.count
         counters.largestDatagramSent = max(counters.largestDatagramSent, sealed.count)
         let envelope = AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: sealed))
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         udp.writeAndFlush(envelope).whenFailure { _ in bound.value.counters.datagramSendFailures += 1 }
+    }
+
+    /// Where datagrams to this relay may have been sealed for: the IP they were delivered to (with
+    /// the peer port) and the advertised address (differs behind a port-forwarding NAT).
+    private func ownDestinations(deliveredTo: SocketAddress?) -> [GossipDestination] {
+        var destinations: [GossipDestination] = []
+        if let deliveredTo, let delivered = GossipDestination(deliveredTo, port: advertisedAddress.port) {
+            destinations.append(delivered)
+        }
+        if let advertised = socketAddress(advertisedAddress).flatMap({ GossipDestination($0) }),
+           !destinations.contains(advertised) {
+            destinations.append(advertised)
+        }
+        return destinations
     }
 
     /// Opens a Noise session to `address` and sends one packet: `payload`, or for a join the

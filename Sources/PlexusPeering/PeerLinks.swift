@@ -41,6 +41,10 @@ public final class PeerLinks {
     /// `bytes` (encoded frame bytes, as `PeerFrame.encodedSize` counts them) of frames queued for
     /// `peer` were taken by its socket. Not called for frames dropped with a failed link.
     public var onWritten: ((_ peer: NodeID, _ bytes: Int) -> Void)?
+    /// Something authenticated just arrived from `peer`: a session was established, or a session
+    /// frame (one batch) was received. Proof the peer is alive now; never called for a session
+    /// that is merely open.
+    public var onActivity: ((_ peer: NodeID) -> Void)?
 
     final class Link {
         /// The established session carrying our frames.
@@ -256,6 +260,7 @@ public final class PeerLinks {
             return
         }
         counters.sessionsEstablished += 1
+        onActivity?(peer)
         let link: Link
         if let existing = links[peer] {
             link = existing
@@ -312,6 +317,7 @@ public final class PeerLinks {
     /// One session frame: a batch of peer frames, handed out in order. A malformed batch closes
     /// the session (frames before the bad one were delivered).
     func received(_ bytes: ByteBuffer, from peer: NodeID, channel: Channel) {
+        onActivity?(peer)
         do {
             try PeerFrameBatch.forEachFrame(in: bytes, decoder: decoder) { frame in
                 counters.framesReceived += 1

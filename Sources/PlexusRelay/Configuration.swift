@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusVocabulary
 import PlexusRelayCore
 import PlexusWire
 
@@ -32,6 +33,13 @@ public struct RelayConfiguration: Sendable {
     /// (clusters registered/unregistered with member counts, topics subscribed/unsubscribed).
     /// The overlay uses it to update the relay's own directory record. Default nil.
     public var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
+    /// Called on the core loop when something authenticated arrives from another relay (a
+    /// session established, frames received), at most once per `peerActivityInterval` per relay.
+    /// The overlay uses it as first-hand proof that the relay is alive, so hearsay about it does
+    /// not tear down a session that still carries traffic. Default nil.
+    public var peerActivityObserver: (@Sendable (NodeID) -> Void)?
+    /// See `peerActivityObserver`. Default 250 ms.
+    public var peerActivityInterval: TimeAmount
     /// Routing to other relays of an overlay (see `OverlayRouterSettings`); nil = a stand-alone relay
     /// that serves its local clients only. Default nil.
     public var overlay: OverlayRouterSettings?
@@ -48,6 +56,8 @@ public struct RelayConfiguration: Sendable {
         inputBudgetBytes = 128 * 1024 * 1024
         maxPendingPerMember = 65_536
         interestObserver = nil
+        peerActivityObserver = nil
+        peerActivityInterval = .milliseconds(250)
         overlay = nil
     }
 

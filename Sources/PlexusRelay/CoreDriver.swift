@@ -32,6 +32,10 @@ final class CoreDriver {
     private var drained: EventLoopPromise<Void>?
     /// See `RelayConfiguration.interestObserver`.
     var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
+    /// See `RelayConfiguration.peerActivityObserver`.
+    var peerActivityObserver: (@Sendable (NodeID) -> Void)?
+    var peerActivityInterval: TimeAmount = .milliseconds(250)
+    private var lastPeerActivity: [NodeID: NIODeadline] = [:]
     /// Sessions to other relays (on this same loop); nil for a stand-alone relay.
     private(set) var peerLinks: PeerLinks?
     /// Where each other relay's session listener is, from the directory.
@@ -68,6 +72,15 @@ final class CoreDriver {
         }
     }
 
+    /// Reports first-hand proof that `peer` is alive, at most once per `peerActivityInterval`.
+    private func peerActive(_ peer: NodeID) {
+        guard let observer = peerActivityObserver else { return }
+        let now = NIODeadline.now()
+        if let last = lastPeerActivity[peer], now - last < peerActivityInterval { return }
+        lastPeerActivity[peer] = now
+        observer(peer)
+    }
+
     var statistics: RelayStatistics {
         var statistics = core.statistics
         if let peerLinks {
@@ -87,6 +100,9 @@ final class CoreDriver {
         links.onFrame = { [unowned self] peer, frame in
             core.receivePeer(frame, from: peer, now: .now())
             afterPeerEvent()
+        }
+        links.onActivity = { [unowned self] peer in
+            self.peerActive(peer)
         }
         links.onWritten = { [unowned self] peer, bytes in
             core.peerWritten(peer, bytes: bytes)

@@ -56,6 +56,8 @@ public final class RelayServer: Sendable {
         let driver = try await loop.submit {
             let driver = CoreDriver(configuration: coreConfiguration, eventLoop: loop, logger: logger)
             driver.interestObserver = configuration.interestObserver
+            driver.peerActivityObserver = configuration.peerActivityObserver
+            driver.peerActivityInterval = configuration.peerActivityInterval
             driver.startLossReports()
             return NIOLoopBound(driver, eventLoop: loop)
         }.get()

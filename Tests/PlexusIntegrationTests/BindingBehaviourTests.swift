@@ -241,13 +241,24 @@ final class BindingBehaviourTests: XCTestCase {
         let client = try await Connection.connect(port: relay.port, reconnect: .init(initialDelay: .milliseconds(5), maximumAttempts: 2))
         let subscription = try await client.subscribe(to: "t")
         try await relay.shutdown()  // closes the connection and stops listening
-        var iterator = subscription.makeAsyncIterator()
-        do {
-            _ = try await iterator.next()
-            XCTFail("ended normally")
-        } catch PlexusError.connectionLost(let reason) {
-            XCTAssertTrue(reason.hasPrefix("gave up after 2 reconnect attempts"), reason)
+        // Bounded: the subscription must end (with the give-up) within 20 s, never hang the suite.
+        let outcome = NIOLockedValueBox<String?>(nil)
+        let waiter = Task {
+            var iterator = subscription.makeAsyncIterator()
+            do {
+                _ = try await iterator.next()
+                outcome.withLockedValue { $0 = "ended normally" }
+            } catch PlexusError.connectionLost(let reason) {
+                outcome.withLockedValue { $0 = reason }
+            } catch {
+                outcome.withLockedValue { $0 = "\(error)" }
+            }
         }
+        let ended = await poll(within: .seconds(20)) { outcome.withLockedValue { $0 } != nil }
+        waiter.cancel()
+        XCTAssertTrue(ended, "the subscription did not end within 20 s; connection state: \(client.state)")
+        let reason = outcome.withLockedValue { $0 } ?? ""
+        XCTAssertTrue(reason.hasPrefix("gave up after 2 reconnect attempts"), reason)
         XCTAssertEqual(client.state, .closed(error: try XCTUnwrap(client.state.closedError)))
         do {
             try await client.publish("x", to: "t")

@@ -37,9 +37,8 @@ final class DirectoryTests: XCTestCase {
         _ = a.receive(MembershipPacket(sender: nodeID(2), message: .gossip(updates: [record(6, ["b"])])), now: 2)
         XCTAssertTrue(a.directorySnapshot().relays(servingCluster: "a").isEmpty)
         XCTAssertEqual(a.directorySnapshot().relays(servingCluster: "b").first?.zone, "eu-1")
-        let death = a.receive(MembershipPacket(sender: nodeID(3), message: .gossip(updates: [
-            .dead(nodeID(2), incarnation: 1, accuser: nodeID(3))])), now: 3)
-        XCTAssertTrue(death.contains(.directoryChanged))
+        declareDeadByTimeout(nodeID(2), in: &a, now: 3)
+        XCTAssertTrue(a.tick(now: 60_004).contains(.directoryChanged))
         XCTAssertNil(a.directorySnapshot().record(of: nodeID(2)))
         XCTAssertNil(a.recordVersion(of: nodeID(2)))
     }

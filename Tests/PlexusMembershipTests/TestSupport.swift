@@ -68,3 +68,12 @@ func updates(in message: MembershipMessage) -> [MembershipUpdate] {
     case .nack, .pushPull: []
     }
 }
+
+/// Makes `membership` declare `id` dead the only way it does now: hearsay starts a local
+/// suspicion, and the local timeout runs out (timers are run directly, without probes).
+func declareDeadByTimeout(_ id: NodeID, incarnation: UInt64 = 1, in membership: inout Membership,
+                          accuser: UInt64 = 3, now: Milliseconds) {
+    _ = membership.receive(MembershipPacket(sender: nodeID(accuser), message: .gossip(updates: [
+        .dead(id, incarnation: incarnation, accuser: nodeID(accuser))])), now: now)
+    membership.expireSuspicions(now: now + 60_000)
+}

@@ -1,4 +1,5 @@
 import PlexusCrypto
+import NIOCore
 import PlexusMembership
 @testable import PlexusOverlay
 import XCTest
@@ -9,6 +10,10 @@ final class GossipSealTests: XCTestCase {
     let nonce = [UInt8](100..<124)
     let time: Int64 = 1_790_000_000_000
     let payload = Array("plexus gossip".utf8)
+    /// 10.0.0.7:55554, the receiver the golden datagram is sealed for.
+    let destination = GossipDestination(address: [10, 0, 0, 7], port: 55554)!
+    /// Another relay (same host, other port).
+    let elsewhere = GossipDestination(address: [10, 0, 0, 7], port: 55555)!
 
     func hex(_ bytes: [UInt8]) -> String { hexString(bytes) }
 
@@ -18,21 +23,23 @@ final class GossipSealTests: XCTestCase {
         // sealed bytes cross-checked with libsodium called directly (ctypes) on the documented layout.
         let key = XChaChaKey.derive(from: networkKey)
         key.secret.withUnsafeBytes { XCTAssertEqual(hexString($0), "5c0d2323d88442061e8215763ebcf77f4f7e1098d4dcda5f157267bd4a109434") }
-        let sealed = seal.seal(payload, nonce: nonce, timestamp: time)
+        // Associated data: 02 | 04 0a000007 d902 (version, IPv4 10.0.0.7, port 55554).
+        XCTAssertEqual(hex(GossipSeal.associatedData(destination)), "02040a000007d902")
+        let sealed = seal.seal(payload, to: destination, nonce: nonce, timestamp: time)
         XCTAssertEqual(sealed.count, payload.count + GossipSeal.overhead)
         XCTAssertEqual(GossipSeal.overhead, 49)
-        XCTAssertEqual(hex(sealed), "016465666768696a6b6c6d6e6f707172737475767778797a7bc42f7002dc36af7c34f535f3e4c75374df5713c259f1dd748a27b12488dda348811fae9372")
+        XCTAssertEqual(hex(sealed), "026465666768696a6b6c6d6e6f707172737475767778797a7bc42f7002dc36af7c34f535f3e4c75374df5713c259e72e53133716c813fabb92b652090c60")
         var window = ReplayWindow()
-        XCTAssertEqual(try seal.open(sealed, now: time + 5, window: &window), payload)
+        XCTAssertEqual(try seal.open(sealed, at: [elsewhere, destination], now: time + 5, window: &window), payload)
     }
 
     func testRejections() throws {
         let seal = GossipSeal(keyring: Keyring(primary: networkKey))
-        let sealed = seal.seal(payload, nonce: nonce, timestamp: time)
+        let sealed = seal.seal(payload, to: destination, nonce: nonce, timestamp: time)
 
         func rejection(_ bytes: [UInt8], now: Int64? = nil, seal: GossipSeal? = nil, window: inout ReplayWindow) -> GossipSeal.Rejection? {
             do {
-                _ = try (seal ?? self.seal(for: networkKey)).open(bytes, now: now ?? time, window: &window)
+                _ = try (seal ?? self.seal(for: networkKey)).open(bytes, at: [destination], now: now ?? time, window: &window)
                 return nil
             } catch { return error }
         }
@@ -48,7 +55,7 @@ final class GossipSealTests: XCTestCase {
         }
         // Flipped version byte, truncated.
         var badVersion = sealed
-        badVersion[0] = 0x02
+        badVersion[0] = 0x01 // the format without a destination is refused
         XCTAssertEqual(rejection(badVersion, window: &window), .malformed)
         XCTAssertEqual(rejection(Array(sealed.prefix(GossipSeal.overhead - 1)), window: &window), .malformed)
         XCTAssertEqual(rejection(Array(sealed.dropLast()), window: &window), .authentication)
@@ -66,7 +73,35 @@ final class GossipSealTests: XCTestCase {
         let sender = GossipSeal(keyring: Keyring(primary: otherKey))
         let receiver = GossipSeal(keyring: Keyring(primary: networkKey, secondary: [otherKey]))
         var window = ReplayWindow()
-        XCTAssertEqual(try receiver.open(sender.seal(payload, timestamp: time), now: time, window: &window), payload)
+        XCTAssertEqual(try receiver.open(sender.seal(payload, to: destination, timestamp: time), at: [destination],
+                                         now: time, window: &window), payload)
+    }
+
+    func testDatagramSealedForOneRelayIsRefusedByAnother() throws {
+        let seal = GossipSeal(keyring: Keyring(primary: networkKey))
+        let sealed = seal.seal(payload, to: destination, nonce: nonce, timestamp: time)
+        var windowOfB = ReplayWindow()
+        XCTAssertThrowsError(try seal.open(sealed, at: [elsewhere], now: time, window: &windowOfB)) { error in
+            XCTAssertEqual(error as? GossipSeal.Rejection, .authentication)
+        }
+        let otherHost = GossipDestination(address: [10, 0, 0, 8], port: 55554)!
+        XCTAssertThrowsError(try seal.open(sealed, at: [otherHost], now: time, window: &windowOfB))
+        XCTAssertEqual(windowOfB.count, 0, "a refused datagram consumes no nonce")
+        // The relay it was sealed for accepts it (once).
+        var windowOfA = ReplayWindow()
+        XCTAssertEqual(try seal.open(sealed, at: [destination], now: time, window: &windowOfA), payload)
+    }
+
+    func testDestinationEncoding() throws {
+        XCTAssertEqual(hex(GossipDestination(address: [127, 0, 0, 1], port: 1)!.bytes), "047f0000010001")
+        let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 7]
+        XCTAssertEqual(GossipDestination(address: mapped, port: 55554), destination, "IPv4-mapped is IPv4")
+        let v6: [UInt8] = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]
+        XCTAssertEqual(hex(GossipDestination(address: v6, port: 0x1234)!.bytes), "0620010db8000000000000000000000001" + "1234")
+        XCTAssertNil(GossipDestination(address: [1, 2, 3], port: 1))
+        XCTAssertEqual(GossipDestination(try SocketAddress(ipAddress: "10.0.0.7", port: 55554)), destination)
+        XCTAssertEqual(GossipDestination(try SocketAddress(ipAddress: "::ffff:10.0.0.7", port: 55554)), destination)
+        XCTAssertEqual(GossipDestination(try SocketAddress(ipAddress: "10.0.0.7", port: 9), port: 55554), destination)
     }
 
     func testReplayWindowEvictionNeverReopensReplays() throws {

@@ -133,22 +133,25 @@ final class OverlayRejectionTests: XCTestCase {
         }
         func node(_ fake: UInt64) -> String { hexString(NodeID(high: 0xFA, low: fake).bytes) }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let here = GossipDestination(address: [127, 0, 0, 1], port: UInt16(port))!
+        let elsewhere = GossipDestination(address: [127, 0, 0, 1], port: UInt16(port) &+ 1)!
 
-        let fresh = seal.seal(gossip(1), timestamp: now)
+        let fresh = seal.seal(gossip(1), to: here, timestamp: now)
         sendDatagram(fresh, toPort: port)                                        // applied
         sendDatagram(fresh, toPort: port)                                        // replayed
-        sendDatagram(seal.seal(gossip(2), timestamp: now - 60_000), toPort: port) // too old
-        sendDatagram(seal.seal(gossip(3), timestamp: now + 60_000), toPort: port) // too far ahead
-        sendDatagram(foreign.seal(gossip(4), timestamp: now), toPort: port)       // wrong key
-        var flipped = seal.seal(gossip(5), timestamp: now)
+        sendDatagram(seal.seal(gossip(2), to: here, timestamp: now - 60_000), toPort: port) // too old
+        sendDatagram(seal.seal(gossip(3), to: here, timestamp: now + 60_000), toPort: port) // too far ahead
+        sendDatagram(foreign.seal(gossip(4), to: here, timestamp: now), toPort: port)       // wrong key
+        var flipped = seal.seal(gossip(5), to: here, timestamp: now)
         flipped[40] ^= 0x10
         sendDatagram(flipped, toPort: port)                                      // flipped bit
-        sendDatagram(Array(seal.seal(gossip(6), timestamp: now).prefix(30)), toPort: port) // truncated
-        sendDatagram(seal.seal([0xFF, 0x00, 0x01], timestamp: now), toPort: port) // authentic, undecodable
+        sendDatagram(Array(seal.seal(gossip(6), to: here, timestamp: now).prefix(30)), toPort: port) // truncated
+        sendDatagram(seal.seal([0xFF, 0x00, 0x01], to: here, timestamp: now), toPort: port) // authentic, undecodable
+        sendDatagram(seal.seal(gossip(7), to: elsewhere, timestamp: now), toPort: port) // sealed for another relay
 
         func complete(_ c: OverlayCounters) -> Bool {
             c.datagramsReceived >= 2 && c.droppedReplayed == 1 && c.droppedStale == 2
-                && c.droppedAuthentication == 2 && c.droppedMalformed == 1
+                && c.droppedAuthentication == 3 && c.droppedMalformed == 1
         }
         var status: OverlayStatus?
         let deadline = Date().addingTimeInterval(5)
@@ -162,7 +165,7 @@ final class OverlayRejectionTests: XCTestCase {
         XCTAssertEqual(status?.counters.droppedUndecodable, 1)
         let members = Set(status?.members.map(\.node) ?? [])
         XCTAssertTrue(members.contains(node(1)), "the fresh datagram is applied")
-        for fake in 2...6 { XCTAssertFalse(members.contains(node(UInt64(fake))), "rejected datagram \(fake) was applied") }
+        for fake in 2...7 { XCTAssertFalse(members.contains(node(UInt64(fake))), "rejected datagram \(fake) was applied") }
     }
 }
 

@@ -83,7 +83,8 @@ final class RelayProcessTests: XCTestCase {
         let strangerID = strangerStatus?.node ?? "?"
         let foreign = GossipSeal(keyring: Keyring(primary: try NetworkKey.load(from: otherKey)))
         for _ in 0..<3 {
-            sendDatagram(foreign.seal(Array(repeating: 1, count: 40), timestamp: Int64(Date().timeIntervalSince1970 * 1000)),
+            sendDatagram(foreign.seal(Array(repeating: 1, count: 40), to: GossipDestination(address: [127, 0, 0, 1], port: UInt16(r1.peerPort))!,
+                                      timestamp: Int64(Date().timeIntervalSince1970 * 1000)),
                          toPort: r1.peerPort)
         }
         sendDatagram([0x01, 0x02, 0x03], toPort: r1.peerPort)
