@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(name: "PlexusRelayCoreTests", dependencies: [
             "PlexusRelayCore", "PlexusPeerWire", "PlexusWire", "PlexusMembership", "PlexusTestSupport", nioCore, dequeModule,
         ]),
-        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator"]),
+        .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator", "PlexusTestSupport"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
         .testTarget(name: "PlexusPeeringTests", dependencies: [
             "PlexusPeering", "PlexusPeerWire", "PlexusMembership", "PlexusCrypto", nioCore, nioPosix,

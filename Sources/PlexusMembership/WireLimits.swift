@@ -31,19 +31,43 @@ public enum WireLimits {
     public static let maxPacketBytes = 16 * 1_024 * 1_024
 }
 
-/// Why a packet was rejected by the decoder.
-public enum MembershipDecodingError: Error, Sendable, Equatable {
-    case truncated(needed: Int, available: Int)
-    case tooLarge(Int)
-    case unsupportedVersion(UInt8)
-    case unknownMessageType(UInt8)
-    case unknownUpdateKind(UInt8)
-    case unknownStatus(UInt8)
-    case invalidFlags(UInt8)
-    case lengthOutOfRange(field: String, length: Int, limit: Int)
-    case invalidUTF8(field: String)
-    case valueOutOfRange(field: String)
-    case trailingBytes(Int)
+/// Why a packet was rejected by the decoder: the project's one error style, a stable `code` and
+/// a `message` that names the field concerned.
+public struct MembershipDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Stable machine-readable category.
+    public enum Code: String, Sendable, Hashable {
+        case truncated, tooLarge, unsupportedVersion, unknownMessageType, unknownUpdateKind, unknownStatus
+        case invalidFlags, lengthOutOfRange, invalidUTF8, valueOutOfRange, trailingBytes
+    }
+
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func truncated(needed: Int, available: Int) -> Self {
+        Self(.truncated, "membership packet truncated: \(needed) bytes needed, \(available) available")
+    }
+    public static func tooLarge(_ size: Int) -> Self {
+        Self(.tooLarge, "membership packet of \(size) bytes, over the limit of \(WireLimits.maxPacketBytes)")
+    }
+    public static func unsupportedVersion(_ version: UInt8) -> Self {
+        Self(.unsupportedVersion, "membership wire format version \(version) is not supported (this relay speaks \(WireLimits.version))")
+    }
+    public static func unknownMessageType(_ type: UInt8) -> Self { Self(.unknownMessageType, "unknown membership message type \(type)") }
+    public static func unknownUpdateKind(_ kind: UInt8) -> Self { Self(.unknownUpdateKind, "unknown membership update kind \(kind)") }
+    public static func unknownStatus(_ status: UInt8) -> Self { Self(.unknownStatus, "unknown member status \(status)") }
+    public static func invalidFlags(_ flags: UInt8) -> Self { Self(.invalidFlags, "invalid flags 0x\(String(flags, radix: 16))") }
+    public static func lengthOutOfRange(field: String, length: Int, limit: Int) -> Self {
+        Self(.lengthOutOfRange, "field '\(field)' has length \(length), outside the limit of \(limit)")
+    }
+    public static func invalidUTF8(field: String) -> Self { Self(.invalidUTF8, "field '\(field)' is not valid UTF-8") }
+    public static func valueOutOfRange(field: String) -> Self { Self(.valueOutOfRange, "field '\(field)' holds a value out of range") }
+    public static func trailingBytes(_ count: Int) -> Self { Self(.trailingBytes, "\(count) bytes after the end of the membership packet") }
 }
 
 /// Message type bytes.

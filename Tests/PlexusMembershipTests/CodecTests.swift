@@ -1,14 +1,6 @@
+import PlexusTestSupport
 import XCTest
 @testable import PlexusMembership
-
-func hex(_ string: String) -> [UInt8] {
-    let digits = Array(string.filter { !$0.isWhitespace })
-    return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0...$0 + 1]), radix: 16)! }
-}
-
-func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { byte in let text = String(byte, radix: 16); return text.count == 1 ? "0" + text : text }.joined()
-}
 
 /// Golden packets; the same bytes are listed in Docs/membership-protocol.md.
 enum Golden {
@@ -18,20 +10,20 @@ enum Golden {
 
     static let ping = MembershipPacket(sender: sender, message: .ping(sequence: 0x0102_0304, target: target, updates: [
         .alive(subject, incarnation: 5, address: NodeAddress(host: "h", port: 7946))]))
-    static let pingBytes = hex("""
+    static let pingBytes = hexBytes("""
         01 01 0102030405060708090a0b0c0d0e0f10 01020304 11111111111111111111111111111111
         01 01 22222222222222222222222222222222 0000000000000005 01 68 1f0a
         """)
 
     static let nack = MembershipPacket(sender: sender, message: .nack(sequence: 9))
-    static let nackBytes = hex("01 04 0102030405060708090a0b0c0d0e0f10 00000009")
+    static let nackBytes = hexBytes("01 04 0102030405060708090a0b0c0d0e0f10 00000009")
 
     static let record = DirectoryRecord(node: subject, version: 2, addresses: [NodeAddress(host: "a", port: 1)], zone: "z",
                                         clusters: [ClusterCapacity(cluster: "c", capacity: 3)], topics: ["t"],
                                         load: LoadSummary(inFlightRequests: 4, utilizationPermille: 500))
     static let gossip = MembershipPacket(sender: sender, message: .gossip(updates: [
         .record(record), .suspect(target, incarnation: 1, accuser: subject), .left(target, incarnation: 2)]))
-    static let gossipBytes = hex("""
+    static let gossipBytes = hexBytes("""
         01 05 0102030405060708090a0b0c0d0e0f10 03
         05 22222222222222222222222222222222 0000000000000002 01 01 61 0001 01 7a 0001 01 63 00000003 0001 01 74 00000004 01f4
         02 11111111111111111111111111111111 0000000000000001 22222222222222222222222222222222
@@ -40,7 +32,7 @@ enum Golden {
 
     static let pushPull = MembershipPacket(sender: sender, message: .pushPull(isReply: true, members: [
         MemberState(id: target, address: NodeAddress(host: "a", port: 1), incarnation: 9, status: .dead)], records: []))
-    static let pushPullBytes = hex("""
+    static let pushPullBytes = hexBytes("""
         01 06 0102030405060708090a0b0c0d0e0f10 01 00000001
         11111111111111111111111111111111 01 61 0001 0000000000000009 02 00000000
         """)
@@ -51,7 +43,7 @@ enum Golden {
 final class CodecTests: XCTestCase {
     func testGoldenBytes() throws {
         for (packet, bytes) in Golden.all {
-            XCTAssertEqual(hexString(MembershipEncoder.encode(packet)), hexString(bytes))
+            XCTAssertEqual(hexDigits(MembershipEncoder.encode(packet)), hexDigits(bytes))
             XCTAssertEqual(MembershipEncoder.encodedSize(of: packet), bytes.count)
             XCTAssertEqual(try MembershipDecoder.decode(bytes), packet)
         }
@@ -78,9 +70,7 @@ final class CodecTests: XCTestCase {
         for (_, bytes) in Golden.all {
             for length in 0..<bytes.count {
                 XCTAssertThrowsError(try MembershipDecoder.decode(Array(bytes.prefix(length))), "length \(length)") { error in
-                    guard case .truncated = error as? MembershipDecodingError else {
-                        return XCTFail("length \(length): \(error)")
-                    }
+                    XCTAssertEqual((error as? MembershipDecodingError)?.code, .truncated, "length \(length): \(error)")
                 }
             }
         }
@@ -93,38 +83,38 @@ final class CodecTests: XCTestCase {
     }
 
     func testMalformedInputIsRejectedWithAClearError() {
-        let header = hex("01 05 0102030405060708090a0b0c0d0e0f10")
+        let header = hexBytes("01 05 0102030405060708090a0b0c0d0e0f10")
         // Unknown message type, version, update kind; trailing bytes.
-        assertRejects(hex("01 07") + Golden.sender.bytes, .unknownMessageType(7))
-        assertRejects(hex("02 01") + Golden.sender.bytes, .unsupportedVersion(2))
-        assertRejects(header + hex("01 09") + Array(repeating: 0, count: 24), .unknownUpdateKind(9))
+        assertRejects(hexBytes("01 07") + Golden.sender.bytes, .unknownMessageType(7))
+        assertRejects(hexBytes("02 01") + Golden.sender.bytes, .unsupportedVersion(2))
+        assertRejects(header + hexBytes("01 09") + Array(repeating: 0, count: 24), .unknownUpdateKind(9))
         assertRejects(Golden.nackBytes + [0], .trailingBytes(1))
         // A count far beyond the bytes present is rejected before anything is allocated.
-        assertRejects(header + hex("ff 01"), .truncated(needed: 255 * 25, available: 1))
-        let pushPullHeader = hex("01 06 0102030405060708090a0b0c0d0e0f10 00")
-        assertRejects(pushPullHeader + hex("ffffffff"), .lengthOutOfRange(field: "members", length: 0xFFFF_FFFF, limit: WireLimits.maxPushPullMembers))
-        assertRejects(pushPullHeader + hex("00000000 00010001"), .lengthOutOfRange(field: "records", length: 65_537, limit: WireLimits.maxPushPullRecords))
-        assertRejects(hex("01 06 0102030405060708090a0b0c0d0e0f10 02"), .invalidFlags(2))
+        assertRejects(header + hexBytes("ff 01"), .truncated(needed: 255 * 25, available: 1))
+        let pushPullHeader = hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 00")
+        assertRejects(pushPullHeader + hexBytes("ffffffff"), .lengthOutOfRange(field: "members", length: 0xFFFF_FFFF, limit: WireLimits.maxPushPullMembers))
+        assertRejects(pushPullHeader + hexBytes("00000000 00010001"), .lengthOutOfRange(field: "records", length: 65_537, limit: WireLimits.maxPushPullRecords))
+        assertRejects(hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 02"), .invalidFlags(2))
         // Member status byte out of range.
         var badStatus = Golden.pushPullBytes
         badStatus[badStatus.count - 5] = 4
         assertRejects(badStatus, .unknownStatus(4))
         // Host: empty, invalid UTF-8.
-        let alivePrefix = header + hex("01 01 22222222222222222222222222222222 0000000000000005")
-        assertRejects(alivePrefix + hex("00 1f0a"), .lengthOutOfRange(field: "host", length: 0, limit: WireLimits.maxHostLength))
-        assertRejects(alivePrefix + hex("01 ff 1f0a"), .invalidUTF8(field: "host"))
+        let alivePrefix = header + hexBytes("01 01 22222222222222222222222222222222 0000000000000005")
+        assertRejects(alivePrefix + hexBytes("00 1f0a"), .lengthOutOfRange(field: "host", length: 0, limit: WireLimits.maxHostLength))
+        assertRejects(alivePrefix + hexBytes("01 ff 1f0a"), .invalidUTF8(field: "host"))
         // Record fields beyond their limits.
-        let recordPrefix = header + hex("01 05 22222222222222222222222222222222 0000000000000002")
-        assertRejects(recordPrefix + hex("09") + Array(repeating: 0, count: 64), .lengthOutOfRange(field: "addresses", length: 9, limit: 8))
-        assertRejects(recordPrefix + hex("00 41") + Array(repeating: 0x7a, count: 65) + hex("0000 0000 00000000 0000"),
+        let recordPrefix = header + hexBytes("01 05 22222222222222222222222222222222 0000000000000002")
+        assertRejects(recordPrefix + hexBytes("09") + Array(repeating: 0, count: 64), .lengthOutOfRange(field: "addresses", length: 9, limit: 8))
+        assertRejects(recordPrefix + hexBytes("00 41") + Array(repeating: 0x7a, count: 65) + hexBytes("0000 0000 00000000 0000"),
                       .lengthOutOfRange(field: "zone", length: 65, limit: 64))
-        assertRejects(recordPrefix + hex("00 00 0401") + Array(repeating: 0, count: 8_000),
+        assertRejects(recordPrefix + hexBytes("00 00 0401") + Array(repeating: 0, count: 8_000),
                       .lengthOutOfRange(field: "clusters", length: 1_025, limit: 1_024))
-        assertRejects(recordPrefix + hex("00 00 0000 1001") + Array(repeating: 0, count: 9_000),
+        assertRejects(recordPrefix + hexBytes("00 00 0000 1001") + Array(repeating: 0, count: 9_000),
                       .lengthOutOfRange(field: "topics", length: 4_097, limit: 4_096))
-        assertRejects(recordPrefix + hex("00 00 0001 00 00000001 0000 00000000 0000"),
+        assertRejects(recordPrefix + hexBytes("00 00 0001 00 00000001 0000 00000000 0000"),
                       .lengthOutOfRange(field: "cluster", length: 0, limit: 255))
-        assertRejects(recordPrefix + hex("00 00 0000 0000 00000000 03e9"), .valueOutOfRange(field: "utilization"))
+        assertRejects(recordPrefix + hexBytes("00 00 0000 0000 00000000 03e9"), .valueOutOfRange(field: "utilization"))
         // Oversized input as a whole.
         assertRejects(Array(repeating: 0, count: WireLimits.maxPacketBytes + 1), .tooLarge(WireLimits.maxPacketBytes + 1))
     }

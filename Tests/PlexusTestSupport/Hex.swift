@@ -33,5 +33,13 @@ public func hexBytes(_ hex: String) -> [UInt8] {
     return bytes
 }
 
+/// Bytes as lower-case hex digits without separators.
+public func hexDigits(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { byte in
+        let text = String(byte, radix: 16)
+        return byte < 16 ? "0" + text : text
+    }.joined()
+}
+
 /// A buffer holding `string` as UTF-8.
 public func text(_ string: String) -> ByteBuffer { ByteBuffer(string: string) }
