@@ -65,6 +65,9 @@ public final class PeerLinks {
 
     private var links: [NodeID: Link] = [:]
     private var server: Channel?
+    /// Bounds the session listener's unauthenticated connections and backs off accepting at the
+    /// file-descriptor limit (issue 10, defect 3), like the membership listener.
+    private let admission: AdmissionController
     private var closed = false
     private let decoder = PeerFrameDecoder()
 
@@ -72,7 +75,13 @@ public final class PeerLinks {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.localID = configuration.identity.nodeID
+        self.admission = AdmissionController(eventLoop: eventLoop, limits: configuration.admissionLimits,
+                                             logger: configuration.logger)
     }
+
+    /// Admission counters of the session listener (refusals, handshake timeouts, accept backoffs).
+    public var admissionEvents: [AdmissionEvent: Int] { admissionCounts }
+    private var admissionCounts: [AdmissionEvent: Int] = [:]
 
     /// Binds the session listener on `loop` and returns the loop-bound links.
     public static func start(configuration: PeerLinksConfiguration, on loop: EventLoop) async throws -> NIOLoopBound<PeerLinks> {
@@ -80,13 +89,27 @@ public final class PeerLinks {
             NIOLoopBound(PeerLinks(configuration: configuration, eventLoop: loop), eventLoop: loop)
         }.get()
         let responder = configuration.sessionConfiguration(role: .responder)
+        try await loop.submit {
+            bound.value.admission.observer = { event in bound.value.admissionCounts[event, default: 0] += 1 }
+        }.get()
         let server = try await ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { server in
+                server.eventLoop.makeCompletedFuture {
+                    // Out of file descriptors: pause accepting instead of spinning.
+                    try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(backoffProvider: { error in
+                        bound.value.admission.acceptBackoff(after: error)
+                    }))
+                }
+            }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NoiseSessionHandler(configuration: responder))
+                    // Bounds unauthenticated connections (per source, total) and closes those
+                    // that do not authenticate in time.
+                    try sync.addHandler(bound.value.admission.makeHandler())
                     try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: nil))
                 }
             }

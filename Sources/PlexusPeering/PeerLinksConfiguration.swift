@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PlexusCrypto
 import PlexusMembership
+import PlexusSession
 
 /// Tunables of `PeerLinks`. `init` gives the defaults below.
 public struct PeerLinksConfiguration: Sendable {
@@ -20,6 +21,9 @@ public struct PeerLinksConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount
     /// Connect timeout of each dial. Default 3 s.
     public var connectTimeout: TimeAmount
+    /// Bounds on connections to the session listener that have not authenticated yet (per
+    /// source, in total, handshake deadline; `ConnectionAdmission`). Default: its defaults.
+    public var admissionLimits: ConnectionAdmissionLimits
     public var logger: Logger
 
     public init(identity: StaticIdentity, keyring: Keyring, host: String = "127.0.0.1", port: Int = 0,
@@ -32,6 +36,7 @@ public struct PeerLinksConfiguration: Sendable {
         self.outboundLimitBytes = outboundLimitBytes
         self.handshakeTimeout = handshakeTimeout
         self.connectTimeout = connectTimeout
+        self.admissionLimits = ConnectionAdmissionLimits()
         self.logger = logger
     }
 }

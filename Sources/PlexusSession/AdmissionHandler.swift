@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 
 /// What an `AdmissionController` did, for the owner's counters.
-public enum AdmissionEvent: Sendable, Equatable {
+public enum AdmissionEvent: Sendable, Hashable {
     case refused(ConnectionAdmission.Refusal)
     /// A connection did not complete its handshake in time and was closed.
     case handshakeTimedOut
