@@ -65,7 +65,8 @@ let package = Package(
         // The relay's decisions: registry, requests, fan-out, tunnels, limits, and the
         // OverlayRouter that routes to other relays through the directory.
         .target(name: "PlexusRelayCore", dependencies: [
-            "PlexusVocabulary", "PlexusWire", "PlexusPeerWire", "PlexusMembership", nioCore, dequeModule, heapModule,
+            "PlexusVocabulary", "PlexusWire", "PlexusPeerWire", "PlexusMembership", "PlexusTelemetry", nioCore, dequeModule,
+            heapModule,
         ]),
 
         // ── Overlay state machines (pure) ──
@@ -181,7 +182,8 @@ let package = Package(
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise", "PlexusTestSupport"],
                     resources: [.copy("Vectors")]),
         .testTarget(name: "PlexusRelayCoreTests", dependencies: [
-            "PlexusRelayCore", "PlexusPeerWire", "PlexusWire", "PlexusMembership", "PlexusTestSupport", nioCore, dequeModule,
+            "PlexusRelayCore", "PlexusPeerWire", "PlexusWire", "PlexusMembership", "PlexusTelemetry", "PlexusTestSupport", nioCore,
+            dequeModule,
         ]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator", "PlexusTestSupport"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),

@@ -91,6 +91,7 @@ extension RelayMetricsSample {
         self.init()
         clientsConnected = s.connections
         clientsHandshaking = s.handshakingConnections
+        traffic = s.traffic
         clusters = s.clusters
         topics = s.topics
         pendingRequests = s.pendingRequests

@@ -80,6 +80,8 @@ struct PeerQueue: Sendable {
 struct ClientRequest: Sendable {
     var connection: ConnectionID
     var requestID: UInt64
+    /// When the request reached this relay (for the latency of its answer).
+    var arrivedAt: NIODeadline
 }
 
 /// Cross-relay routing as a state machine of its own, owned by `RelayCore`: the directory as

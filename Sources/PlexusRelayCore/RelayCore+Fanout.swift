@@ -9,6 +9,7 @@ extension RelayCore {
     /// member whose outbound queue is full, or a relay whose queue is over twice its bound, loses
     /// this broadcast; the loss is counted per cluster.
     mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
+        counters.traffic.broadcastsIn &+= 1
         let name = WireName(cluster)
         deliverBroadcastLocally(name, message: message)
         guard let relays = router.directory.clusters[name] else { return }
@@ -38,6 +39,7 @@ extension RelayCore {
             case .local(let id):
                 if hasRoom(id, bytes: size) {
                     send(packet, to: id)
+                    counters.traffic.broadcastsOut &+= 1
                 } else {
                     RelayCounters.countDrop(&counters.droppedBroadcasts, name)
                     counters.lostBroadcasts.count(.slowConsumer)
@@ -49,6 +51,7 @@ extension RelayCore {
     /// §8: every subscriber, the publisher included, on this relay and on every other relay with
     /// subscribers (one frame per relay). Drops at a full queue are counted per topic.
     mutating func publish(topic: ByteBuffer, event: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
+        counters.traffic.eventsIn &+= 1
         let name = WireName(topic)
         deliverEventLocally(name, topic: topic, event: event)
         guard let relays = router.directory.topics[name] else { return }
@@ -76,6 +79,7 @@ extension RelayCore {
             case .local(let id):
                 if hasRoom(id, bytes: size) {
                     send(packet, to: id)
+                    counters.traffic.eventsOut &+= 1
                 } else {
                     RelayCounters.countDrop(&counters.droppedEvents, name)
                     counters.lostEvents.count(.slowConsumer)

@@ -66,13 +66,15 @@ extension RelayCore {
 
     private mutating func answerClient(_ request: ClientRequest, with result: RequestResult) {
         guard connections[request.connection]?.lifecycle.isActive == true else { return }
-        answer(.client(request.connection, requestID: request.requestID), with: result)
+        answer(.client(request.connection, requestID: request.requestID), with: result, arrivedAt: request.arrivedAt)
     }
+
 
     // MARK: Frames from other relays
 
     /// One frame from relay `node`, in the order that relay sent it.
     package mutating func receivePeer(_ frame: PeerFrame, from node: NodeID, now: NIODeadline) {
+        clock = now
         switch frame {
         case let .request(id, cluster, left, payload):
             serveRemote(id: id, cluster: cluster, millisecondsLeft: left, payload: payload, from: node, now: now)

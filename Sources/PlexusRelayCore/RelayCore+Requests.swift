@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusTelemetry
 import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
@@ -20,6 +21,8 @@ enum Requester: Sendable, Equatable {
 /// A request delivered to a service and not yet answered.
 struct DeliveredRequest: Sendable {
     var requester: Requester
+    /// When the request reached this relay (for the latency of its answer).
+    var arrivedAt: NIODeadline
 }
 
 /// Where a request or tunnel goes.
@@ -63,12 +66,12 @@ extension RelayCore {
             return
         }
         if let refusal = OverlayLimits.nameRefusal(kind: "cluster", byteCount: cluster.readableBytes) {
-            send(.reply(id: requestID, result: .fault(ByteBuffer(string: refusal))), to: requester)
+            refuseAtOnce(requester, requestID: requestID, fault: refusal)
             return
         }
         guard !router.isDraining else {
             counters.refusedWhileDraining += 1
-            send(.reply(id: requestID, result: .fault(ByteBuffer(string: Self.drainingFault))), to: requester)
+            refuseAtOnce(requester, requestID: requestID, fault: Self.drainingFault)
             return
         }
         let clamped = min(timeout, Self.maxTimeoutMilliseconds)
@@ -79,7 +82,7 @@ extension RelayCore {
             // Fail fast: nobody could answer before the deadline, so say so now.
             counters.noMembers += 1
             let fault = Self.noMembersFault(name, servedElsewhere: router.directory.clusters[name] != nil)
-            send(.reply(id: requestID, result: .fault(ByteBuffer(string: fault))), to: requester)
+            refuseAtOnce(requester, requestID: requestID, fault: fault)
         case .local:
             let who = Requester.client(requester, requestID: requestID)
             if !deliverLocally(cluster: name, payload: payload, timeout: timeout, deadline: deadline, requester: who) {
@@ -87,7 +90,7 @@ extension RelayCore {
             }
         case .remote(let node):
             forward(cluster: cluster, payload: payload, timeout: clamped, deadline: deadline, to: node,
-                    requester: ClientRequest(connection: requester, requestID: requestID))
+                    requester: ClientRequest(connection: requester, requestID: requestID, arrivedAt: now))
         }
     }
 
@@ -108,7 +111,7 @@ extension RelayCore {
                 guard hasRoom(server, bytes: packet.encodedSize),
                       (connections[server]?.delivered.count ?? 0) < configuration.maxPendingPerMember else { continue }
                 connections[server]?.nextRelayRequestID &+= 1
-                connections[server]?.delivered[relayID] = DeliveredRequest(requester: requester)
+                connections[server]?.delivered[relayID] = DeliveredRequest(requester: requester, arrivedAt: clock)
                 schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
                 send(packet, to: server)
                 return true
@@ -131,8 +134,8 @@ extension RelayCore {
     mutating func reply(from server: ConnectionID, relayID: UInt64, outcome: ReplyOutcome) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
         switch outcome {
-        case .success(let bytes): answer(entry.requester, with: .success(bytes))
-        case .fault(let text): answer(entry.requester, with: .fault(text))
+        case .success(let bytes): answer(entry.requester, with: .success(bytes), arrivedAt: entry.arrivedAt)
+        case .fault(let text): answer(entry.requester, with: .fault(text), arrivedAt: entry.arrivedAt)
         }
     }
 
@@ -141,12 +144,14 @@ extension RelayCore {
     /// Replies are never dropped. A requester whose queue already holds more than
     /// `replyHardLimitBytes` (4 × the outbound bound) is not reading its answers: it is closed with
     /// CLOSE("plexus: client not reading …") instead of growing the relay's memory further.
-    mutating func answer(_ requester: Requester, with result: RequestResult) {
+    mutating func answer(_ requester: Requester, with result: RequestResult, arrivedAt: NIODeadline? = nil) {
         switch requester {
         case .client(let connection, let requestID):
+            countClientRequest(result, arrivedAt: arrivedAt)
             let packet = RelayPacket.reply(id: requestID, result: result)
             if let queued = connections[connection]?.queuedBytes, queued > 0,
                queued + packet.encodedSize > replyHardLimitBytes {
+                counters.traffic.slowConsumersDisconnected &+= 1
                 drop(connection, reason: "plexus: client not reading: outbound queue over \(replyHardLimitBytes) bytes")
                 return
             }
@@ -167,6 +172,24 @@ extension RelayCore {
 
     mutating func expireDeliveredRequest(server: ConnectionID, relayID: UInt64) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
-        answer(entry.requester, with: .timedOut)
+        answer(entry.requester, with: .timedOut, arrivedAt: entry.arrivedAt)
+    }
+
+    /// Counts the answer a local client gets, by outcome, with its latency since arrival.
+    private mutating func countClientRequest(_ result: RequestResult, arrivedAt: NIODeadline?) {
+        let outcome: RequestOutcome
+        switch result {
+        case .success: outcome = .ok
+        case .fault(let text): outcome = text.readableBytesView.elementsEqual(Self.overloadedFault.utf8) ? .refused : .fault
+        case .timedOut: outcome = .timedOut
+        }
+        let latency = arrivedAt.map { (clock - $0).nanoseconds } ?? 0
+        counters.traffic.countRequest(outcome, latencyNanoseconds: latency)
+    }
+
+    /// A local request answered at once without delivery (no members, draining, a limit).
+    mutating func refuseAtOnce(_ requester: ConnectionID, requestID: UInt64, fault: String) {
+        counters.traffic.countRequest(.refused, latencyNanoseconds: 0)
+        send(.reply(id: requestID, result: .fault(ByteBuffer(string: fault))), to: requester)
     }
 }

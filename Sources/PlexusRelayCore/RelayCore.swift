@@ -80,6 +80,8 @@ package struct RelayCore {
     var counters = RelayCounters()
     /// The effects produced since the driver last cleared them.
     package var effects: [RelayEffect] = []
+    /// The time of the event being processed (entry points set it), for latencies.
+    var clock = NIODeadline.uptimeNanoseconds(0)
     /// Routing to other relays. A stand-alone relay has a router with no peers: its directory
     /// stays empty, so every decision falls back to local members.
     var router: OverlayRouter
@@ -94,6 +96,7 @@ package struct RelayCore {
 
     /// A socket was accepted: start its handshake deadline.
     package mutating func connectionOpened(_ id: ConnectionID, now: NIODeadline) {
+        clock = now
         let lifecycle = ConnectionLifecycle(now: now, handshakeTimeout: configuration.handshakeTimeout)
         connections[id] = ClientConnection(lifecycle: lifecycle)
         schedule(.handshake(id), at: now + configuration.handshakeTimeout)
@@ -101,6 +104,7 @@ package struct RelayCore {
 
     /// One decoded packet from connection `id`.
     package mutating func receive(_ packet: ClientPacket, from id: ConnectionID, now: NIODeadline) {
+        clock = now
         guard let action = connections[id]?.lifecycle.packetReceived(packet) else { return }
         switch action {
         case .ignore:
@@ -198,11 +202,13 @@ package struct RelayCore {
 
     /// Fires every deadline due at `now`.
     package mutating func expire(now: NIODeadline) {
+        clock = now
         expireForwarded(now: now)
         while let kind = deadlines.popDue(now: now) {
             switch kind {
             case .handshake(let id):
                 if connections[id]?.lifecycle.handshakeDeadlinePassed(now: now) == true {
+                    counters.traffic.countHandshakeFailure(.timeout)
                     drop(id, reason: nil)
                 }
             case .deliveredRequest(let server, let relayID):
@@ -327,7 +333,7 @@ package struct RelayCore {
         // Nothing more may be sent to `id` from here on.
         connections.removeValue(forKey: id)
         for (_, entry) in connection.delivered where entry.requester.connection != id {
-            answer(entry.requester, with: .timedOut)
+            answer(entry.requester, with: .timedOut, arrivedAt: entry.arrivedAt)
         }
         for (_, offer) in connection.offers {
             if let node = offer.remote {

@@ -1,3 +1,4 @@
+import PlexusTelemetry
 /// A snapshot of what the relay is doing, from `RelayServer.statistics()`.
 public struct RelayStatistics: Sendable, Hashable {
     /// Client connections, including those still in their handshake.
@@ -45,6 +46,9 @@ public struct RelayStatistics: Sendable, Hashable {
     /// same losses by name.
     public var lostBroadcasts: [String: Int] = [:]
     public var lostEvents: [String: Int] = [:]
+    /// Requests by outcome with their latency histogram, events and broadcasts in and out, slow
+    /// consumers closed, handshake failures by reason.
+    public var traffic = RelayTrafficCounters()
     /// Bytes of unfinished packets the relay holds for all its clients now, and at most so far.
     public var bufferedInputBytes: Int = 0
     public var peakBufferedInputBytes: Int = 0
@@ -100,6 +104,9 @@ struct RelayCounters {
     /// Broadcast and event copies that did not reach a receiver, by reason.
     var lostBroadcasts = LossCounts()
     var lostEvents = LossCounts()
+    /// Requests by outcome and latency, events and broadcasts in and out, slow consumers closed,
+    /// handshake failures (the metrics of Docs/operations.md).
+    var traffic = RelayTrafficCounters()
     /// Bytes of unfinished packets held by all connections' decoders, and the most ever held.
     var bufferedInputBytes = 0
     var peakBufferedInputBytes = 0
@@ -145,6 +152,7 @@ extension RelayCore {
             refusedWhileDraining: counters.refusedWhileDraining,
             lostBroadcasts: counters.lostBroadcasts.byReason,
             lostEvents: counters.lostEvents.byReason,
+            traffic: counters.traffic,
             bufferedInputBytes: counters.bufferedInputBytes,
             peakBufferedInputBytes: counters.peakBufferedInputBytes,
             inputBudgetRefusals: counters.inputBudgetRefusals)
