@@ -365,7 +365,8 @@ final class EndToEndTests: XCTestCase {
     }
 
     /// 1 thread, 25 ms handler, 4 concurrent requests with a 1 ms timeout: all time out and the
-    /// handler runs exactly once (the others expire in the binding's queue).
+    /// handler runs at most once (the others expire in the binding's queue; on a loaded machine
+    /// even the first may expire before it starts, so 0 is correct too).
     func testRequestExpiration() async throws {
         let handler = Recorder(delay: .milliseconds(25))
         let service = try await Connection.register(
@@ -376,8 +377,8 @@ final class EndToEndTests: XCTestCase {
                 group.addTask { _ = try? await service.request([UInt8(i)], to: cluster, timeout: .milliseconds(1)) }
             }
         }
-        try await Task.sleep(for: .milliseconds(125))
-        XCTAssertEqual(handler.calls, 1)
+        try await Task.sleep(for: .milliseconds(125)) // what must NOT happen: more handler calls
+        XCTAssertLessThanOrEqual(handler.calls, 1)
         try await service.close()
     }
 
