@@ -73,12 +73,23 @@ struct RelayCommand: AsyncParsableCommand {
                 logger.warning("cannot resolve join target", metadata: ["join": "\(join)", "error": "\(error)"])
             }
         }
+        guard let chosen = AdvertiseChoice.choose(
+            explicit: advertise, dev: dev, peerHost: peerHost, seeds: seeds,
+            routeSource: AdvertiseLookup.routeSource(to:), interfaceAddresses: AdvertiseLookup.interfaceAddresses)
+        else {
+            throw ValidationError("cannot choose an address to advertise to other relays (no route to the seeds from a "
+                                  + "non-loopback address, or no non-loopback interface); pass --advertise ADDRESS")
+        }
+        if advertise == nil {
+            logger.info("advertising an address chosen by default", metadata: ["address": "\(chosen.address)", "why": "\(chosen.reason)"])
+        }
+        let advertiseHost = chosen.address
         var overlayConfiguration = OverlayConfiguration(
             identity: identity, keyring: keyring, bindHost: peerHost ?? (dev ? "127.0.0.1" : "0.0.0.0"),
-            peerPort: peerPort ?? (dev ? 0 : RelayCommand.defaultPeerPort), advertiseHost: advertise,
+            peerPort: peerPort ?? (dev ? 0 : RelayCommand.defaultPeerPort), advertiseHost: advertiseHost,
             zone: zone, settings: profile == .lan ? .lan : .wan, seeds: seeds, logger: logger)
         overlayConfiguration.joinNames = joins
-        let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertise)
+        let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertiseHost)
         let lifecycle = RelayLifecycleState(development: dev, expectsPeers: !joins.isEmpty || discovery != nil)
         let bindings = RelayBindings(port: port, peerHost: overlayConfiguration.bindHost, peerPort: overlayConfiguration.peerPort,
                                      http: options.http)

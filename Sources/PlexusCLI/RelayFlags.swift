@@ -22,7 +22,7 @@ struct RelayFlags: ParsableArguments {
     @Option(help: "Address the peer listeners bind. Default 0.0.0.0 (127.0.0.1 with --dev).")
     var peerHost: String?
 
-    @Option(help: "Host other relays use to reach this one. Default 127.0.0.1.")
+    @Option(help: "Host other relays use to reach this one. Default: --peer-host if it is one address; 127.0.0.1 if every seed is on this host; else the local address of the route to the first seed, or the first non-loopback interface address (logged). Never loopback toward another host.")
     var advertise: String?
 
     @Option(help: "Zone of this relay (e.g. a data-centre or rack name).")

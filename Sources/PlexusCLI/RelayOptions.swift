@@ -16,7 +16,8 @@ struct RelayOptions: Sendable {
     var joins: [String] = []
     var peerPort: Int?
     var peerHost: String?
-    var advertise = "127.0.0.1"
+    /// nil: chosen at start (`AdvertiseChoice`).
+    var advertise: String?
     var zone = ""
     var profile = Profile.lan
     var key: String?
@@ -83,7 +84,7 @@ struct RelayOptions: Sendable {
         options.joins = settings.list("join", flag: flags.joins)
         options.peerPort = settings.integer("peer-port", flag: flags.peerPort)
         options.peerHost = settings.string("peer-host", flag: flags.peerHost)
-        options.advertise = settings.string("advertise", flag: flags.advertise) ?? options.advertise
+        options.advertise = settings.string("advertise", flag: flags.advertise)
         options.zone = settings.string("zone", flag: flags.zone) ?? options.zone
         if let profile = settings.string("profile", flag: flags.profile) {
             guard let parsed = Profile(rawValue: profile) else {
@@ -143,7 +144,7 @@ struct RelayOptions: Sendable {
         if let discover {
             guard discover == "lan" else { throw ValidationError("--discover supports only 'lan'") }
             guard !dev else { throw ValidationError("--dev joins nothing; drop --discover or --dev") }
-            guard advertise.split(separator: ".").count == 4, advertise.allSatisfy({ $0.isNumber || $0 == "." }) else {
+            guard let advertise, advertise.split(separator: ".").count == 4, advertise.allSatisfy({ $0.isNumber || $0 == "." }) else {
                 throw ValidationError("--discover lan needs --advertise set to this host's IPv4 address on the LAN interface")
             }
             guard (1...65535).contains(discoverPort) else {
