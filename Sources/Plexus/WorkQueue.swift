@@ -156,6 +156,9 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
 
     var queuedBytes: Int { state.withLockedValue { $0.queuedBytes } }
 
+    /// Consumers suspended in `take()` right now.
+    var waitingConsumers: Int { state.withLockedValue { $0.waiters.count } }
+
     /// The error the queue was finished with, nil while open or after a normal finish.
     var failure: PlexusError? { state.withLockedValue { $0.failure } }
 

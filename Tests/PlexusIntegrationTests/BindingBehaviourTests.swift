@@ -177,10 +177,19 @@ final class BindingBehaviourTests: XCTestCase {
         await second.waitUntil { $0.contains(.subscribe(topic: ByteBuffer("later"))) }
         let back = await poll(within: .seconds(5)) { client.state == .connected }
         XCTAssertTrue(back)
-        second.lastPeer?.send(.publish(topic: ByteBuffer("later"), event: ByteBuffer("hello again")))
-        var iterator = later.makeAsyncIterator()
-        let event = try await iterator.next()
-        XCTAssertEqual(event.map { String(buffer: $0) }, "hello again")
+        let peer = try XCTUnwrap(second.lastPeer)
+        peer.send(.publish(topic: ByteBuffer("later"), event: ByteBuffer("hello again")))
+        // Bounded: the event must arrive within 10 s, never hang the suite.
+        let received = NIOLockedValueBox<String?>(nil)
+        let reader = Task {
+            var iterator = later.makeAsyncIterator()
+            let event = try? await iterator.next()
+            received.withLockedValue { $0 = (event ?? nil).map { String(buffer: $0) } ?? "(ended)" }
+        }
+        let arrived = await poll(within: .seconds(10)) { received.withLockedValue { $0 } != nil }
+        reader.cancel()
+        XCTAssertTrue(arrived, "the restored subscription got nothing within 10 s; state \(client.state)")
+        XCTAssertEqual(received.withLockedValue { $0 }, "hello again")
         try await client.close()
         try await second.shutdown()
     }

@@ -37,15 +37,13 @@ final class BindingUnitTests: XCTestCase {
             while let item = await queue.take() { got.append(item) }
             return got
         }
-        // Wait (bounded) until the consumer waits, then enqueue a burst and wake once.
-        var result = WorkQueue<Int>.EnqueueResult.queued
-        for _ in 0..<500 {
-            result = queue.enqueue(1, bytes: 1)
-            if case .wakeDue = result { break }
-            _ = await queue.take()  // not waiting yet: undo and retry
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        guard case .wakeDue = result else { return XCTFail("consumer never waited") }
+        // Wait (bounded) until the consumer waits, then enqueue a burst and wake once. (The test
+        // used to enqueue and take back its own item until the consumer waited; when the consumer
+        // took that item first, the test's own take waited forever.)
+        let waiting = await poll(within: .seconds(5)) { queue.waitingConsumers == 1 }
+        guard waiting else { return XCTFail("consumer never waited") }
+        let result = queue.enqueue(1, bytes: 1)
+        guard case .wakeDue = result else { return XCTFail("first item did not ask for a wake: \(result)") }
         guard case .queued = queue.enqueue(2, bytes: 1) else { return XCTFail("second wake requested") }
         queue.wake()
         let done = await poll(within: .seconds(5)) { queue.queuedBytes == 0 }
