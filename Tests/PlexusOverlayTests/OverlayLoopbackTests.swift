@@ -103,7 +103,7 @@ final class OverlayLoopbackTests: XCTestCase {
         print("in-process: stop → dead on both survivors after \(Date().timeIntervalSince(started)) s")
 
         // Graceful leave of b is seen as left by a.
-        await b.leave(grace: .milliseconds(600))
+        await b.leave(grace: .milliseconds(1_500)) // long enough for several gossip rounds to reach a
         let left = try await eventually(5) {
             try await a.status().members.first { $0.node == hexString(b.localID.bytes) }?.state == "left"
         }
