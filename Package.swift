@@ -208,7 +208,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // Drives the built `plexus` binary as child processes.
-        .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
+        .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses", "PlexusHTTP"]),
         .testTarget(name: "PlexusSettingsTests", dependencies: ["PlexusSettings"]),
         .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
         // Fault scenarios on the namespace harness (root; skipped with a message otherwise).

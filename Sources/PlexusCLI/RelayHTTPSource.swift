@@ -70,9 +70,8 @@ extension StatusSource {
                     connections: s.connections, handshaking: s.handshakingConnections, clusters: s.clusters, topics: s.topics,
                     pendingRequests: s.pendingRequests, tunnels: s.tunnels, queuedBytes: s.queuedBytes,
                     peakConnectionQueuedBytes: s.peakConnectionQueuedBytes)
-                let document = ConnectionsDocument(
-                    summary: summary, connections: nil,
-                    perConnection: "unavailable: the relay core does not expose per-connection details yet")
+                let list = try await node.relay.connections()
+                let document = ConnectionsDocument(summary: summary, connections: list.connections, truncated: list.truncated)
                 return JSONDocument(bytes: try JSON.encode(document))
             },
             metrics: {

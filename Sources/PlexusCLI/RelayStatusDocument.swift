@@ -1,5 +1,6 @@
 import Foundation
 import PlexusOverlay
+import PlexusRelay
 
 /// What `GET /v1/status` serves and `plexus status --json` prints: the overlay status
 /// (`OverlayStatus`'s keys, so older readers still decode it) plus the relay's version,
@@ -51,8 +52,10 @@ struct ConnectionsDocument: Codable, Sendable {
         var peakConnectionQueuedBytes: Int
     }
     var summary: Summary
-    var connections: [String]?
-    var perConnection: String
+    /// Every open client connection, oldest first, at most `ClientConnectionReport.listedConnections`.
+    var connections: [ClientConnectionReport]
+    /// True when there are more connections than listed (`summary.connections` counts them all).
+    var truncated: Bool
 }
 
 enum JSON {

@@ -153,6 +153,9 @@ final class CoreDriver {
 
     var pendingWork: Int { core.pendingWork }
 
+    /// The handler of a client connection that is still open.
+    func handler(for id: ConnectionID) -> RelayConnectionHandler? { handlers[id] }
+
     // MARK: Events from handlers
 
     func opened(_ handler: RelayConnectionHandler) -> ConnectionID {

@@ -30,6 +30,12 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
         self.driver = driver
     }
 
+    /// The client's address as "host:port" (for `/v1/connections`); read on the loop.
+    var remoteAddressText: String? {
+        guard let address = context?.channel.remoteAddress else { return nil }
+        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }

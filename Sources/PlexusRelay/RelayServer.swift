@@ -22,7 +22,7 @@ public final class RelayServer: Sendable {
     public let peerLinksPort: Int?
 
     private let group: MultiThreadedEventLoopGroup
-    private let driver: NIOLoopBound<CoreDriver>
+    let driver: NIOLoopBound<CoreDriver>
     private let listeners: [Channel]
     private let logger: Logger
     private let stopped = ManagedAtomic(false)

@@ -37,6 +37,7 @@ struct ConnectionLifecycle: Sendable {
     }
 
     var isActive: Bool { if case .active = state { return true } else { return false } }
+    var isClosed: Bool { state == .closed }
     var isAwaitingHandshake: Bool { if case .awaitingHandshake = state { return true } else { return false } }
     var cluster: WireName? { if case .active(let cluster) = state { return cluster } else { return nil } }
 

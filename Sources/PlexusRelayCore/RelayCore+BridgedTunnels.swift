@@ -152,8 +152,7 @@ extension RelayCore {
             return true
         }) else { return }
         for chunk in release.toClient {
-            send(.tunnelTransfer(id: tunnel.local.tunnelID, sizeOrContinuation: chunk.sizeOrContinuation, chunk: chunk.data),
-                 to: client)
+            sendTunnelChunk(chunk.data, sizeOrContinuation: chunk.sizeOrContinuation, tunnelID: tunnel.local.tunnelID, to: client)
         }
         if release.peerGrant > 0 {
             sendPeer(.tunnelAllow(tunnelID: tunnel.peerTunnelID, bytes: UInt64(release.peerGrant)), to: tunnel.node,
@@ -197,8 +196,7 @@ extension RelayCore {
         connections[end.connection]?.bridgedTunnels[end.tunnelID] = nil
         var inbound = tunnel.inbound
         for chunk in inbound.drainForClose() {
-            send(.tunnelTransfer(id: end.tunnelID, sizeOrContinuation: chunk.sizeOrContinuation, chunk: chunk.data),
-                 to: end.connection)
+            sendTunnelChunk(chunk.data, sizeOrContinuation: chunk.sizeOrContinuation, tunnelID: end.tunnelID, to: end.connection)
         }
         send(.tunnelClose(id: end.tunnelID, reason: reason), to: end.connection)
     }

@@ -1,6 +1,7 @@
 import NIOCore
 import PlexusMembership
 import PlexusPeerWire
+import PlexusTelemetry
 import PlexusWire
 
 /// The relay core's side of the overlay: routing decisions through the directory, frames to and
@@ -64,9 +65,12 @@ extension RelayCore {
         }
     }
 
-    private mutating func answerClient(_ request: ClientRequest, with result: RequestResult) {
+    /// `countedAs` overrides the outcome the metrics count (a failure the wire reports as a timeout).
+    private mutating func answerClient(_ request: ClientRequest, with result: RequestResult,
+                                       countedAs outcome: RequestOutcome? = nil) {
         guard connections[request.connection]?.lifecycle.isActive == true else { return }
-        answer(.client(request.connection, requestID: request.requestID), with: result, arrivedAt: request.arrivedAt)
+        answer(.client(request.connection, requestID: request.requestID), with: result, arrivedAt: request.arrivedAt,
+               countedAs: outcome)
     }
 
 
@@ -83,7 +87,9 @@ extension RelayCore {
             switch outcome {
             case .success(let reply): answerClient(entry.context, with: .success(reply))
             case .fault(let text): answerClient(entry.context, with: .fault(text))
-            case .timedOut, .failed: answerClient(entry.context, with: .timedOut)
+            case .timedOut: answerClient(entry.context, with: .timedOut)
+            // The protocol's REPLY has no "failed": the client sees a timeout, the metrics a failure.
+            case .failed: answerClient(entry.context, with: .timedOut, countedAs: .failed)
             }
         case let .broadcast(cluster, message):
             deliverBroadcastLocally(WireName(cluster), message: message)
@@ -178,7 +184,7 @@ extension RelayCore {
     /// skips it for the quarantine period.
     package mutating func peerFailed(_ node: NodeID, now: NIODeadline) {
         let (requests, resumed) = router.peerFailed(node, now: now)
-        for request in requests { answerClient(request, with: .timedOut) }
+        for request in requests { answerClient(request, with: .timedOut, countedAs: .failed) }
         for client in resumed { effects.append(.resumeReading(client)) }
         remoteTunnelsPeerFailed(node)
     }

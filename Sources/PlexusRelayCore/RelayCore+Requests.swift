@@ -144,10 +144,11 @@ extension RelayCore {
     /// Replies are never dropped. A requester whose queue already holds more than
     /// `replyHardLimitBytes` (4 × the outbound bound) is not reading its answers: it is closed with
     /// CLOSE("plexus: client not reading …") instead of growing the relay's memory further.
-    mutating func answer(_ requester: Requester, with result: RequestResult, arrivedAt: NIODeadline? = nil) {
+    mutating func answer(_ requester: Requester, with result: RequestResult, arrivedAt: NIODeadline? = nil,
+                         countedAs outcome: RequestOutcome? = nil) {
         switch requester {
         case .client(let connection, let requestID):
-            countClientRequest(result, arrivedAt: arrivedAt)
+            countClientRequest(result, arrivedAt: arrivedAt, countedAs: outcome)
             let packet = RelayPacket.reply(id: requestID, result: result)
             if let queued = connections[connection]?.queuedBytes, queued > 0,
                queued + packet.encodedSize > replyHardLimitBytes {
@@ -175,13 +176,19 @@ extension RelayCore {
         answer(entry.requester, with: .timedOut, arrivedAt: entry.arrivedAt)
     }
 
-    /// Counts the answer a local client gets, by outcome, with its latency since arrival.
-    private mutating func countClientRequest(_ result: RequestResult, arrivedAt: NIODeadline?) {
+    /// Counts the answer a local client gets, by outcome (`override` when the wire result does not
+    /// say it: a failure reported as a timeout), with its latency since arrival.
+    private mutating func countClientRequest(_ result: RequestResult, arrivedAt: NIODeadline?,
+                                             countedAs override: RequestOutcome?) {
         let outcome: RequestOutcome
-        switch result {
-        case .success: outcome = .ok
-        case .fault(let text): outcome = text.readableBytesView.elementsEqual(Self.overloadedFault.utf8) ? .refused : .fault
-        case .timedOut: outcome = .timedOut
+        if let override {
+            outcome = override
+        } else {
+            switch result {
+            case .success: outcome = .ok
+            case .fault(let text): outcome = text.readableBytesView.elementsEqual(Self.overloadedFault.utf8) ? .refused : .fault
+            case .timedOut: outcome = .timedOut
+            }
         }
         let latency = arrivedAt.map { (clock - $0).nanoseconds } ?? 0
         counters.traffic.countRequest(outcome, latencyNanoseconds: latency)

@@ -195,8 +195,7 @@ extension RelayCore {
             send(.tunnelClose(id: closer.tunnelID, reason: ByteBuffer()), to: closer.connection)
         }
         while let chunk = closerIsInitiator ? tunnel.toAcceptor.popAny() : tunnel.toInitiator.popAny() {
-            send(.tunnelTransfer(id: peer.tunnelID, sizeOrContinuation: chunk.sizeOrContinuation, chunk: chunk.data),
-                 to: peer.connection)
+            sendTunnelChunk(chunk.data, sizeOrContinuation: chunk.sizeOrContinuation, tunnelID: peer.tunnelID, to: peer.connection)
         }
         send(.tunnelClose(id: peer.tunnelID, reason: ByteBuffer()), to: peer.connection)
     }
@@ -217,8 +216,7 @@ extension RelayCore {
                 : tunnels[key]?.toAcceptor.popReleasable(hasRoom: hasRoom)
             guard let chunk = next else { break }
             returned += chunk.data.readableBytes
-            send(.tunnelTransfer(id: receiver.tunnelID, sizeOrContinuation: chunk.sizeOrContinuation, chunk: chunk.data),
-                 to: receiver.connection)
+            sendTunnelChunk(chunk.data, sizeOrContinuation: chunk.sizeOrContinuation, tunnelID: receiver.tunnelID, to: receiver.connection)
         }
         if returned > 0 {
             send(.tunnelAllow(id: sender.tunnelID, allowance: UInt64(returned)), to: sender.connection)
@@ -234,5 +232,15 @@ extension RelayCore {
                 : !(tunnels[side.key]?.toAcceptor.buffer.isEmpty ?? true)
             if waiting { pump(side.key, towardInitiator: side.isInitiator) }
         }
+    }
+}
+
+extension RelayCore {
+    /// Queues one chunk of tunnel data for a local client and counts its payload bytes
+    /// (`plexus_tunnel_sent_bytes_total`).
+    mutating func sendTunnelChunk(_ data: ByteBuffer, sizeOrContinuation: UInt64, tunnelID: UInt64,
+                                  to connection: ConnectionID) {
+        counters.traffic.tunnelBytesOut &+= UInt64(data.readableBytes)
+        send(.tunnelTransfer(id: tunnelID, sizeOrContinuation: sizeOrContinuation, chunk: data), to: connection)
     }
 }

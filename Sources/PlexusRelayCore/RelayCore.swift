@@ -44,6 +44,11 @@ package struct CoreConfiguration: Sendable {
 /// Everything the relay knows about one client connection.
 struct ClientConnection {
     var lifecycle: ConnectionLifecycle
+    /// When the socket was accepted (for `/v1/connections`).
+    var openedAt: NIODeadline
+    /// Packets decoded from / queued to this connection (plain counters, read at scrape time).
+    var packetsIn: UInt64 = 0
+    var packetsOut: UInt64 = 0
     /// The cluster this connection is a member of (kept after the lifecycle closes, for clean-up).
     var cluster: WireName?
     var subscriptions: Set<WireName> = []
@@ -98,20 +103,24 @@ package struct RelayCore {
     package mutating func connectionOpened(_ id: ConnectionID, now: NIODeadline) {
         clock = now
         let lifecycle = ConnectionLifecycle(now: now, handshakeTimeout: configuration.handshakeTimeout)
-        connections[id] = ClientConnection(lifecycle: lifecycle)
+        connections[id] = ClientConnection(lifecycle: lifecycle, openedAt: now)
         schedule(.handshake(id), at: now + configuration.handshakeTimeout)
     }
 
     /// One decoded packet from connection `id`.
     package mutating func receive(_ packet: ClientPacket, from id: ConnectionID, now: NIODeadline) {
         clock = now
-        guard let action = connections[id]?.lifecycle.packetReceived(packet) else { return }
+        guard let index = connections.index(forKey: id) else { return }
+        connections.values[index].packetsIn &+= 1
+        let action = connections.values[index].lifecycle.packetReceived(packet)
         switch action {
         case .ignore:
             return
         case .dropSilently:
+            counters.traffic.countHandshakeFailure(.malformed)
             drop(id, reason: nil)
         case .deny(let reason):
+            counters.traffic.countHandshakeFailure(.malformed)
             send(.deny(reason: ByteBuffer(string: reason)), to: id)
             drop(id, reason: nil)
         case .violation(let reason):
@@ -138,7 +147,9 @@ package struct RelayCore {
         switch action {
         case .violation(let reason): drop(id, reason: reason)
         case .ignore: return
-        default: drop(id, reason: nil)
+        default:
+            counters.traffic.countHandshakeFailure(.malformed)
+            drop(id, reason: nil)
         }
     }
 
@@ -264,6 +275,7 @@ package struct RelayCore {
         case .tunnelAllow(let tunnelID, let allowance):
             tunnelAllow(from: id, tunnelID: tunnelID, allowance: allowance)
         case .tunnelTransfer(let tunnelID, let size, let chunk):
+            counters.traffic.tunnelBytesIn &+= UInt64(chunk.readableBytes)
             tunnelTransfer(from: id, tunnelID: tunnelID, size: size, chunk: chunk)
         case .tunnelClose(let tunnelID):
             tunnelClose(from: id, tunnelID: tunnelID)
@@ -278,6 +290,7 @@ package struct RelayCore {
         guard let index = connections.index(forKey: id) else { return }
         let size = packet.encodedSize
         connections.values[index].queuedBytes += size
+        connections.values[index].packetsOut &+= 1
         counters.queuedBytes += size
         counters.notePeak(connections.values[index].queuedBytes)
         effects.append(.send(id, packet))

@@ -3,6 +3,7 @@ import PlexusVocabulary
 @testable import PlexusRelayCore
 import PlexusPeerWire
 import PlexusWire
+import PlexusTelemetry
 import XCTest
 
 /// Cross-relay routing in the pure core: several cores joined by `VirtualOverlay`, virtual time.
@@ -86,6 +87,9 @@ final class CoreOverlayRoutingTests: XCTestCase {
         let out = overlay.peerFailed(overlay.ids[1], seenBy: 0)
         XCTAssertEqual(replies(in: out[0], for: client), Array(repeating: .timedOut, count: onB),
                        "every request pending on the failed relay is answered now, not at its deadline")
+        let traffic = overlay.relays[0].core.statistics.traffic
+        XCTAssertEqual(traffic.requests(.failed), UInt64(onB), "the metrics count them as failed, not timed out")
+        XCTAssertEqual(traffic.requests(.timedOut), 0)
         overlay.down.insert(overlay.ids[1])
         for id in 100..<120 {
             let out = overlay.receive(.request(id: UInt64(id), cluster: s("svc"), payload: s("y"), timeoutMilliseconds: 30_000),

@@ -40,4 +40,16 @@ final class CoreTrafficTests: XCTestCase {
         XCTAssertEqual(traffic.broadcastsOut, 2)
         XCTAssertEqual(traffic.handshakeFailures[HandshakeFailure.allCases.firstIndex(of: .timeout) ?? 0], 1)
     }
+
+    func testMalformedClientHandshakesAreCounted() {
+        var h = CoreHarness()
+        let notIris = h.open()
+        h.receive(.subscribe(topic: s("t")), from: notIris)                       // not INIT first
+        let oldClient = h.open()
+        h.receive(.initiate(version: s("v0.9"), cluster: s("")), from: oldClient) // unsupported version
+        let garbage = h.open()
+        h.core.decodeFailed(garbage, error: "bad magic")                           // undecodable
+        XCTAssertEqual(h.core.statistics.traffic.handshakeFailures(.malformed), 3)
+        XCTAssertEqual(h.core.statistics.traffic.handshakeFailures(.timeout), 0)
+    }
 }

@@ -28,6 +28,8 @@ final class CoreTunnelTests: XCTestCase {
         h.receive(.tunnelAllow(id: 0, allowance: 64 << 20), from: c)
         XCTAssertEqual(h.receive(.tunnelTransfer(id: 1, sizeOrContinuation: 3, chunk: s("yes")), from: a),
                        [p(c, .tunnelTransfer(id: 0, sizeOrContinuation: 3, chunk: s("yes"))), p(a, .tunnelAllow(id: 1, allowance: 3))])
+        XCTAssertEqual(h.core.statistics.traffic.tunnelBytesIn, 5, "2 + 3 payload bytes from clients")
+        XCTAssertEqual(h.core.statistics.traffic.tunnelBytesOut, 5, "the same bytes delivered to clients")
     }
 
     func testZeroTimeoutAndNoMember() {
