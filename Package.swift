@@ -71,7 +71,7 @@ let package = Package(
 
         // ── Overlay state machines (pure) ──
         // SWIM + Lifeguard membership and the service directory.
-        .target(name: "PlexusMembership", dependencies: ["PlexusVocabulary"],
+        .target(name: "PlexusMembership", dependencies: ["PlexusVocabulary", "PlexusTelemetry"],
                 linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b (and NN, NNpsk0, NNpsk2, XX) as a pure state machine.
         .target(name: "PlexusNoise", dependencies: ["PlexusCrypto"]),

@@ -118,5 +118,17 @@ extension RelayMetricsSample {
         ]
         membershipStreamFailures = c.streamFailures + c.streamSendFailures
         joinFailures = c.joinFailures
+        if let f = overlay.failureDetector {
+            var m = MembershipMetricsSample()
+            m.probesSent = f.probesSent
+            m.probesAcknowledged = f.probesAcknowledged
+            m.probesFailed = f.probesFailed
+            m.probeRoundTrip = f.probeRoundTrip
+            m.suspicionsRaised = f.suspicionsRaised
+            m.suspicionsRefuted = f.suspicionsRefuted
+            m.membersDeclaredDead = f.membersDeclaredDead
+            m.selfRefutations = f.selfRefutations
+            membership = m
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PlexusMembership
 import PlexusOverlay
 import PlexusRelay
 
@@ -10,6 +11,7 @@ struct RelayStatusDocument: Codable, Sendable {
     var address: String
     var members: [MemberInfo]
     var counters: OverlayCounters
+    var failureDetector: MembershipStatistics?
     var relay: RelayReport?
     var version: String
     var ready: Bool
@@ -22,6 +24,7 @@ struct RelayStatusDocument: Codable, Sendable {
         address = status.address
         members = status.members
         counters = status.counters
+        failureDetector = status.failureDetector
         relay = status.relay
         self.version = version
         self.ready = ready
@@ -37,9 +40,7 @@ struct MembersDocument: Codable, Sendable {
     var members: [MemberInfo]
 }
 
-/// What `GET /v1/connections` serves. The relay core does not expose per-connection details yet
-/// (kind, cluster, subscriptions, queued bytes, messages in/out), so this is the summary the core
-/// has, with `perConnection` saying so.
+/// What `GET /v1/connections` serves: the relay core's summary and one entry per client connection.
 struct ConnectionsDocument: Codable, Sendable {
     struct Summary: Codable, Sendable {
         var connections: Int

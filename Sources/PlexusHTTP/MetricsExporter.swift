@@ -37,6 +37,9 @@ public final class MetricsExporter: Sendable {
                                                   help: "Time from a request's arrival at this relay to its reply leaving it.",
                                                   traffic.requestLatency).utf8)
             }
+            if let membership = sample.membership {
+                bytes += Array(Self.membershipHistogramText(membership).utf8)
+            }
             return bytes
         }
     }
@@ -128,6 +131,19 @@ public final class MetricsExporter: Sendable {
             }
             counter("plexus_membership_stream_failures_total", "Membership streams (push-pull, joins) that failed.", s.membershipStreamFailures)
             counter("plexus_membership_join_failures_total", "Join attempts that failed.", s.joinFailures)
+            if let m = s.membership {
+                counter("plexus_membership_probes_total", "Failure-detector probes sent.", m.probesSent)
+                counter("plexus_membership_probes_acknowledged_total", "Probes answered in time, directly or through a helper.",
+                        m.probesAcknowledged)
+                counter("plexus_membership_probes_failed_total", "Probes without an answer within the probe interval.", m.probesFailed)
+                counter("plexus_membership_suspicions_total", "Members that became suspect here.", m.suspicionsRaised)
+                counter("plexus_membership_suspicions_refuted_total",
+                        "Suspected members that proved alive with a higher incarnation (false suspicions).", m.suspicionsRefuted)
+                counter("plexus_membership_members_declared_dead_total", "Members declared dead here when their suspicion ran out.",
+                        m.membersDeclaredDead)
+                counter("plexus_membership_self_refutations_total", "Accusations against this relay that it refuted.",
+                        m.selfRefutations)
+            }
             if let t = s.traffic { write(t) }
             if let p = s.process {
                 secondsCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", p.cpuSeconds)

@@ -40,6 +40,8 @@ public struct RelayMetricsSample: Sendable, Equatable {
     public var gossipDatagramsDropped: [String: Int] = [:]
     public var membershipStreamFailures = 0
     public var joinFailures = 0
+    /// Probes, suspicions and refutations (nil where the relay runs without an overlay).
+    public var membership: MembershipMetricsSample?
     /// Counters the relay core keeps for traffic (nil until the core keeps them).
     public var traffic: RelayTrafficCounters?
     /// This process's CPU and memory (nil where `/proc/self` is unavailable).

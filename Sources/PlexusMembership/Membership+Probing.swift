@@ -26,8 +26,10 @@ extension Membership {
             ? [.suspect(target, incarnation: member.incarnation, accuser: localID)] : []
         let updates = piggyback(fixedBodySize: 4 + 16, reserved: reserved)
         send(.ping(sequence: sequence, target: target, updates: updates), to: member.address)
+        stats.probesSent &+= 1
         currentProbe = ProbeState(sequence: sequence, target: target, targetAddress: member.address,
-                                  timeoutAt: now + health.scale(settings.probeTimeout), endAt: now + interval)
+                                  timeoutAt: now + health.scale(settings.probeTimeout), endAt: now + interval,
+                                  sentAt: now)
     }
 
     /// Next member in randomized round-robin order, reshuffling after each full pass.
@@ -74,6 +76,7 @@ extension Membership {
 
     mutating func finishFailedProbe(_ probe: ProbeState, now: Milliseconds) {
         // Lifeguard: missing nacks mean our own network (or we) are the problem.
+        stats.probesFailed &+= 1
         let missedNacks = probe.expectedNacks - probe.nacks
         health.apply(probe.expectedNacks > 0 ? max(missedNacks, 0) : 1)
         guard let member = members[probe.target], member.status.isReachable else { return }
@@ -86,9 +89,11 @@ extension Membership {
         send(.ack(sequence: sequence, updates: updates), to: address)
     }
 
-    mutating func handleAck(sequence: UInt32) {
+    mutating func handleAck(sequence: UInt32, now: Milliseconds) {
         if let probe = currentProbe, probe.sequence == sequence {
             currentProbe = nil
+            stats.probesAcknowledged &+= 1
+            stats.probeRoundTrip.record(nanoseconds: (now - probe.sentAt) * 1_000_000)
             health.apply(-1)
             return
         }

@@ -10,7 +10,7 @@ extension Membership {
             handlePing(sequence: sequence, target: target, replyTo: members[sender]?.address ?? source)
         case .ack(let sequence, let updates):
             apply(updates, now: now)
-            handleAck(sequence: sequence)
+            handleAck(sequence: sequence, now: now)
         case .pingRequest(let sequence, let target, let targetAddress, let updates):
             apply(updates, now: now)
             handlePingRequest(sequence: sequence, target: target, targetAddress: targetAddress,
@@ -52,6 +52,7 @@ extension Membership {
     /// Answers an accusation (or a stale claim) about ourselves with a higher incarnation.
     mutating func refute(accusedIncarnation: UInt64, wasDeclaredDead: Bool) {
         guard !hasLeft else { return }
+        stats.selfRefutations &+= 1
         localIncarnation = max(localIncarnation, accusedIncarnation) + 1
         health.apply(1)
         broadcasts.enqueue(.alive(localID, incarnation: localIncarnation, address: localAddress))
@@ -82,6 +83,7 @@ extension Membership {
         member.incarnation = incarnation
         member.status = .alive
         if existing.status != .alive { member.statusSince = now }
+        if existing.status == .suspect { stats.suspicionsRefuted &+= 1 }
         members[id] = member
         suspicions[id] = nil
         if !existing.status.isReachable { becomeReachable(id, address: address) } else { noteSeedAddress(address, of: id) }
@@ -117,6 +119,7 @@ extension Membership {
                                    minimum: minimum, maximum: maximum, expected: expected)
         broadcasts.enqueue(.suspect(id, incarnation: incarnation, accuser: accuser))
         if previous != .suspect {
+            stats.suspicionsRaised &+= 1
             output.append(.memberChanged(MemberChange(member: member, previousStatus: previous)))
         }
     }
@@ -220,6 +223,7 @@ extension Membership {
                 promptRefutation(of: member, now: now)
                 continue
             }
+            stats.membersDeclaredDead &+= 1
             markUnreachable(id, status: .dead, incarnation: member.incarnation, now: now)
             broadcasts.enqueue(.dead(id, incarnation: member.incarnation, accuser: localID))
         }

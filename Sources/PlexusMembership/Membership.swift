@@ -58,6 +58,7 @@ public struct Membership: Sendable {
     var random: SeededGenerator
     var output: [MembershipDirective] = []
     var directoryDirty = false
+    var stats = MembershipStatistics()
 
     /// - Parameters:
     ///   - initialIncarnation: pass a value above any incarnation this node may have had before
@@ -188,6 +189,9 @@ public struct Membership: Sendable {
     public var knownMembers: [Member] { Array(members.values) }
 
     /// Reachable members other than self.
+    /// Probes, suspicions and refutations since start (see `MembershipStatistics`).
+    public var statistics: MembershipStatistics { stats }
+
     public var reachablePeerCount: Int { members.peerCount }
 
     /// Updates waiting to be piggybacked (diagnostics).
@@ -270,6 +274,8 @@ struct ProbeState: Sendable {
     let targetAddress: NodeAddress
     let timeoutAt: Milliseconds
     let endAt: Milliseconds
+    /// When the ping was sent (for the round trip).
+    let sentAt: Milliseconds
     var indirectSent = false
     var expectedNacks = 0
     var nacks = 0

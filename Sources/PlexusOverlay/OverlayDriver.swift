@@ -347,7 +347,7 @@ final class OverlayDriver {
                                 incarnation: member.incarnation, isSelf: false))
         }
         return OverlayStatus(node: hex(membership.localID), address: membership.localAddress.description,
-                             members: members, counters: counters)
+                             members: members, counters: counters, failureDetector: membership.statistics)
     }
 }
 
@@ -365,6 +365,8 @@ public struct OverlayStatus: Sendable, Codable, Equatable {
     /// Self first, then every known member (tombstones included) by node ID.
     public var members: [MemberInfo]
     public var counters: OverlayCounters
+    /// Probes, their round trips, suspicions and refutations (absent before the overlay started).
+    public var failureDetector: MembershipStatistics?
     /// What the local relay core reports (absent when the overlay runs without a relay).
     public var relay: RelayReport?
 }

@@ -7,7 +7,7 @@
 ///   several scrapes can be merged by `merge` (bucket counts add up exactly).
 /// * Counts are cumulative from creation and never decrease; exporters turn them into
 ///   Prometheus `_bucket`, `_sum` and `_count` series (see `Docs/operations.md`).
-public struct LatencyHistogram: Sendable, Hashable {
+public struct LatencyHistogram: Sendable, Hashable, Codable {
     /// Upper bounds (inclusive) of the finite buckets, in nanoseconds: 100 µs … 30 s.
     public static let boundsNanoseconds: [Int64] = [
         100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 25_000_000,

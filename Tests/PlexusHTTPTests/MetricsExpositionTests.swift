@@ -20,6 +20,14 @@ final class MetricsExpositionTests: XCTestCase {
         traffic.countHandshakeFailure(.malformed)
         traffic.tunnelBytesIn = 4096
         sample.traffic = traffic
+        var membership = MembershipMetricsSample()
+        membership.probesSent = 40
+        membership.probesAcknowledged = 39
+        membership.probesFailed = 1
+        membership.probeRoundTrip.record(nanoseconds: 2_000_000)
+        membership.suspicionsRaised = 1
+        membership.suspicionsRefuted = 1
+        sample.membership = membership
         sample.process = ProcessSample(cpuSeconds: 1.25, residentBytes: 10 << 20, openFileDescriptors: 12, startTimeSeconds: 1.7e9)
         return sample
     }
@@ -46,6 +54,11 @@ final class MetricsExpositionTests: XCTestCase {
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_count"], 2)
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_bucket{le=\"0.0025\"}"], 1)
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_bucket{le=\"+Inf\"}"], 2)
+        XCTAssertEqual(families["plexus_membership_probes_total"]?.samples["plexus_membership_probes_total"], 40)
+        XCTAssertEqual(families["plexus_membership_suspicions_refuted_total"]?.samples["plexus_membership_suspicions_refuted_total"], 1)
+        let rtt = try XCTUnwrap(families["plexus_membership_probe_rtt_seconds"])
+        XCTAssertEqual(rtt.type, "histogram")
+        XCTAssertEqual(rtt.samples["plexus_membership_probe_rtt_seconds_bucket{le=\"0.0025\"}"], 1)
         try PrometheusText.checkWithPromtool(text)
     }
 

@@ -14,6 +14,13 @@ final class FailureDetectionTests: XCTestCase {
         XCTAssertEqual(seen.first?.0, 1_000)
         XCTAssertEqual(seen.last?.0, 1_750)
         XCTAssertEqual(a.member(nodeID(2))?.status, .dead)
+        let stats = a.statistics
+        XCTAssertEqual(stats.probesSent, 2, "at 0 (failed: suspect) and at 1 000 (the buddy probe, unanswered)")
+        XCTAssertEqual(stats.probesFailed, 2)
+        XCTAssertEqual(stats.probesAcknowledged, 0)
+        XCTAssertEqual(stats.suspicionsRaised, 1)
+        XCTAssertEqual(stats.membersDeclaredDead, 1)
+        XCTAssertEqual(stats.suspicionsRefuted, 0)
     }
 
     func testSuspectedMemberThatRefutesStaysAlive() {
@@ -38,6 +45,13 @@ final class FailureDetectionTests: XCTestCase {
         let later = runTicks(&a, from: 1_010, to: 2_900)
         XCTAssertFalse(changes(later, of: nodeID(2)).contains { $0.1 == .dead })
         XCTAssertEqual(a.member(nodeID(2))?.incarnation, 2)
+        XCTAssertEqual(a.statistics.suspicionsRaised, 1)
+        XCTAssertEqual(a.statistics.suspicionsRefuted, 1, "a false suspicion, refuted")
+        XCTAssertEqual(a.statistics.membersDeclaredDead, 0)
+        XCTAssertEqual(a.statistics.probesAcknowledged, 1, "the probe sent at 1 000 was acknowledged")
+        XCTAssertEqual(a.statistics.probeRoundTrip.count, 1)
+        XCTAssertEqual(a.statistics.probeRoundTrip.sumNanoseconds, 10_000_000, "sent at 1 000, acknowledged at 1 010")
+        XCTAssertEqual(b.statistics.selfRefutations, 1)
     }
 
     func testConfirmationsShortenSuspicion() {
