@@ -26,6 +26,10 @@ public struct OverlayConfiguration: Sendable {
     /// Bounds on unauthenticated peer connections (per source, total, reserve for members'
     /// addresses, handshake timeout); see `ConnectionAdmission`.
     public var admissionLimits = ConnectionAdmissionLimits()
+    /// Where relay-to-relay messaging sessions accepted on the peer port (preface 'S') go: the
+    /// relay's `PeerLinks`, whose loop then also accepts and runs the peer port's TCP connections.
+    /// nil (an overlay alone): such connections are refused (`prefacesRefused`). Default nil.
+    public var sessionAcceptor: PeerPortSessionAcceptor?
     /// Sealed datagrams older (or further in the future) than this are dropped. Default 30 s.
     public var replayWindowMilliseconds: Int64
     public var logger: Logger
@@ -85,6 +89,11 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     /// Peer connections closed before their handshake because every unauthenticated slot open
     /// to their source was taken (unknown sources cannot take the reserve for known members).
     public var connectionsRefusedTotal = 0
+    /// Peer-port connections closed because their first byte was not a preface this relay serves
+    /// (neither 'M' nor 'S', or 'S' on an overlay without messaging sessions).
+    public var prefacesRefused = 0
+    /// Peer-port connections closed because no preface arrived within 3 s.
+    public var prefacesTimedOut = 0
     /// Peer connections closed because they did not complete their handshake in time.
     public var handshakesTimedOut = 0
     /// Accept errors (e.g. out of file descriptors) after which accepting paused for 1 s.

@@ -29,8 +29,8 @@ public final class PeerLinks {
     public let eventLoop: EventLoop
     public let configuration: PeerLinksConfiguration
     public let localID: NodeID
-    /// The bound listener port.
-    public private(set) var port = 0
+    /// The port of the stand-alone listener (0 when the links do not listen themselves).
+    public internal(set) var port = 0
     public private(set) var counters = PeerLinkCounters()
     /// Each decoded frame, in order per peer.
     public var onFrame: ((NodeID, PeerFrame) -> Void)?
@@ -64,10 +64,11 @@ public final class PeerLinks {
     }
 
     private var links: [NodeID: Link] = [:]
-    private var server: Channel?
-    /// Bounds the session listener's unauthenticated connections and backs off accepting at the
-    /// file-descriptor limit (issue 10, defect 3), like the membership listener.
-    private let admission: AdmissionController
+    var server: Channel?
+    /// Bounds the stand-alone session listener's unauthenticated connections and backs off
+    /// accepting at the file-descriptor limit (issue 10, defect 3). Unused when the sessions
+    /// arrive through the shared peer port (whose admission the overlay runs).
+    let admission: AdmissionController
     private var closed = false
     private let decoder = PeerFrameDecoder()
 
@@ -79,46 +80,38 @@ public final class PeerLinks {
                                              logger: configuration.logger)
     }
 
-    /// Admission counters of the session listener (refusals, handshake timeouts, accept backoffs).
+    /// Admission counters of the stand-alone session listener (refusals, handshake timeouts,
+    /// accept backoffs). Empty for a relay: the shared peer port's admission is the overlay's.
     public var admissionEvents: [AdmissionEvent: Int] { admissionCounts }
-    private var admissionCounts: [AdmissionEvent: Int] = [:]
+    var admissionCounts: [AdmissionEvent: Int] = [:]
 
-    /// Binds the session listener on `loop` and returns the loop-bound links.
-    public static func start(configuration: PeerLinksConfiguration, on loop: EventLoop) async throws -> NIOLoopBound<PeerLinks> {
+    /// Creates the loop-bound links on `loop`. With `listen` (tests and tools) they also bind
+    /// their own session listener on `configuration.host:port` (`PeerLinks+Listener.swift`); a
+    /// relay passes `listen: false` and receives its inbound sessions from the shared peer port
+    /// through `acceptor(_:)`.
+    public static func start(configuration: PeerLinksConfiguration, on loop: EventLoop,
+                             listen: Bool = true) async throws -> NIOLoopBound<PeerLinks> {
         let bound = try await loop.submit {
-            NIOLoopBound(PeerLinks(configuration: configuration, eventLoop: loop), eventLoop: loop)
+            let links = PeerLinks(configuration: configuration, eventLoop: loop)
+            let bound = NIOLoopBound(links, eventLoop: loop)
+            links.admission.observer = { event in bound.value.admissionCounts[event, default: 0] += 1 }
+            return bound
         }.get()
-        let responder = configuration.sessionConfiguration(role: .responder)
-        try await loop.submit {
-            bound.value.admission.observer = { event in bound.value.admissionCounts[event, default: 0] += 1 }
-        }.get()
-        let server = try await ServerBootstrap(group: loop)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { server in
-                server.eventLoop.makeCompletedFuture {
-                    // Out of file descriptors: pause accepting instead of spinning.
-                    try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(backoffProvider: { error in
-                        bound.value.admission.acceptBackoff(after: error)
-                    }))
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(NoiseSessionHandler(configuration: responder))
-                    // Bounds unauthenticated connections (per source, total) and closes those
-                    // that do not authenticate in time.
-                    try sync.addHandler(bound.value.admission.makeHandler())
-                    try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: nil))
-                }
-            }
-            .bind(host: configuration.host, port: configuration.port).get()
-        try await loop.submit {
-            bound.value.server = server
-            bound.value.port = server.localAddress?.port ?? configuration.port
-        }.get()
+        if listen { try await bindListener(bound, configuration: configuration) }
         return bound
+    }
+
+    /// Inbound sessions from the shared peer port: after the 'S' preface, the accepted channel
+    /// (on this links' loop) gets a responder session whose establishment adopts it as a link.
+    public static func acceptor(_ bound: NIOLoopBound<PeerLinks>) -> PeerPortSessionAcceptor {
+        PeerPortSessionAcceptor(eventLoop: bound.eventLoop) { _ in try bound.value.inboundPipeline() }
+    }
+
+    /// The handlers of one accepted messaging session, behind its preface. Call on `eventLoop`.
+    func inboundPipeline() throws -> PeerPortPipeline {
+        eventLoop.preconditionInEventLoop()
+        let session = try NoiseSessionHandler(configuration: configuration.sessionConfiguration(role: .responder))
+        return PeerPortPipeline(session: session, application: [PeerSessionChannelHandler(links: self, expected: nil)])
     }
 
     // MARK: Sending
@@ -197,6 +190,8 @@ public final class PeerLinks {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    // The peer port serves membership streams too: say this is a messaging session.
+                    try sync.addHandler(PeerPortPrefaceWriter(.messagingSession))
                     try sync.addHandler(NoiseSessionHandler(configuration: initiator))
                     try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: peer))
                     bound.value.dialStarted(channel, to: peer, link: boundLink.value)

@@ -1,0 +1,127 @@
+import NIOCore
+import NIOEmbedded
+import PlexusCrypto
+import PlexusSession
+import XCTest
+
+/// The one-byte preface that shares the peer port between membership streams and messaging
+/// sessions: the pure decoder (golden bytes, bad byte, deadline) and its thin handlers.
+final class PeerPortPrefaceTests: XCTestCase {
+    // MARK: The pure decoder
+
+    func testGoldenPrefaceBytes() {
+        XCTAssertEqual(PeerPortPreface.membershipStream.bytes, [0x4D]) // "M"
+        XCTAssertEqual(PeerPortPreface.messagingSession.bytes, [0x53]) // "S"
+        XCTAssertEqual(PeerPortPreface.length, 1)
+        XCTAssertEqual(PeerPortPreface.deadlineMilliseconds, 3_000)
+        XCTAssertEqual(Array("MS".utf8), PeerPortPreface.allCases.flatMap(\.bytes))
+    }
+
+    func testDecoderRoutesOnTheFirstByteOnly() {
+        var decoder = PeerPortPrefaceDecoder(acceptedAt: 1_000)
+        XCTAssertEqual(decoder.receive([UInt8](), now: 1_001), .needMoreBytes)
+        XCTAssertEqual(decoder.receive([0x53, 0x00, 0xFF], now: 1_002), .route(.messagingSession))
+        // Decided once: later bytes (the handshake) never change it.
+        XCTAssertEqual(decoder.receive([0x4D], now: 1_003), .route(.messagingSession))
+        var membership = PeerPortPrefaceDecoder(acceptedAt: 0)
+        XCTAssertEqual(membership.receive([0x4D], now: 0), .route(.membershipStream))
+    }
+
+    func testUnknownByteIsRefused() {
+        // 0x00 starts a Noise handshake message length: an old relay that dials without a preface.
+        for byte: UInt8 in [0x00, 0x01, 0x6D, 0x73, 0xFF] {
+            var decoder = PeerPortPrefaceDecoder(acceptedAt: 0)
+            guard case .reject(let error) = decoder.receive([byte], now: 10) else {
+                return XCTFail("0x\(String(byte, radix: 16)) was accepted")
+            }
+            XCTAssertEqual(error.code, .unknownPreface)
+        }
+    }
+
+    func testUnservedKindIsRefused() {
+        var decoder = PeerPortPrefaceDecoder(acceptedAt: 0, served: [.membershipStream])
+        XCTAssertEqual(decoder.receive([0x53], now: 1), .reject(.unservedPreface(.messagingSession)))
+    }
+
+    func testDeadline() {
+        var decoder = PeerPortPrefaceDecoder(acceptedAt: 500)
+        XCTAssertEqual(decoder.deadline, 3_500)
+        XCTAssertEqual(decoder.expire(now: 3_499), .needMoreBytes)
+        XCTAssertEqual(decoder.expire(now: 3_500), .reject(.timedOut))
+        XCTAssertEqual(decoder.receive([0x53], now: 3_501), .reject(.timedOut), "too late stays refused")
+        var late = PeerPortPrefaceDecoder(acceptedAt: 0, deadlineMilliseconds: 100)
+        XCTAssertEqual(late.receive([0x4D], now: 100), .reject(.timedOut))
+    }
+
+    // MARK: The handlers
+
+    func testDialedSessionWritesThePrefaceFirstAndTheListenerRoutesIt() throws {
+        let loop = EmbeddedEventLoop()
+        let key = NetworkKey.generate()
+        let (dialer, listener) = (EmbeddedChannel(loop: loop), EmbeddedChannel(loop: loop))
+        let (dialerRecorder, listenerRecorder) = (Recorder(), Recorder())
+        let initiator = SessionConfiguration(role: .initiator, identity: .ephemeral(), keyring: Keyring(primary: key))
+        let responder = SessionConfiguration(role: .responder, identity: .ephemeral(), keyring: Keyring(primary: key))
+        try dialer.pipeline.syncOperations.addHandlers([PeerPortPrefaceWriter(.messagingSession),
+                                                        NoiseSessionHandler(configuration: initiator), dialerRecorder])
+        var routed: [PeerPortPreface] = []
+        try listener.pipeline.syncOperations.addHandler(PeerPortPrefaceHandler { kind, _ in
+            routed.append(kind)
+            return PeerPortPipeline(session: try NoiseSessionHandler(configuration: responder), application: [listenerRecorder])
+        })
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
+        try listener.connect(to: address).wait()
+        try dialer.connect(to: address).wait()
+
+        // The first bytes on the wire: the preface, then the handshake's first message.
+        var first = try XCTUnwrap(dialer.readOutbound(as: ByteBuffer.self))
+        XCTAssertEqual(first.readableBytesView.first, 0x53)
+        if first.readableBytes == 1, let next = try dialer.readOutbound(as: ByteBuffer.self) {
+            first.writeImmutableBuffer(next)
+        }
+        // Preface and handshake arrive in one read: the rest goes to the installed session.
+        try listener.writeInbound(first)
+        for _ in 0..<20 { // a bounded pump
+            var moved = false
+            while let bytes = try listener.readOutbound(as: ByteBuffer.self) { moved = true; try dialer.writeInbound(bytes) }
+            while let bytes = try dialer.readOutbound(as: ByteBuffer.self) { moved = true; try listener.writeInbound(bytes) }
+            if !moved { break }
+        }
+        XCTAssertEqual(routed, [.messagingSession])
+        XCTAssertEqual(dialerRecorder.established.count, 1)
+        XCTAssertEqual(listenerRecorder.established.count, 1)
+        XCTAssertThrowsError(try listener.pipeline.syncOperations.handler(type: PeerPortPrefaceHandler.self), "removed itself")
+        XCTAssertThrowsError(try dialer.pipeline.syncOperations.handler(type: PeerPortPrefaceWriter.self), "removed itself")
+    }
+
+    func testBadPrefaceClosesTheConnectionAndIsReported() throws {
+        let channel = EmbeddedChannel()
+        var rejected: [PeerPortPrefaceError] = []
+        var routed = 0
+        try channel.pipeline.syncOperations.addHandler(PeerPortPrefaceHandler(route: { _, _ in
+            routed += 1
+            throw PeerPortPrefaceError.timedOut
+        }, onRejected: { rejected.append($0) }))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        try channel.writeInbound(ByteBuffer(bytes: [0x00, 0x20, 0x01]))
+        XCTAssertFalse(channel.isActive)
+        XCTAssertEqual(rejected.map(\.code), [.unknownPreface])
+        XCTAssertEqual(routed, 0)
+    }
+
+    func testNoPrefaceWithinTheDeadlineClosesTheConnection() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        var rejected: [PeerPortPrefaceError] = []
+        try channel.pipeline.syncOperations.addHandler(PeerPortPrefaceHandler(route: { _, _ in
+            XCTFail("nothing arrived to route")
+            throw PeerPortPrefaceError.timedOut
+        }, onRejected: { rejected.append($0) }))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        loop.advanceTime(by: .milliseconds(PeerPortPreface.deadlineMilliseconds - 1))
+        XCTAssertTrue(channel.isActive)
+        loop.advanceTime(by: .milliseconds(1))
+        XCTAssertFalse(channel.isActive)
+        XCTAssertEqual(rejected.map(\.code), [.timedOut])
+    }
+}
