@@ -79,6 +79,10 @@ final class PeerPortPrefaceTests: XCTestCase {
         if first.readableBytes == 1, let next = try dialer.readOutbound(as: ByteBuffer.self) {
             first.writeImmutableBuffer(next)
         }
+        // Golden: preface, then the handshake's first message (2-byte length 48: `e` and the tag of
+        // its empty payload, encrypted because a PSK handshake mixes `e` into the key).
+        XCTAssertEqual(Array(first.readableBytesView.prefix(3)), [0x53, 0x00, 0x30])
+        XCTAssertEqual(first.readableBytes, 3 + 48)
         // Preface and handshake arrive in one read: the rest goes to the installed session.
         try listener.writeInbound(first)
         for _ in 0..<20 { // a bounded pump
