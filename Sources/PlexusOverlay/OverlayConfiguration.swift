@@ -92,9 +92,11 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     /// Peer-port connections closed because their first byte was not a preface this relay serves
     /// (neither 'M' nor 'S', or 'S' on an overlay without messaging sessions).
     public var prefacesRefused = 0
-    /// Peer-port connections closed because no preface arrived within 3 s.
+    /// Peer-port connections closed because no preface arrived within 3 s (also counted in
+    /// `handshakesTimedOut`).
     public var prefacesTimedOut = 0
-    /// Peer connections closed because they did not complete their handshake in time.
+    /// Peer connections closed because they did not complete their handshake in time (those that
+    /// did not even send their preface included).
     public var handshakesTimedOut = 0
     /// Accept errors (e.g. out of file descriptors) after which accepting paused for 1 s.
     public var acceptBackoffs = 0

@@ -75,7 +75,10 @@ final class OverlayDriver {
     func count(_ error: PeerPortPrefaceError) {
         switch error.code {
         case .unknownPreface, .unservedPreface: counters.prefacesRefused += 1
-        case .timedOut: counters.prefacesTimedOut += 1
+        case .timedOut:
+            // It did not complete its handshake in time either (it never began it).
+            counters.prefacesTimedOut += 1
+            counters.handshakesTimedOut += 1
         }
     }
 
