@@ -1,5 +1,6 @@
 import Foundation
 import PlexusOverlay
+import PlexusPeering
 
 /// What `GET /v1/status` serves and `plexus status --json` prints: the overlay status
 /// (`OverlayStatus`'s keys, so older readers still decode it) plus the relay's version,
@@ -15,6 +16,8 @@ struct RelayStatusDocument: Codable, Sendable {
     var draining: Bool
     var reason: String?
     var uptimeSeconds: Double
+    /// Traffic per peer relay, messaging-session handshake failures (`PeerLinks.report()`).
+    var peers: PeerLinksReport?
 
     init(_ status: OverlayStatus, version: String, ready: Bool, draining: Bool, reason: String?, uptimeSeconds: Double) {
         node = status.node

@@ -72,7 +72,11 @@ final class StreamReceiver: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        driver.run { $0.counters.streamFailures += 1 }
+        let reason = (error as? SessionError).flatMap { PeerHandshakeFailure($0, role: .responder) }
+        driver.run { driver in
+            driver.counters.streamFailures += 1
+            if let reason { driver.counters.streamHandshakeFailures[reason] += 1 }
+        }
         context.close(promise: nil)
     }
 }
@@ -124,6 +128,7 @@ final class StreamSender: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        driver.counters.streamHandshakeFailures.count(error, role: .initiator)
         if !done {
             done = true
             driver.streamFailed(join: join)

@@ -81,6 +81,9 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     public var streamSendFailures = 0
     public var streamFramesReceived = 0
     public var streamFailures = 0
+    /// Membership streams (dialed or accepted) that failed before their session was established,
+    /// by reason (timeout, malformed, authentication; `PeerHandshakeFailure`).
+    public var streamHandshakeFailures = PeerHandshakeFailureCounts()
     /// Inbound sessions closed at once because 256 were already open.
     public var streamsRefused = 0
     /// Peer connections closed before their handshake because their source already held

@@ -47,6 +47,9 @@ public final class PeerLinks {
     public var onActivity: ((_ peer: NodeID) -> Void)?
 
     final class Link {
+        /// The peer's traffic counters (kept across links, so totals never go back).
+        let traffic: PeerTrafficTable.Cell
+        init(traffic: PeerTrafficTable.Cell) { self.traffic = traffic }
         /// The established session carrying our frames.
         var channel: Channel?
         /// Our dial, not yet established (set once its channel exists).
@@ -64,6 +67,8 @@ public final class PeerLinks {
     }
 
     private var links: [NodeID: Link] = [:]
+    /// Bytes and frames per peer, bounded in peers (`PeerTrafficTable`).
+    let traffic = PeerTrafficTable()
     var server: Channel?
     /// Bounds the stand-alone session listener's unauthenticated connections and backs off
     /// accepting at the file-descriptor limit (issue 10, defect 3). Unused when the sessions
@@ -134,6 +139,7 @@ public final class PeerLinks {
         }
         link.queuedBytes += size
         counters.framesSent += 1
+        link.traffic.traffic.framesSent += 1
         PeerFrameBatch.append(frame, encodedSize: size, to: &link.batch)
         link.batchFrameBytes += size
         if link.batch.readableBytes >= Self.batchBytes { seal(link, peer: peer) }
@@ -178,7 +184,7 @@ public final class PeerLinks {
     }
 
     private func openLink(to peer: NodeID, host: String, port: Int) -> Link {
-        let link = Link()
+        let link = Link(traffic: traffic.cell(for: peer))
         link.dialing = true
         links[peer] = link
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
@@ -225,6 +231,7 @@ public final class PeerLinks {
         let frameBytes = link.batchFrameBytes
         link.batch = ByteBufferAllocator().buffer(capacity: 1024)
         link.batchFrameBytes = 0
+        link.traffic.traffic.bytesSent += batch.readableBytes
         if let channel = link.channel {
             write(batch, frameBytes: frameBytes, on: channel, link: link, peer: peer)
         } else {
@@ -283,7 +290,7 @@ public final class PeerLinks {
         if let existing = links[peer] {
             link = existing
         } else {
-            link = Link()
+            link = Link(traffic: traffic.cell(for: peer))
             links[peer] = link
         }
         let state: SessionTieBreak.LinkState = if let current = link.channel {
@@ -336,15 +343,23 @@ public final class PeerLinks {
     /// the session (frames before the bad one were delivered).
     func received(_ bytes: ByteBuffer, from peer: NodeID, channel: Channel) {
         onActivity?(peer)
+        let cell = traffic.cell(for: peer)
+        cell.traffic.bytesReceived += bytes.readableBytes
         do {
             try PeerFrameBatch.forEachFrame(in: bytes, decoder: decoder) { frame in
                 counters.framesReceived += 1
+                cell.traffic.framesReceived += 1
                 onFrame?(peer, frame)
             }
         } catch {
             counters.framesMalformed += 1
             channel.close(promise: nil)
         }
+    }
+
+    /// A session (dialed by us: initiator) reported `error`; handshake failures are counted by reason.
+    func sessionError(_ error: Error, dialedByUs: Bool) {
+        counters.handshakeFailures.count(error, role: dialedByUs ? .initiator : .responder)
     }
 
     func channelClosed(_ channel: Channel, peer: NodeID?) {

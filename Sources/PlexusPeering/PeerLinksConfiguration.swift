@@ -62,4 +62,6 @@ public struct PeerLinkCounters: Sendable, Equatable {
     public var framesOverflowed = 0
     /// Undecodable frames (the session carrying one is closed).
     public var framesMalformed = 0
+    /// Sessions (dialed or accepted) that failed before establishment, by reason.
+    public var handshakeFailures = PeerHandshakeFailureCounts()
 }

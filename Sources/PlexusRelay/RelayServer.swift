@@ -125,6 +125,14 @@ public final class RelayServer: Sendable {
         return try await driver.eventLoop.submit { driver.value.statistics }.get()
     }
 
+    /// Traffic per peer relay, handshake failures of relay-to-relay sessions and the stand-alone
+    /// listener's admission, taken on the core loop (nil for a stand-alone relay). For scrapes:
+    /// the counting itself is plain integers on the loop.
+    public func peerLinksReport() async throws -> PeerLinksReport? {
+        let driver = self.driver
+        return try await driver.eventLoop.submit { driver.value.peerLinks?.report() }.get()
+    }
+
     /// Feeds a new directory snapshot to the core (routing view and session addresses).
     public func updateDirectory(_ snapshot: DirectorySnapshot) {
         let driver = self.driver

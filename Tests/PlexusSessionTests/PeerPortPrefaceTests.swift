@@ -129,3 +129,48 @@ final class PeerPortPrefaceTests: XCTestCase {
         XCTAssertEqual(rejected.map(\.code), [.timedOut])
     }
 }
+
+/// Session errors → the four reasons of `plexus_peer_handshake_failures_total`.
+final class PeerHandshakeFailureTests: XCTestCase {
+    func testClassification() throws {
+        // A wrong network key, seen from both ends.
+        let pair = try SessionPair(initiatorKeyring: Keyring(primary: .generate()), responderKeyring: Keyring(primary: .generate()))
+        try pair.establish()
+        let initiatorError = try XCTUnwrap(pair.initiatorRecorder.errors.first)
+        let responderError = try XCTUnwrap(pair.responderRecorder.errors.first)
+        XCTAssertEqual(PeerHandshakeFailure(initiatorError, role: .initiator), .authentication)
+        XCTAssertEqual(PeerHandshakeFailure(responderError, role: .responder), .authentication)
+
+        var counts = PeerHandshakeFailureCounts()
+        counts.count(initiatorError, role: .initiator)
+        counts.count(responderError, role: .responder)
+        counts.count(PeerPortPrefaceError.timedOut, role: .responder) // not a SessionError: ignored
+        XCTAssertEqual(counts.authentication, 2)
+        XCTAssertEqual(counts[.timeout] + counts[.malformed] + counts[.refused], 0)
+    }
+
+    func testTimeoutAndMalformedAndWhatIsNotAFailure() throws {
+        // A handshake that never completes.
+        let pair = try SessionPair(configure: { initiator, responder in
+            initiator.handshakeTimeout = .milliseconds(100)
+            responder.handshakeTimeout = .milliseconds(100)
+        })
+        try pair.connect()
+        pair.loop.advanceTime(by: .milliseconds(100))
+        let timedOut = try XCTUnwrap(pair.initiatorRecorder.errors.first)
+        XCTAssertEqual(PeerHandshakeFailure(timedOut, role: .initiator), .timeout)
+        // Garbage instead of a handshake message.
+        let garbage = try SessionPair()
+        try garbage.connect()
+        try garbage.responder.writeInbound(ByteBuffer(bytes: [0xFF, 0xFF] + Array(repeating: 0, count: 64)))
+        let malformed = try XCTUnwrap(garbage.responderRecorder.errors.first)
+        XCTAssertEqual(PeerHandshakeFailure(malformed, role: .responder), .malformed)
+        // A responder whose peer went away mid-handshake counts nothing (the peer or admission does).
+        let gone = try SessionPair()
+        try gone.connect()
+        _ = try? gone.responder.close().wait()
+        if let error = gone.responderRecorder.errors.first {
+            XCTAssertNil(PeerHandshakeFailure(error, role: .responder))
+        }
+    }
+}
