@@ -71,8 +71,8 @@ public final class RelayNode: Sendable {
         configuration.peerActivityObserver = { node in
             overlayBox.withLockedValue { $0 }?.peerIsReachable(node)
         }
+        // No host or port: the sessions bind nothing of their own, the overlay's peer port accepts them.
         let peering = PeerLinksConfiguration(identity: overlayConfiguration.identity, keyring: overlayConfiguration.keyring,
-                                             host: overlayConfiguration.bindHost, port: 0,
                                              outboundLimitBytes: 4 * (configuration.overlay!.peerQueueLimitBytes),
                                              logger: logger)
         let relay = try await RelayServer.start(configuration: configuration, peering: peering, logger: logger)
