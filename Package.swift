@@ -92,6 +92,7 @@ let package = Package(
         .target(name: "PlexusRelay", dependencies: [
             "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusPeering", "PlexusMembership", nioCore, nioPosix,
             logging, atomics,
+            "PlexusSession", // PeerPortSessionAcceptor: the peer port hands messaging sessions to PeerLinks
         ]),
 
         // ── Operations (the relay's HTTP endpoint and its settings) ──
@@ -126,6 +127,7 @@ let package = Package(
             "PlexusHTTP", "PlexusSettings", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            "PlexusPeering", "PlexusSession", // peer metrics: PeerLinksReport, PeerHandshakeFailureCounts
         ]),
 
         // ── Examples (Sources/Examples/): the binding in use, runnable against `scripts/run.sh`'s relay ──

@@ -107,8 +107,8 @@ struct RelayCommand: AsyncParsableCommand {
 
 /// The relay as a ServiceLifecycle service: tells systemd it is ready, waits for graceful
 /// shutdown (SIGTERM/SIGINT), then reports "draining" on `/readyz`, drains (pending requests
-/// finish), leaves the overlay (1 s of gossip), closes the client listeners, sends CLOSE to
-/// clients, closes the overlay sockets, and closes the HTTP endpoint last.
+/// finish), leaves the overlay (1 s of gossip), closes the overlay sockets, closes the client
+/// listeners, sends CLOSE to clients, and closes the HTTP endpoint last.
 struct RelayDaemon: Service {
     let node: RelayNode
     let http: HTTPEndpoint?

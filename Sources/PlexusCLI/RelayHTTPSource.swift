@@ -55,9 +55,10 @@ extension StatusSource {
                 let statistics = try await node.relay.statistics()
                 status.relay = RelayReport(statistics)
                 let health = lifecycle.health(aliveOthers: aliveOthers(status))
-                let document = RelayStatusDocument(
+                var document = RelayStatusDocument(
                     status, version: version, ready: health.ready, draining: lifecycle.isDraining,
                     reason: health.reason, uptimeSeconds: Date().timeIntervalSince(lifecycle.started))
+                document.peers = try await node.relay.peerLinksReport()
                 return JSONDocument(bytes: try JSON.encode(document))
             },
             members: {
@@ -78,6 +79,7 @@ extension StatusSource {
                 let statistics = try await node.relay.statistics()
                 let status = try await node.overlay.status()
                 var sample = RelayMetricsSample(statistics, status)
+                sample.peers = PeerMetricsSample(try await node.relay.peerLinksReport(), status.counters)
                 sample.process = ProcessMetrics.sample()
                 return sample
             })

@@ -1,6 +1,7 @@
 import Foundation
 import PlexusMembership
 import PlexusOverlay
+import PlexusPeering
 import PlexusRelay
 
 /// What `GET /v1/status` serves and `plexus status --json` prints: the overlay status
@@ -18,6 +19,8 @@ struct RelayStatusDocument: Codable, Sendable {
     var draining: Bool
     var reason: String?
     var uptimeSeconds: Double
+    /// Traffic per peer relay, messaging-session handshake failures (`PeerLinks.report()`).
+    var peers: PeerLinksReport?
 
     init(_ status: OverlayStatus, version: String, ready: Bool, draining: Bool, reason: String?, uptimeSeconds: Double) {
         node = status.node

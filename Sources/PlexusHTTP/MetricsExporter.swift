@@ -32,6 +32,7 @@ public final class MetricsExporter: Sendable {
             writer.write(sample)
             state = writer.state
             var bytes = registry.emitToBuffer()
+            if let peers = sample.peers { bytes += Array(Self.peerText(peers).utf8) }
             if let traffic = sample.traffic {
                 bytes += Array(Self.histogramText(name: "plexus_request_duration_seconds",
                                                   help: "Time from a request's arrival at this relay to its reply leaving it.",

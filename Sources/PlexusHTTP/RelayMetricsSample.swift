@@ -46,6 +46,8 @@ public struct RelayMetricsSample: Sendable, Equatable {
     public var traffic: RelayTrafficCounters?
     /// This process's CPU and memory (nil where `/proc/self` is unavailable).
     public var process: ProcessSample?
+    /// Traffic per peer relay and relay-to-relay handshake failures (`PeerMetricsSample.swift`).
+    public var peers: PeerMetricsSample?
 
     public init() {}
 }

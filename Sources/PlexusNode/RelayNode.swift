@@ -13,8 +13,9 @@ import PlexusRelay
 ///
 /// Guarantees:
 /// * Local interest (clusters with members × `memberConcurrency` as capacity, subscribed topics)
-///   is published in this relay's directory record; the record's second address is the
-///   relay-to-relay session listener, which other relays dial.
+///   is published in this relay's directory record. Everything between relays uses the one peer
+///   port: the overlay's TCP listener hands messaging sessions (preface 'S') to the relay, and
+///   the record's second address (the session address other relays dial) equals the first.
 /// * Every directory change reaches the relay core; a relay declared dead or departed fails
 ///   whatever is pending on it at once.
 /// * `shutdown()` leaves gracefully: drain (no new work from other relays, pending requests
@@ -33,7 +34,8 @@ public final class RelayNode: Sendable {
     /// This relay's node ID.
     public var nodeID: NodeID { overlay.localID }
 
-    /// Starts the relay, its session listener on `overlayConfiguration.bindHost`, then the overlay.
+    /// Starts the relay (its relay-to-relay sessions bind nothing of their own), then the overlay,
+    /// whose peer port also accepts the sessions.
     public static func start(relay relayConfiguration: RelayConfiguration, overlay overlayConfiguration: OverlayConfiguration,
                              memberConcurrency: Int = 16) async throws -> RelayNode {
         let logger = overlayConfiguration.logger
@@ -69,13 +71,14 @@ public final class RelayNode: Sendable {
         configuration.peerActivityObserver = { node in
             overlayBox.withLockedValue { $0 }?.peerIsReachable(node)
         }
+        // No host or port: the sessions bind nothing of their own, the overlay's peer port accepts them.
         let peering = PeerLinksConfiguration(identity: overlayConfiguration.identity, keyring: overlayConfiguration.keyring,
-                                             host: overlayConfiguration.bindHost, port: 0,
                                              outboundLimitBytes: 4 * (configuration.overlay!.peerQueueLimitBytes),
                                              logger: logger)
         let relay = try await RelayServer.start(configuration: configuration, peering: peering, logger: logger)
 
         var overlayConfiguration = overlayConfiguration
+        overlayConfiguration.sessionAcceptor = relay.sessionAcceptor
         overlayConfiguration.observer = { event in
             switch event {
             case .directoryChanged(let snapshot): relay.updateDirectory(snapshot)
@@ -89,8 +92,8 @@ public final class RelayNode: Sendable {
             await relay.shutdown()
             throw error
         }
-        let sessions = NodeAddress(host: overlayConfiguration.advertiseHost, port: UInt16(relay.peerLinksPort!))
-        overlay.updateOwnRecord([.setAddresses([overlay.advertisedAddress, sessions])])
+        // The record keeps two addresses (membership, sessions) for its wire format; both are the peer port.
+        overlay.updateOwnRecord([.setAddresses([overlay.advertisedAddress, overlay.advertisedAddress])])
         let early = overlayBox.withLockedValue { box in
             box = overlay
             return pendingInterest.withLockedValue { pending in
@@ -107,13 +110,14 @@ public final class RelayNode: Sendable {
         logger.info("relay draining")
         await relay.drain(timeout: drainTimeout)
         await overlay.leave(grace: leaveGrace)
-        await relay.shutdown()
+        // The overlay first: its TCP listener runs on the relay's loop, which `relay.shutdown` stops.
         await overlay.shutdown()
+        await relay.shutdown()
     }
 
     /// Stops at once without draining or leaving (tests of failure handling).
     public func stopAbruptly() async {
-        await relay.shutdown()
         await overlay.shutdown()
+        await relay.shutdown()
     }
 }

@@ -26,26 +26,31 @@ final class DatagramReceiver: ChannelInboundHandler {
     }
 }
 
-/// Accepted Noise session: each authenticated frame is one membership packet.
+/// Accepted Noise session: each authenticated frame is one membership packet. It may run on
+/// another loop than the driver (the peer port's connections run on the relay's loop), so every
+/// driver call goes through the handle, in order.
 final class StreamReceiver: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    private let driver: OverlayDriver
+    private let driver: OverlayDriverHandle
     private var peerAddresses: [String] = []
     /// The authenticated peer (its Noise static key), once the session is established.
     private var peerNode: PlexusMembership.NodeID?
 
-    init(driver: OverlayDriver) { self.driver = driver }
+    init(driver: OverlayDriverHandle) { self.driver = driver }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        driver.inboundStreams += 1
-        if driver.inboundStreams > OverlayDriver.maximumInboundStreams {
-            driver.counters.streamsRefused += 1
-            context.close(promise: nil)
+        let channel = context.channel
+        driver.run { driver in
+            driver.inboundStreams += 1
+            if driver.inboundStreams > OverlayDriver.maximumInboundStreams {
+                driver.counters.streamsRefused += 1
+                channel.close(promise: nil)
+            }
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        driver.inboundStreams -= 1
+        driver.run { $0.inboundStreams -= 1 }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -57,14 +62,21 @@ final class StreamReceiver: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        driver.receiveStreamFrame(Array(frame.readableBytesView), peerAddresses: peerAddresses)
-        // A frame on an authenticated session proves its sender is running right now.
-        if let peerNode { driver.peerIsReachable(peerNode) }
+        let frame = Array(unwrapInboundIn(data).readableBytesView)
+        let (addresses, node) = (peerAddresses, peerNode)
+        driver.run { driver in
+            driver.receiveStreamFrame(frame, peerAddresses: addresses)
+            // A frame on an authenticated session proves its sender is running right now.
+            if let node { driver.peerIsReachable(node) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        driver.counters.streamFailures += 1
+        let reason = (error as? SessionError).flatMap { PeerHandshakeFailure($0, role: .responder) }
+        driver.run { driver in
+            driver.counters.streamFailures += 1
+            if let reason { driver.counters.streamHandshakeFailures[reason] += 1 }
+        }
         context.close(promise: nil)
     }
 }
@@ -116,6 +128,7 @@ final class StreamSender: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        driver.counters.streamHandshakeFailures.count(error, role: .initiator)
         if !done {
             done = true
             driver.streamFailed(join: join)

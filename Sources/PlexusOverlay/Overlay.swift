@@ -11,8 +11,10 @@ import PlexusSession
 /// The overlay shell: runs one `Membership` state machine on real sockets.
 ///
 /// * UDP on the peer port: probes and gossip as sealed datagrams (`GossipSeal`, replay window).
-/// * TCP on the same port: Noise XXpsk3 sessions (`NoiseSessionHandler`) carrying `.stream`
-///   packets (push-pull, joins, oversize updates), one short-lived session per packet.
+/// * TCP on the same port (`PeerPortListener`): after a one-byte preface, either a Noise XXpsk3
+///   session (`NoiseSessionHandler`) carrying `.stream` packets (push-pull, joins, oversize
+///   updates), one short-lived session per packet, or a relay-to-relay messaging session handed
+///   to `OverlayConfiguration.sessionAcceptor`.
 /// * One timer, set by `.scheduleTick`.
 ///
 /// Everything runs on one event loop (a private single-threaded group), which owns the
@@ -41,13 +43,22 @@ public final class Overlay: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let snapshot = NIOLockedValueBox(DirectorySnapshot.empty)
+        let knownHosts = NIOLockedValueBox<Set<String>>([])
+        let responder = NIOLockedValueBox<SessionConfiguration?>(nil)
         do {
             let driver = try await loop.submit {
-                NIOLoopBound(OverlayDriver(configuration: configuration, eventLoop: loop, snapshot: snapshot), eventLoop: loop)
+                NIOLoopBound(OverlayDriver(configuration: configuration, eventLoop: loop, snapshot: snapshot,
+                                           knownHosts: knownHosts), eventLoop: loop)
             }.get()
-            let port = try await bindPeerPort(configuration: configuration, loop: loop, driver: driver)
+            let listener = PeerPortListener(configuration: configuration, driver: OverlayDriverHandle(driver),
+                                            knownHosts: knownHosts, responder: responder)
+            let port = try await listener.bind()
             let address = NodeAddress(host: configuration.advertiseHost, port: UInt16(port))
-            let id = try await loop.submit { driver.value.start(advertisedAddress: address) }.get()
+            let id = try await loop.submit {
+                let id = driver.value.start(advertisedAddress: address)
+                responder.withLockedValue { $0 = driver.value.sessionConfiguration(role: .responder) }
+                return id
+            }.get()
             configuration.logger.info("overlay listening", metadata: [
                 "peer-port": "\(port)", "advertise": "\(address)", "node": "\(hex(id))",
                 "seeds": "\(configuration.seeds.map(\.description))",
@@ -57,48 +68,6 @@ public final class Overlay: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-    }
-
-    /// Binds UDP and TCP on the same port; for port 0 retries with the UDP port's number.
-    private static func bindPeerPort(configuration: OverlayConfiguration, loop: EventLoop,
-                                     driver: NIOLoopBound<OverlayDriver>) async throws -> Int {
-        var lastError: Error = ChannelError.unknownLocalAddress
-        for _ in 0..<(configuration.peerPort == 0 ? 8 : 1) {
-            let udp = try await datagramBootstrap(loop: loop, driver: driver)
-                .bind(host: configuration.bindHost, port: configuration.peerPort).get()
-            let port = udp.localAddress?.port ?? configuration.peerPort
-            do {
-                let tcp = try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .serverChannelOption(.backlog, value: 128)
-                    .serverChannelInitializer { server in
-                        server.eventLoop.makeCompletedFuture {
-                            // Out of file descriptors: pause accepting instead of spinning.
-                            try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(backoffProvider: { error in
-                                driver.value.admission.acceptBackoff(after: error)
-                            }))
-                        }
-                    }
-                    .childChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            let sessionConfiguration = driver.value.sessionConfiguration(role: .responder)
-                            let sync = channel.pipeline.syncOperations
-                            try sync.addHandler(NoiseSessionHandler(configuration: sessionConfiguration))
-                            // Bounds unauthenticated connections (per source, total, reserve for
-                            // members) and closes those that do not authenticate in time.
-                            try sync.addHandler(driver.value.admission.makeHandler())
-                            try sync.addHandler(StreamReceiver(driver: driver.value))
-                        }
-                    }
-                    .bind(host: configuration.bindHost, port: port).get()
-                try await loop.submit { driver.value.attach(udp: udp, tcp: tcp) }.get()
-                return port
-            } catch {
-                lastError = error
-                try? await udp.close()
-            }
-        }
-        throw lastError
     }
 
     var driverForExtensions: NIOLoopBound<OverlayDriver> { driver }

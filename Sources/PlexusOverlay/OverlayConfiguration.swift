@@ -26,6 +26,10 @@ public struct OverlayConfiguration: Sendable {
     /// Bounds on unauthenticated peer connections (per source, total, reserve for members'
     /// addresses, handshake timeout); see `ConnectionAdmission`.
     public var admissionLimits = ConnectionAdmissionLimits()
+    /// Where relay-to-relay messaging sessions accepted on the peer port (preface 'S') go: the
+    /// relay's `PeerLinks`, whose loop then also accepts and runs the peer port's TCP connections.
+    /// nil (an overlay alone): such connections are refused (`prefacesRefused`). Default nil.
+    public var sessionAcceptor: PeerPortSessionAcceptor?
     /// Sealed datagrams older (or further in the future) than this are dropped. Default 30 s.
     public var replayWindowMilliseconds: Int64
     public var logger: Logger
@@ -77,6 +81,9 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     public var streamSendFailures = 0
     public var streamFramesReceived = 0
     public var streamFailures = 0
+    /// Membership streams (dialed or accepted) that failed before their session was established,
+    /// by reason (timeout, malformed, authentication; `PeerHandshakeFailure`).
+    public var streamHandshakeFailures = PeerHandshakeFailureCounts()
     /// Inbound sessions closed at once because 256 were already open.
     public var streamsRefused = 0
     /// Peer connections closed before their handshake because their source already held
@@ -85,7 +92,14 @@ public struct OverlayCounters: Sendable, Codable, Equatable {
     /// Peer connections closed before their handshake because every unauthenticated slot open
     /// to their source was taken (unknown sources cannot take the reserve for known members).
     public var connectionsRefusedTotal = 0
-    /// Peer connections closed because they did not complete their handshake in time.
+    /// Peer-port connections closed because their first byte was not a preface this relay serves
+    /// (neither 'M' nor 'S', or 'S' on an overlay without messaging sessions).
+    public var prefacesRefused = 0
+    /// Peer-port connections closed because no preface arrived within 3 s (also counted in
+    /// `handshakesTimedOut`).
+    public var prefacesTimedOut = 0
+    /// Peer connections closed because they did not complete their handshake in time (those that
+    /// did not even send their preface included).
     public var handshakesTimedOut = 0
     /// Accept errors (e.g. out of file descriptors) after which accepting paused for 1 s.
     public var acceptBackoffs = 0

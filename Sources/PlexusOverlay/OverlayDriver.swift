@@ -32,18 +32,18 @@ final class OverlayDriver {
     var inboundStreams = 0
     var seedRefresh: RepeatedTask?
     static let maximumInboundStreams = 256
-    /// Admission of accepted peer connections (per source, total, reserve, handshake timeout).
-    let admission: AdmissionController
-    /// Hosts of known members (any status), rebuilt at most once per second for admission.
-    private var knownHosts: Set<String> = []
-    private var knownHostsBuiltAt: Milliseconds?
+    /// Hosts of known members (any status), rebuilt when a member changes; read by the peer
+    /// port's admission (on the loop that accepts, which may be another) to grant the reserve.
+    let knownHosts: NIOLockedValueBox<Set<String>>
     /// Rate limit of the socket-recovery log line.
     var socketLogLimiter = LogRateLimiter()
     private var resolved: [NodeAddress: SocketAddress] = [:]
     private let snapshot: NIOLockedValueBox<DirectorySnapshot>
     private let sessionLogger: Logger
 
-    init(configuration: OverlayConfiguration, eventLoop: EventLoop, snapshot: NIOLockedValueBox<DirectorySnapshot>) {
+    init(configuration: OverlayConfiguration, eventLoop: EventLoop, snapshot: NIOLockedValueBox<DirectorySnapshot>,
+         knownHosts: NIOLockedValueBox<Set<String>>) {
+        self.knownHosts = knownHosts
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = configuration.logger
@@ -54,28 +54,31 @@ final class OverlayDriver {
         // Failed sessions (e.g. a relay with another network key) are counted; keep them out of info logs.
         sessionLogger.logLevel = max(configuration.logger.logLevel, .error)
         self.sessionLogger = sessionLogger
-        admission = AdmissionController(eventLoop: eventLoop, limits: configuration.admissionLimits,
-                                        logger: configuration.logger)
-        admission.isKnownPeer = { [weak self] host in self?.isKnownHost(host) ?? false }
-        admission.observer = { [weak self] event in self?.count(event) }
     }
 
-    private func isKnownHost(_ host: String) -> Bool {
-        let now = monotonicMilliseconds()
-        if knownHostsBuiltAt.map({ now - $0 >= 1_000 }) ?? true, let membership {
-            knownHosts = Set(membership.knownMembers.map(\.address.host))
-            knownHostsBuiltAt = now
-        }
-        return knownHosts.contains(host)
+    private func refreshKnownHosts() {
+        guard let membership else { return }
+        let hosts = Set(membership.knownMembers.map(\.address.host))
+        knownHosts.withLockedValue { $0 = hosts }
     }
 
-    private func count(_ event: AdmissionEvent) {
+    func count(_ event: AdmissionEvent) {
         switch event {
         case .refused(.perSourceLimit): counters.connectionsRefusedPerSource += 1
         case .refused(.totalLimit): counters.connectionsRefusedTotal += 1
         case .refused(.authenticatedLimit): counters.streamsRefused += 1
         case .handshakeTimedOut: counters.handshakesTimedOut += 1
         case .acceptBackedOff: counters.acceptBackoffs += 1
+        }
+    }
+
+    func count(_ error: PeerPortPrefaceError) {
+        switch error.code {
+        case .unknownPreface, .unservedPreface: counters.prefacesRefused += 1
+        case .timedOut:
+            // It did not complete its handshake in time either (it never began it).
+            counters.prefacesTimedOut += 1
+            counters.handshakesTimedOut += 1
         }
     }
 
@@ -98,6 +101,7 @@ final class OverlayDriver {
             randomSeed: UInt64.random(in: .min ... .max), now: now)
         let directives = membership.start(now: now)
         self.membership = membership
+        refreshKnownHosts()
         perform(directives)
         publishSnapshot()
         if !configuration.joinNames.isEmpty {
@@ -199,13 +203,16 @@ final class OverlayDriver {
         seedRefresh?.cancel()
         seedRefresh = nil
         let channels = [udp, tcp, discoveryChannel].compactMap { $0 }
-        let futures = channels.map { $0.close().recover { _ in } }
+        // The TCP listener may run on another loop (the relay's, which receives the sessions).
+        let futures = channels.map { $0.close().hop(to: eventLoop).recover { _ in } }
         return EventLoopFuture.andAllComplete(futures, on: eventLoop)
     }
 
     // MARK: - Directives
 
     func perform(_ directives: [MembershipDirective]) {
+        var membersChanged = false
+        defer { if membersChanged { refreshKnownHosts() } }
         for directive in directives {
             switch directive {
             case .send(let packet, let address, let transport):
@@ -220,6 +227,7 @@ final class OverlayDriver {
                 counters.joinAttempts += 1
                 openStream(to: address, join: true, payload: [])
             case .memberChanged(let change):
+                membersChanged = true
                 let member = change.member
                 logger.info("member \(member.status)", metadata: [
                     "node": "\(hex(member.id))", "address": "\(member.address)",
@@ -308,6 +316,8 @@ final class OverlayDriver {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    // The peer port serves messaging sessions too: say this is a membership stream.
+                    try sync.addHandler(PeerPortPrefaceWriter(.membershipStream))
                     try sync.addHandler(NoiseSessionHandler(configuration: configuration))
                     try sync.addHandler(StreamSender(driver: loopBound.value, join: join, payload: payload))
                 }

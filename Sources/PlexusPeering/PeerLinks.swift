@@ -29,8 +29,8 @@ public final class PeerLinks {
     public let eventLoop: EventLoop
     public let configuration: PeerLinksConfiguration
     public let localID: NodeID
-    /// The bound listener port.
-    public private(set) var port = 0
+    /// The port of the stand-alone listener (0 when the links do not listen themselves).
+    public internal(set) var port = 0
     public private(set) var counters = PeerLinkCounters()
     /// Each decoded frame, in order per peer.
     public var onFrame: ((NodeID, PeerFrame) -> Void)?
@@ -47,6 +47,9 @@ public final class PeerLinks {
     public var onActivity: ((_ peer: NodeID) -> Void)?
 
     final class Link {
+        /// The peer's traffic counters (kept across links, so totals never go back).
+        let traffic: PeerTrafficTable.Cell
+        init(traffic: PeerTrafficTable.Cell) { self.traffic = traffic }
         /// The established session carrying our frames.
         var channel: Channel?
         /// Our dial, not yet established (set once its channel exists).
@@ -64,10 +67,13 @@ public final class PeerLinks {
     }
 
     private var links: [NodeID: Link] = [:]
-    private var server: Channel?
-    /// Bounds the session listener's unauthenticated connections and backs off accepting at the
-    /// file-descriptor limit (issue 10, defect 3), like the membership listener.
-    private let admission: AdmissionController
+    /// Bytes and frames per peer, bounded in peers (`PeerTrafficTable`).
+    let traffic = PeerTrafficTable()
+    var server: Channel?
+    /// Bounds the stand-alone session listener's unauthenticated connections and backs off
+    /// accepting at the file-descriptor limit (issue 10, defect 3). Unused when the sessions
+    /// arrive through the shared peer port (whose admission the overlay runs).
+    let admission: AdmissionController
     private var closed = false
     private let decoder = PeerFrameDecoder()
 
@@ -79,46 +85,38 @@ public final class PeerLinks {
                                              logger: configuration.logger)
     }
 
-    /// Admission counters of the session listener (refusals, handshake timeouts, accept backoffs).
+    /// Admission counters of the stand-alone session listener (refusals, handshake timeouts,
+    /// accept backoffs). Empty for a relay: the shared peer port's admission is the overlay's.
     public var admissionEvents: [AdmissionEvent: Int] { admissionCounts }
-    private var admissionCounts: [AdmissionEvent: Int] = [:]
+    var admissionCounts: [AdmissionEvent: Int] = [:]
 
-    /// Binds the session listener on `loop` and returns the loop-bound links.
-    public static func start(configuration: PeerLinksConfiguration, on loop: EventLoop) async throws -> NIOLoopBound<PeerLinks> {
+    /// Creates the loop-bound links on `loop`. With `listen` (tests and tools) they also bind
+    /// their own session listener on `configuration.host:port` (`PeerLinks+Listener.swift`); a
+    /// relay passes `listen: false` and receives its inbound sessions from the shared peer port
+    /// through `acceptor(_:)`.
+    public static func start(configuration: PeerLinksConfiguration, on loop: EventLoop,
+                             listen: Bool = true) async throws -> NIOLoopBound<PeerLinks> {
         let bound = try await loop.submit {
-            NIOLoopBound(PeerLinks(configuration: configuration, eventLoop: loop), eventLoop: loop)
+            let links = PeerLinks(configuration: configuration, eventLoop: loop)
+            let bound = NIOLoopBound(links, eventLoop: loop)
+            links.admission.observer = { event in bound.value.admissionCounts[event, default: 0] += 1 }
+            return bound
         }.get()
-        let responder = configuration.sessionConfiguration(role: .responder)
-        try await loop.submit {
-            bound.value.admission.observer = { event in bound.value.admissionCounts[event, default: 0] += 1 }
-        }.get()
-        let server = try await ServerBootstrap(group: loop)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { server in
-                server.eventLoop.makeCompletedFuture {
-                    // Out of file descriptors: pause accepting instead of spinning.
-                    try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(backoffProvider: { error in
-                        bound.value.admission.acceptBackoff(after: error)
-                    }))
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(NoiseSessionHandler(configuration: responder))
-                    // Bounds unauthenticated connections (per source, total) and closes those
-                    // that do not authenticate in time.
-                    try sync.addHandler(bound.value.admission.makeHandler())
-                    try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: nil))
-                }
-            }
-            .bind(host: configuration.host, port: configuration.port).get()
-        try await loop.submit {
-            bound.value.server = server
-            bound.value.port = server.localAddress?.port ?? configuration.port
-        }.get()
+        if listen { try await bindListener(bound, configuration: configuration) }
         return bound
+    }
+
+    /// Inbound sessions from the shared peer port: after the 'S' preface, the accepted channel
+    /// (on this links' loop) gets a responder session whose establishment adopts it as a link.
+    public static func acceptor(_ bound: NIOLoopBound<PeerLinks>) -> PeerPortSessionAcceptor {
+        PeerPortSessionAcceptor(eventLoop: bound.eventLoop) { _ in try bound.value.inboundPipeline() }
+    }
+
+    /// The handlers of one accepted messaging session, behind its preface. Call on `eventLoop`.
+    func inboundPipeline() throws -> PeerPortPipeline {
+        eventLoop.preconditionInEventLoop()
+        let session = try NoiseSessionHandler(configuration: configuration.sessionConfiguration(role: .responder))
+        return PeerPortPipeline(session: session, application: [PeerSessionChannelHandler(links: self, expected: nil)])
     }
 
     // MARK: Sending
@@ -141,6 +139,7 @@ public final class PeerLinks {
         }
         link.queuedBytes += size
         counters.framesSent += 1
+        link.traffic.traffic.framesSent += 1
         PeerFrameBatch.append(frame, encodedSize: size, to: &link.batch)
         link.batchFrameBytes += size
         if link.batch.readableBytes >= Self.batchBytes { seal(link, peer: peer) }
@@ -185,7 +184,7 @@ public final class PeerLinks {
     }
 
     private func openLink(to peer: NodeID, host: String, port: Int) -> Link {
-        let link = Link()
+        let link = Link(traffic: traffic.cell(for: peer))
         link.dialing = true
         links[peer] = link
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
@@ -197,6 +196,8 @@ public final class PeerLinks {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    // The peer port serves membership streams too: say this is a messaging session.
+                    try sync.addHandler(PeerPortPrefaceWriter(.messagingSession))
                     try sync.addHandler(NoiseSessionHandler(configuration: initiator))
                     try sync.addHandler(PeerSessionChannelHandler(links: bound.value, expected: peer))
                     bound.value.dialStarted(channel, to: peer, link: boundLink.value)
@@ -230,6 +231,7 @@ public final class PeerLinks {
         let frameBytes = link.batchFrameBytes
         link.batch = ByteBufferAllocator().buffer(capacity: 1024)
         link.batchFrameBytes = 0
+        link.traffic.traffic.bytesSent += batch.readableBytes
         if let channel = link.channel {
             write(batch, frameBytes: frameBytes, on: channel, link: link, peer: peer)
         } else {
@@ -288,7 +290,7 @@ public final class PeerLinks {
         if let existing = links[peer] {
             link = existing
         } else {
-            link = Link()
+            link = Link(traffic: traffic.cell(for: peer))
             links[peer] = link
         }
         let state: SessionTieBreak.LinkState = if let current = link.channel {
@@ -341,15 +343,23 @@ public final class PeerLinks {
     /// the session (frames before the bad one were delivered).
     func received(_ bytes: ByteBuffer, from peer: NodeID, channel: Channel) {
         onActivity?(peer)
+        let cell = traffic.cell(for: peer)
+        cell.traffic.bytesReceived += bytes.readableBytes
         do {
             try PeerFrameBatch.forEachFrame(in: bytes, decoder: decoder) { frame in
                 counters.framesReceived += 1
+                cell.traffic.framesReceived += 1
                 onFrame?(peer, frame)
             }
         } catch {
             counters.framesMalformed += 1
             channel.close(promise: nil)
         }
+    }
+
+    /// A session (dialed by us: initiator) reported `error`; handshake failures are counted by reason.
+    func sessionError(_ error: Error, dialedByUs: Bool) {
+        counters.handshakeFailures.count(error, role: dialedByUs ? .initiator : .responder)
     }
 
     func channelClosed(_ channel: Channel, peer: NodeID?) {

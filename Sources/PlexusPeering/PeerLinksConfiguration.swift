@@ -10,9 +10,10 @@ public struct PeerLinksConfiguration: Sendable {
     public var identity: StaticIdentity
     /// Network keys: a relay without a shared key never completes a session.
     public var keyring: Keyring
-    /// Address the session listener binds. Default 127.0.0.1.
+    /// Address the stand-alone session listener binds (`PeerLinks.start(…, listen: true)`; a
+    /// relay's sessions use the peer port instead). Default 127.0.0.1.
     public var host: String
-    /// Listener port; 0 = ephemeral. Default 0.
+    /// Stand-alone listener port; 0 = ephemeral. Default 0.
     public var port: Int
     /// Bound on bytes queued for one peer (waiting for the session, or written but not yet taken
     /// by the socket). At the bound `send` answers `.overflow` and queues nothing. Default 16 MiB.
@@ -62,4 +63,6 @@ public struct PeerLinkCounters: Sendable, Equatable {
     public var framesOverflowed = 0
     /// Undecodable frames (the session carrying one is closed).
     public var framesMalformed = 0
+    /// Sessions (dialed or accepted) that failed before establishment, by reason.
+    public var handshakeFailures = PeerHandshakeFailureCounts()
 }

@@ -42,6 +42,7 @@ final class PeerSessionChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        links.sessionError(error, dialedByUs: expected != nil)
         context.close(promise: nil)
     }
 }

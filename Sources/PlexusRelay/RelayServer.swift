@@ -5,6 +5,7 @@ import PlexusRelayCore
 import NIOPosix
 import PlexusMembership
 import PlexusPeering
+import PlexusSession
 import PlexusWire
 
 /// The relay's client endpoint: listens on loopback and serves local clients with one `RelayCore`.
@@ -17,9 +18,10 @@ public final class RelayServer: Sendable {
     public let port: Int
     /// The addresses actually listening, as "host:port".
     public let boundAddresses: [String]
-    /// The port of the relay-to-relay session listener (nil for a stand-alone relay). Advertise
-    /// it as the second address of this relay's directory record.
-    public let peerLinksPort: Int?
+    /// Where the overlay's peer port hands the relay-to-relay messaging sessions it accepts
+    /// (nil for a stand-alone relay): `OverlayConfiguration.sessionAcceptor`. The relay binds no
+    /// port of its own for them.
+    public let sessionAcceptor: PeerPortSessionAcceptor?
 
     private let group: MultiThreadedEventLoopGroup
     let driver: NIOLoopBound<CoreDriver>
@@ -27,11 +29,11 @@ public final class RelayServer: Sendable {
     private let logger: Logger
     private let stopped = ManagedAtomic(false)
 
-    private init(port: Int, boundAddresses: [String], peerLinksPort: Int?, group: MultiThreadedEventLoopGroup,
+    private init(port: Int, boundAddresses: [String], sessionAcceptor: PeerPortSessionAcceptor?, group: MultiThreadedEventLoopGroup,
                  driver: NIOLoopBound<CoreDriver>, listeners: [Channel], logger: Logger) {
         self.port = port
         self.boundAddresses = boundAddresses
-        self.peerLinksPort = peerLinksPort
+        self.sessionAcceptor = sessionAcceptor
         self.group = group
         self.driver = driver
         self.listeners = listeners
@@ -40,9 +42,10 @@ public final class RelayServer: Sendable {
 
     /// Binds every configured host (failing only if all binds fail) and starts serving.
     ///
-    /// With `peering` (and `configuration.overlay` set) the relay also listens for sessions from
-    /// other relays and routes through the directory fed by `updateDirectory`; the sessions run
-    /// on the relay's core loop, so no message crosses threads.
+    /// With `peering` (and `configuration.overlay` set) the relay also keeps sessions with other
+    /// relays (dialed to their peer port, or accepted on its own through `sessionAcceptor`) and
+    /// routes through the directory fed by `updateDirectory`; the sessions run on the relay's
+    /// core loop, so no message crosses threads.
     public static func start(configuration: RelayConfiguration, peering: PeerLinksConfiguration? = nil,
                              logger: Logger) async throws -> RelayServer {
         try configuration.validate()
@@ -99,15 +102,12 @@ public final class RelayServer: Sendable {
             try? await group.shutdownGracefully()
             throw lastError ?? ChannelError.unknownLocalAddress
         }
-        var peerLinksPort: Int?
+        var sessionAcceptor: PeerPortSessionAcceptor?
         if let peering {
             do {
-                let links = try await PeerLinks.start(configuration: peering, on: loop)
-                peerLinksPort = try await loop.submit {
-                    driver.value.attach(links.value)
-                    return links.value.port
-                }.get()
-                logger.info("relay-to-relay sessions listening", metadata: ["address": "\(peering.host):\(peerLinksPort!)"])
+                let links = try await PeerLinks.start(configuration: peering, on: loop, listen: false)
+                try await loop.submit { driver.value.attach(links.value) }.get()
+                sessionAcceptor = PeerLinks.acceptor(links)
             } catch {
                 for listener in listeners { try? await listener.close() }
                 try? await group.shutdownGracefully()
@@ -115,7 +115,7 @@ public final class RelayServer: Sendable {
             }
         }
         logger.info("relay listening", metadata: ["addresses": "\(addresses)"])
-        return RelayServer(port: port, boundAddresses: addresses, peerLinksPort: peerLinksPort, group: group,
+        return RelayServer(port: port, boundAddresses: addresses, sessionAcceptor: sessionAcceptor, group: group,
                            driver: driver, listeners: listeners, logger: logger)
     }
 
@@ -123,6 +123,14 @@ public final class RelayServer: Sendable {
     public func statistics() async throws -> RelayStatistics {
         let driver = self.driver
         return try await driver.eventLoop.submit { driver.value.statistics }.get()
+    }
+
+    /// Traffic per peer relay, handshake failures of relay-to-relay sessions and the stand-alone
+    /// listener's admission, taken on the core loop (nil for a stand-alone relay). For scrapes:
+    /// the counting itself is plain integers on the loop.
+    public func peerLinksReport() async throws -> PeerLinksReport? {
+        let driver = self.driver
+        return try await driver.eventLoop.submit { driver.value.peerLinks?.report() }.get()
     }
 
     /// Feeds a new directory snapshot to the core (routing view and session addresses).
