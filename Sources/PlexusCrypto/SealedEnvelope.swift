@@ -1,0 +1,162 @@
+import CSodium
+import PlexusVocabulary
+
+/// What a sealed payload is (bound in the associated data, so one kind cannot pass for another).
+public enum SealedKind: UInt8, Sendable, Hashable {
+    case request = 1, reply = 2, fault = 3, broadcast = 4, event = 5, tunnel = 6
+}
+
+/// Which way a sealed payload travels: toward the serving side (request, initiator → acceptor
+/// tunnel data, fan-out) or back toward the origin (reply, fault, acceptor → initiator data).
+public enum SealDirection: UInt8, Sendable, Hashable {
+    case towardServer = 0, towardOrigin = 1
+}
+
+/// The identity a sealed payload is bound to. Both sides compute it from what they know; it is
+/// never sent (except `sequence` for fan-out, which travels in the envelope header).
+///
+/// * request / reply / fault: origin = the requesting relay, identity = its request id.
+/// * broadcast / event: origin = the sending relay, identity = 0, sequence = its per-relay counter.
+/// * tunnel: origin = the initiating relay, identity = its tunnel id, sequence = the chunk's number
+///   in its direction (0, 1, 2, …), so chunks cannot be dropped, repeated or reordered unnoticed.
+public struct SealContext: Sendable, Hashable {
+    public var kind: SealedKind
+    public var direction: SealDirection
+    public var name: ProtectedName
+    public var origin: NodeID
+    public var identity: UInt64
+    public var sequence: UInt64
+
+    public init(kind: SealedKind, direction: SealDirection, name: ProtectedName, origin: NodeID, identity: UInt64,
+                sequence: UInt64 = 0) {
+        self.kind = kind
+        self.direction = direction
+        self.name = name
+        self.origin = origin
+        self.identity = identity
+        self.sequence = sequence
+    }
+}
+
+/// The public header of a sealed payload.
+public struct SealedHeader: Sendable, Hashable {
+    public let fingerprint: ClusterKeyFingerprint
+    public let sequence: UInt64
+}
+
+/// End-to-end sealing of a protected name's payloads between relays, on top of the relay-to-relay
+/// Noise session. Format (all integers big-endian):
+///
+/// ```
+/// sealed = version u8 (01) ‖ key fingerprint (8) ‖ sequence u64 ‖ nonce (24) ‖ ciphertext ‖ tag (16)
+/// AD     = "plexus-seal-v1" ‖ kind u8 ‖ direction u8 ‖ origin node ID (16) ‖ identity u64
+///          ‖ sequence u64 ‖ key fingerprint (8) ‖ kind of name u8 ‖ name length u16 ‖ name
+/// ```
+///
+/// `crypto_aead_xchacha20poly1305_ietf` under the seal subkey of the cluster key, a random nonce.
+///
+/// Guarantees: `open` returns plaintext only when the tag verifies under a key of the set with
+/// the header's fingerprint and the receiver's own `SealContext`; anything else (truncation, an
+/// unknown version or key, tampering, another name, kind, direction, request, relay or chunk)
+/// throws and returns nothing.
+public enum SealedEnvelope {
+    /// Format version byte.
+    public static let version: UInt8 = 1
+    /// Bytes before the ciphertext.
+    public static let headerLength = 1 + ClusterKeyFingerprint.byteCount + 8 + XChaChaPoly.nonceLength
+    /// Bytes a sealed payload adds to its plaintext (header + tag): 57.
+    public static let overhead = headerLength + XChaChaPoly.tagLength
+    /// Domain-separation prefix of the associated data.
+    public static let domain = "plexus-seal-v1"
+
+    /// Seals `plaintext` under `key`'s seal subkey. `nonce` is random unless given (tests).
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                            nonce: [UInt8]? = nil) -> [UInt8] {
+        Sodium.ensureInitialized()
+        let nonce = nonce ?? XChaChaPoly.randomNonce()
+        precondition(nonce.count == XChaChaPoly.nonceLength, "XChaCha20-Poly1305 nonce must be 24 bytes")
+        let ad = associatedData(context, fingerprint: key.fingerprint)
+        var out = [UInt8]()
+        out.reserveCapacity(plaintext.count + overhead)
+        out.append(version)
+        out += key.fingerprint.bytes
+        appendBigEndian(&out, context.sequence, count: 8)
+        out += nonce
+        out += repeatElement(0, count: plaintext.count + XChaChaPoly.tagLength)
+        var written: UInt64 = 0
+        out.withUnsafeMutableBytes { buffer in
+            let cipher = buffer.baseAddress!.advanced(by: headerLength).assumingMemoryBound(to: UInt8.self)
+            key.sealKey.secret.withUnsafeBytes { k in
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    cipher, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
+                    ad, UInt64(ad.count), nil, nonce, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        return out
+    }
+
+    /// Convenience over a byte array.
+    public static func seal(_ plaintext: [UInt8], key: ClusterKey, context: SealContext, nonce: [UInt8]? = nil) -> [UInt8] {
+        plaintext.withUnsafeBytes { seal($0, key: key, context: context, nonce: nonce) }
+    }
+
+    /// Reads the public header; throws `malformedSealedPayload` when the payload is shorter than
+    /// header + tag or of another version.
+    public static func header(_ sealed: UnsafeRawBufferPointer) throws -> SealedHeader {
+        guard sealed.count >= overhead else {
+            throw CryptoError(code: .malformedSealedPayload,
+                              message: "sealed payload of \(sealed.count) bytes, shorter than the \(overhead)-byte header and tag")
+        }
+        guard sealed[0] == version else {
+            throw CryptoError(code: .malformedSealedPayload, message: "sealed payload of format version \(sealed[0]), expected \(version)")
+        }
+        let fingerprint = ClusterKeyFingerprint(bytes: sealed[1..<9])!
+        let sequence = sealed[9..<17].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return SealedHeader(fingerprint: fingerprint, sequence: sequence)
+    }
+
+    /// Opens `sealed` with the key of `keys` its header names, bound to `context` (whose
+    /// `sequence` must equal the one sealed).
+    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
+        let header = try header(sealed)
+        guard let key = keys.key(for: header.fingerprint) else {
+            throw CryptoError(code: .unknownClusterKey,
+                              message: "sealed with key \(header.fingerprint), which this relay does not hold for \(context.name)")
+        }
+        // The header's sequence is what was bound at sealing; it must be the one expected here.
+        guard header.sequence == context.sequence else { throw CryptoError.authenticationFailed }
+        let ad = associatedData(context, fingerprint: header.fingerprint)
+        let cipherLength = sealed.count - headerLength
+        var out = [UInt8](repeating: 0, count: cipherLength - XChaChaPoly.tagLength)
+        var written: UInt64 = 0
+        let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let rc = key.sealKey.secret.withUnsafeBytes { k in
+            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                &out, &written, nil, base + headerLength, UInt64(cipherLength), ad, UInt64(ad.count),
+                base + 17, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard rc == 0 else { throw CryptoError.authenticationFailed }
+        return out
+    }
+
+    /// Convenience over a byte array.
+    public static func open(_ sealed: [UInt8], keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
+        try sealed.withUnsafeBytes { try open($0, keys: keys, context: context) }
+    }
+
+    /// The associated data of `context` under the key with `fingerprint`.
+    public static func associatedData(_ context: SealContext, fingerprint: ClusterKeyFingerprint) -> [UInt8] {
+        var ad = Array(domain.utf8)
+        ad.reserveCapacity(ad.count + 2 + 16 + 8 + 8 + 8 + 3 + context.name.name.count)
+        ad.append(context.kind.rawValue)
+        ad.append(context.direction.rawValue)
+        ad += context.origin.bytes
+        appendBigEndian(&ad, context.identity, count: 8)
+        appendBigEndian(&ad, context.sequence, count: 8)
+        ad += fingerprint.bytes
+        ad.append(context.name.kind.rawValue)
+        appendBigEndian(&ad, UInt64(context.name.name.count), count: 2)
+        ad += context.name.name
+        return ad
+    }
+}
