@@ -67,6 +67,7 @@ let package = Package(
         .target(name: "PlexusRelayCore", dependencies: [
             "PlexusVocabulary", "PlexusWire", "PlexusPeerWire", "PlexusMembership", "PlexusTelemetry", nioCore, dequeModule,
             heapModule,
+            "PlexusCrypto", // per-cluster keys: claims, sealing (Docs/cluster-keys.md)
         ]),
 
         // ── Overlay state machines (pure) ──
@@ -92,6 +93,7 @@ let package = Package(
         .target(name: "PlexusRelay", dependencies: [
             "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusPeering", "PlexusMembership", nioCore, nioPosix,
             logging, atomics,
+            "PlexusCrypto", // cluster keys in the configuration
         ]),
 
         // ── Operations (the relay's HTTP endpoint and its settings) ──
@@ -184,6 +186,7 @@ let package = Package(
         .testTarget(name: "PlexusRelayCoreTests", dependencies: [
             "PlexusRelayCore", "PlexusPeerWire", "PlexusWire", "PlexusMembership", "PlexusTelemetry", "PlexusTestSupport", nioCore,
             dequeModule,
+            "PlexusCrypto", // cluster-key tests
         ]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator", "PlexusTestSupport"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),
