@@ -128,6 +128,7 @@ let package = Package(
             "PlexusHTTP", "PlexusSettings", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"), // SIGHUP reloads cluster keys
         ]),
 
         // ── Examples (Sources/Examples/): the binding in use, runnable against `scripts/run.sh`'s relay ──

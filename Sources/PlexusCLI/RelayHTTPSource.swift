@@ -55,9 +55,10 @@ extension StatusSource {
                 let statistics = try await node.relay.statistics()
                 status.relay = RelayReport(statistics)
                 let health = lifecycle.health(aliveOthers: aliveOthers(status))
-                let document = RelayStatusDocument(
+                var document = RelayStatusDocument(
                     status, version: version, ready: health.ready, draining: lifecycle.isDraining,
                     reason: health.reason, uptimeSeconds: Date().timeIntervalSince(lifecycle.started))
+                document.protection = ProtectionReport(try await node.relay.protectionStatus())
                 return JSONDocument(bytes: try JSON.encode(document))
             },
             members: {

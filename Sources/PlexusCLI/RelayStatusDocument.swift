@@ -15,6 +15,8 @@ struct RelayStatusDocument: Codable, Sendable {
     var draining: Bool
     var reason: String?
     var uptimeSeconds: Double
+    /// Protected names with key fingerprints and protection counters (absent from older relays).
+    var protection: ProtectionReport?
 
     init(_ status: OverlayStatus, version: String, ready: Bool, draining: Bool, reason: String?, uptimeSeconds: Double) {
         node = status.node

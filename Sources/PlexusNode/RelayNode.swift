@@ -90,7 +90,8 @@ public final class RelayNode: Sendable {
             throw error
         }
         let sessions = NodeAddress(host: overlayConfiguration.advertiseHost, port: UInt16(relay.peerLinksPort!))
-        overlay.updateOwnRecord([.setAddresses([overlay.advertisedAddress, sessions])])
+        overlay.updateOwnRecord([.setAddresses([overlay.advertisedAddress, sessions]),
+                                 .setClaimSigning(claimSigning(relayConfiguration.clusterKeys))])
         let early = overlayBox.withLockedValue { box in
             box = overlay
             return pendingInterest.withLockedValue { pending in

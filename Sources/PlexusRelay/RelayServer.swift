@@ -23,6 +23,8 @@ public final class RelayServer: Sendable {
 
     private let group: MultiThreadedEventLoopGroup
     private let driver: NIOLoopBound<CoreDriver>
+    /// The core's driver, for extensions in other files (cluster keys).
+    var coreDriver: NIOLoopBound<CoreDriver> { driver }
     private let listeners: [Channel]
     private let logger: Logger
     private let stopped = ManagedAtomic(false)
