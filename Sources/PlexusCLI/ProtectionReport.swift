@@ -21,6 +21,8 @@ struct ProtectionReport: Codable, Sendable, Equatable {
     var openFailures: Int
     var refusedFromRelays: Int
     var unprovenDirectoryEntries: Int
+    /// Relays whose claims verified here: "<node> <kind> \"<name>\" <fingerprint>".
+    var proven: [String]
 
     init(_ s: ProtectionStatus) {
         names = s.entries.map { ProtectedName(kind: $0.kind, name: $0.name, fingerprint: $0.fingerprint, accepted: $0.accepted) }
@@ -34,6 +36,7 @@ struct ProtectionReport: Codable, Sendable, Equatable {
         openFailures = s.openFailures
         refusedFromRelays = s.refusedFromRelays
         unprovenDirectoryEntries = s.unprovenDirectoryEntries
+        proven = s.provenDirectoryEntries
     }
 
     /// The lines `plexus status` prints (nothing when no name is protected and strict mode is off).
@@ -43,6 +46,7 @@ struct ProtectionReport: Codable, Sendable, Equatable {
             "protected \(entry.kind) \(entry.name): key \(entry.fingerprint)"
                 + (entry.accepted.isEmpty ? "" : ", also accepting \(entry.accepted.joined(separator: ", "))")
         }
+        lines += proven.map { "proven: relay \($0)" }
         if protectedOnly { lines.append("protected-only: names without a key are refused") }
         lines.append("protection: \(sealed) sealed, \(opened) opened, \(openFailures) failed to open; refused: \(refusedRegistrations) registrations, \(refusedRequests) requests, \(refusedTunnels) tunnels, \(refusedFanOut) broadcast/publish/subscribe, \(refusedFromRelays) from relays; \(unprovenDirectoryEntries) unproven directory entries skipped")
         return lines

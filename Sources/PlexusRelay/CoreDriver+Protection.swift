@@ -27,6 +27,8 @@ public struct ProtectionStatus: Sendable, Equatable {
     public let refusedFromRelays: Int
     /// Relay entries of the directory left out for lack of a valid claim.
     public let unprovenDirectoryEntries: Int
+    /// Relays whose claims verified: "<node> <kind> \"<name>\" <fingerprint>" per name.
+    public let provenDirectoryEntries: [String]
 }
 
 extension CoreDriver {
@@ -47,7 +49,7 @@ extension CoreDriver {
             refusedRequests: counters.refusedRequests, refusedTunnels: counters.refusedTunnels,
             refusedFanOut: counters.refusedFanOut, sealed: counters.sealed, opened: counters.opened,
             openFailures: counters.openFailures, refusedFromRelays: counters.refusedFromRelays,
-            unprovenDirectoryEntries: core.unprovenDirectoryEntries)
+            unprovenDirectoryEntries: core.unprovenDirectoryEntries, provenDirectoryEntries: core.provenDirectoryEntries)
     }
 
     /// Logs what the core noted about protected traffic from other relays (payloads that did not

@@ -107,15 +107,19 @@ package struct ClusterProtection: Sendable {
     }
 
     /// Whether `record` proves it holds one of `keys` for their name.
-    static func admits(_ record: DirectoryRecord, keys: LocalKeys) -> Bool {
+    static func admits(_ record: DirectoryRecord, keys: LocalKeys) -> Bool { provenKey(of: record, keys: keys) != nil }
+
+    /// The fingerprint of the key `record` proves it holds for the name of `keys`, if any.
+    static func provenKey(of record: DirectoryRecord, keys: LocalKeys) -> ClusterKeyFingerprint? {
         let kind: ProtectedClaim.Kind = keys.name.kind == .cluster ? .cluster : .topic
         for claim in record.claims where claim.kind == kind && claim.name.bytes == keys.name.name {
-            guard let key = keys.keys.key(for: ClusterKeyFingerprint(value: claim.fingerprint)) else { continue }
+            let fingerprint = ClusterKeyFingerprint(value: claim.fingerprint)
+            guard let key = keys.keys.key(for: fingerprint) else { continue }
             if ClaimProof.verify(claim.proof, key: key, name: keys.name, node: record.node, version: record.version) {
-                return true
+                return fingerprint
             }
         }
-        return false
+        return nil
     }
 
     // MARK: This relay's own claims

@@ -57,6 +57,9 @@ struct RemoteDirectory: Sendable {
     /// Cluster and topic entries left out because the name is protected and the relay did not
     /// prove it holds the key (or the name is protected by a key this relay does not hold).
     var unprovenEntries = 0
+    /// Relays whose claims verified, per protected name served or wanted there: "<node> <kind>
+    /// <name> <fingerprint>", sorted (status, and the tests that wait for a rotation step).
+    var provenEntries: [String] = []
 
     init() {}
 
@@ -67,7 +70,7 @@ struct RemoteDirectory: Sendable {
             nodes.insert(node)
             for entry in record.clusters {
                 let name = WireName(ByteBuffer(bytes: entry.cluster.bytes))
-                guard !protection.isActive || Self.admits(record, name, .cluster, protection) else {
+                guard !protection.isActive || admits(record, name, .cluster, protection) else {
                     unprovenEntries += 1
                     continue
                 }
@@ -75,21 +78,24 @@ struct RemoteDirectory: Sendable {
             }
             for topic in record.topics {
                 let name = WireName(ByteBuffer(bytes: topic.bytes))
-                guard !protection.isActive || Self.admits(record, name, .topic, protection) else {
+                guard !protection.isActive || admits(record, name, .topic, protection) else {
                     unprovenEntries += 1
                     continue
                 }
                 topics[name, default: []].append(node)
             }
         }
+        provenEntries.sort()
     }
 
-    private static func admits(_ record: DirectoryRecord, _ name: WireName, _ kind: ProtectedNameKind,
-                               _ protection: ClusterProtection) -> Bool {
+    private mutating func admits(_ record: DirectoryRecord, _ name: WireName, _ kind: ProtectedNameKind,
+                                 _ protection: ClusterProtection) -> Bool {
         let (allowed, keys) = protection.routable(name, kind: kind)
         guard allowed else { return false }
         guard let keys else { return true }
-        return ClusterProtection.admits(record, keys: keys)
+        guard let fingerprint = ClusterProtection.provenKey(of: record, keys: keys) else { return false }
+        provenEntries.append("\(record.node) \(keys.name) \(fingerprint)")
+        return true
     }
 }
 

@@ -145,8 +145,11 @@ extension RelayCore {
                     sendPeer(.reply(id: id, outcome: .failed(reason: ByteBuffer(string: reason))), to: node, dial: false)
                     return
                 }
+                // The answer is sealed under the key the request came with (the requester holds it).
+                let used = payload.withUnsafeReadableBytes { try? SealedEnvelope.header($0).fingerprint }
+                keys = used.flatMap { held.keys.key(for: $0) }.map { LocalKeys(name: held.name, keys: ClusterKeySet(primary: $0)) }
+                    ?? held
                 payload = opened
-                keys = held
             }
         }
         let timeout = min(millisecondsLeft, Self.maxTimeoutMilliseconds)

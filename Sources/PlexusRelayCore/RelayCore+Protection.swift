@@ -42,6 +42,9 @@ extension RelayCore {
     /// Relay entries of the current directory left out for lack of a valid claim.
     package var unprovenDirectoryEntries: Int { router.directory.unprovenEntries }
 
+    /// Relays whose claims verified: "<node> <kind> \"<name>\" <fingerprint>" per name.
+    package var provenDirectoryEntries: [String] { router.directory.provenEntries }
+
     /// Takes the lines waiting to be logged.
     package mutating func takeProtectionLog() -> [String] {
         guard !protectionLog.isEmpty else { return [] }
