@@ -173,6 +173,8 @@ let package = Package(
                           path: "Sources/Tools/Fuzz/SessionFrames"),
         .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusPeerWire", "PlexusFuzzDriver", nioCore],
                           path: "Sources/Tools/Fuzz/PeerFrames"),
+        .executableTarget(name: "PlexusFuzzClusterKeys", dependencies: ["PlexusCrypto", "PlexusMembership", "PlexusVocabulary", "PlexusFuzzDriver"],
+                          path: "Sources/Tools/Fuzz/ClusterKeys"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: [
             "PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging,
         ], path: "Sources/Tools/Fuzz/Handshake"),
