@@ -69,30 +69,43 @@ public enum SealedEnvelope {
     /// Domain-separation prefix of the associated data.
     public static let domain = "plexus-seal-v1"
 
-    /// Seals `plaintext` under `key`'s seal subkey. `nonce` is random unless given (tests).
+    /// Seals `plaintext` under `key`'s seal subkey into `out`, which must hold at least
+    /// `plaintext.count + overhead` bytes; returns the bytes written. `nonce` is random unless
+    /// given (tests). Writes straight into the caller's buffer (no intermediate copy).
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                            nonce: [UInt8]? = nil, into out: UnsafeMutableRawBufferPointer) -> Int {
+        Sodium.ensureInitialized()
+        let length = plaintext.count + overhead
+        precondition(out.count >= length, "sealed output buffer too small")
+        let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        base[0] = version
+        var fingerprint = key.fingerprint.value.bigEndian
+        withUnsafeBytes(of: &fingerprint) { UnsafeMutableRawBufferPointer(rebasing: out[1..<9]).copyMemory(from: $0) }
+        var sequence = context.sequence.bigEndian
+        withUnsafeBytes(of: &sequence) { UnsafeMutableRawBufferPointer(rebasing: out[9..<17]).copyMemory(from: $0) }
+        let noncePointer = base + 17
+        if let nonce {
+            precondition(nonce.count == XChaChaPoly.nonceLength, "XChaCha20-Poly1305 nonce must be 24 bytes")
+            nonce.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: noncePointer, count: XChaChaPoly.nonceLength).copyMemory(from: $0) }
+        } else {
+            randombytes_buf(noncePointer, XChaChaPoly.nonceLength)
+        }
+        let ad = associatedData(context, fingerprint: key.fingerprint)
+        var written: UInt64 = 0
+        key.sealKey.secret.withUnsafeBytes { k in
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                base + headerLength, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
+                ad, UInt64(ad.count), nil, noncePointer, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return length
+    }
+
+    /// Convenience: the sealed bytes as an array.
     public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
                             nonce: [UInt8]? = nil) -> [UInt8] {
-        Sodium.ensureInitialized()
-        let nonce = nonce ?? XChaChaPoly.randomNonce()
-        precondition(nonce.count == XChaChaPoly.nonceLength, "XChaCha20-Poly1305 nonce must be 24 bytes")
-        let ad = associatedData(context, fingerprint: key.fingerprint)
-        var out = [UInt8]()
-        out.reserveCapacity(plaintext.count + overhead)
-        out.append(version)
-        out += key.fingerprint.bytes
-        appendBigEndian(&out, context.sequence, count: 8)
-        out += nonce
-        out += repeatElement(0, count: plaintext.count + XChaChaPoly.tagLength)
-        var written: UInt64 = 0
-        out.withUnsafeMutableBytes { buffer in
-            let cipher = buffer.baseAddress!.advanced(by: headerLength).assumingMemoryBound(to: UInt8.self)
-            key.sealKey.secret.withUnsafeBytes { k in
-                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                    cipher, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
-                    ad, UInt64(ad.count), nil, nonce, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            }
+        [UInt8](unsafeUninitializedCapacity: plaintext.count + overhead) { buffer, count in
+            count = seal(plaintext, key: key, context: context, nonce: nonce, into: UnsafeMutableRawBufferPointer(buffer))
         }
-        return out
     }
 
     /// Convenience over a byte array.
@@ -115,9 +128,14 @@ public enum SealedEnvelope {
         return SealedHeader(fingerprint: fingerprint, sequence: sequence)
     }
 
-    /// Opens `sealed` with the key of `keys` its header names, bound to `context` (whose
-    /// `sequence` must equal the one sealed).
-    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
+    /// The plaintext length of a sealed payload of `sealedCount` bytes (0 if it is too short).
+    public static func plaintextCount(sealedCount: Int) -> Int { max(0, sealedCount - overhead) }
+
+    /// Opens `sealed` into `out` (at least `plaintextCount(sealedCount:)` bytes) with the key of
+    /// `keys` its header names, bound to `context` (whose `sequence` must equal the one sealed);
+    /// returns the plaintext length. `out` holds nothing usable when this throws.
+    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext,
+                            into out: UnsafeMutableRawBufferPointer) throws -> Int {
         let header = try header(sealed)
         guard let key = keys.key(for: header.fingerprint) else {
             throw CryptoError(code: .unknownClusterKey,
@@ -127,16 +145,31 @@ public enum SealedEnvelope {
         guard header.sequence == context.sequence else { throw CryptoError.authenticationFailed }
         let ad = associatedData(context, fingerprint: header.fingerprint)
         let cipherLength = sealed.count - headerLength
-        var out = [UInt8](repeating: 0, count: cipherLength - XChaChaPoly.tagLength)
+        precondition(out.count >= cipherLength - XChaChaPoly.tagLength, "plaintext output buffer too small")
         var written: UInt64 = 0
         let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let rc = key.sealKey.secret.withUnsafeBytes { k in
             crypto_aead_xchacha20poly1305_ietf_decrypt(
-                &out, &written, nil, base + headerLength, UInt64(cipherLength), ad, UInt64(ad.count),
-                base + 17, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil, base + headerLength, UInt64(cipherLength),
+                ad, UInt64(ad.count), base + 17, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
         guard rc == 0 else { throw CryptoError.authenticationFailed }
-        return out
+        return Int(written)
+    }
+
+    /// Convenience: the plaintext as an array.
+    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
+        var failure: (any Error)?
+        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, plaintextCount(sealedCount: sealed.count))) { buffer, count in
+            do {
+                count = try open(sealed, keys: keys, context: context, into: UnsafeMutableRawBufferPointer(buffer))
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
+        return plaintext
     }
 
     /// Convenience over a byte array.

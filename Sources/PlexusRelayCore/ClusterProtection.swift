@@ -2,10 +2,16 @@ import NIOCore
 import PlexusCrypto
 import PlexusMembership
 
-/// The keys of one protected name as the core uses them.
-struct LocalKeys: Sendable {
+/// The keys of one protected name as the core uses them. A class, so that the tables of pending
+/// requests and tunnels carry one optional pointer per entry (nil for unprotected names).
+final class LocalKeys: Sendable {
     let name: ProtectedName
     let keys: ClusterKeySet
+
+    init(name: ProtectedName, keys: ClusterKeySet) {
+        self.name = name
+        self.keys = keys
+    }
 }
 
 /// Which clusters and topics are protected, as the relay core sees them on the hot path: the

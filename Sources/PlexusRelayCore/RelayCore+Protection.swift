@@ -61,8 +61,14 @@ extension RelayCore {
     /// `payload` sealed under the name's primary key (a copy; only protected names pay for it).
     mutating func seal(_ payload: ByteBuffer, keys: LocalKeys, context: SealContext) -> ByteBuffer {
         protectionCounters.sealed &+= 1
-        let sealed = payload.withUnsafeReadableBytes { SealedEnvelope.seal($0, key: keys.keys.primary, context: context) }
-        return ByteBuffer(bytes: sealed)
+        let length = payload.readableBytes + SealedEnvelope.overhead
+        var sealed = ByteBufferAllocator().buffer(capacity: length)
+        payload.withUnsafeReadableBytes { plaintext in
+            _ = sealed.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
+                SealedEnvelope.seal(plaintext, key: keys.keys.primary, context: context, into: out)
+            }
+        }
+        return sealed
     }
 
     /// Opens a sealed payload from relay `node`, or counts and logs the failure and returns nil.
@@ -70,13 +76,17 @@ extension RelayCore {
     mutating func open(_ sealed: ByteBuffer, keys: LocalKeys, context: SealContext, from node: NodeID,
                        sequenceFromHeader: Bool = false) -> ByteBuffer? {
         do {
-            let plaintext = try sealed.withUnsafeReadableBytes { bytes -> [UInt8] in
+            let length = SealedEnvelope.plaintextCount(sealedCount: sealed.readableBytes)
+            var plaintext = ByteBufferAllocator().buffer(capacity: length)
+            try sealed.withUnsafeReadableBytes { bytes in
                 var context = context
                 if sequenceFromHeader { context.sequence = try SealedEnvelope.header(bytes).sequence }
-                return try SealedEnvelope.open(bytes, keys: keys.keys, context: context)
+                _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: max(1, length)) { out in
+                    try SealedEnvelope.open(bytes, keys: keys.keys, context: context, into: out)
+                }
             }
             protectionCounters.opened &+= 1
-            return ByteBuffer(bytes: plaintext)
+            return plaintext
         } catch {
             protectionCounters.openFailures &+= 1
             logProtection("sealed \(context.kind) for \(keys.name) from relay \(node) dropped: \(error)")
