@@ -20,6 +20,11 @@ public struct ClusterKeyFingerprint: Hashable, Sendable, CustomStringConvertible
         value = bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
+    /// The first 8 bytes of `bytes` (at most 8 are read), big-endian.
+    init(bigEndian bytes: UnsafeRawBufferPointer) {
+        value = bytes.prefix(Self.byteCount).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
     /// The 8 bytes, big-endian.
     public var bytes: [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> UInt64(56 - 8 * $0)) } }
 
@@ -75,7 +80,7 @@ public struct ClusterKey: Sendable, CustomStringConvertible {
         proofKey = Self.derive(.proof, from: secret)
         sealKey = XChaChaKey(secret: Self.derive(.seal, from: secret))
         let print = Self.derive(.fingerprint, from: secret)
-        fingerprint = print.withUnsafeBytes { ClusterKeyFingerprint(bytes: $0.prefix(ClusterKeyFingerprint.byteCount))! }
+        fingerprint = print.withUnsafeBytes { ClusterKeyFingerprint(bigEndian: UnsafeRawBufferPointer(rebasing: $0.prefix(8))) }
     }
 
     /// Loads a key file (one line of base64, mode 0600: the network-key rules). Errors name the

@@ -90,12 +90,14 @@ public enum SealedEnvelope {
         } else {
             randombytes_buf(noncePointer, XChaChaPoly.nonceLength)
         }
-        let ad = associatedData(context, fingerprint: key.fingerprint)
         var written: UInt64 = 0
-        key.sealKey.secret.withUnsafeBytes { k in
-            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                base + headerLength, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
-                ad, UInt64(ad.count), nil, noncePointer, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        withAssociatedData(context, fingerprint: key.fingerprint) { ad in
+            key.sealKey.secret.withUnsafeBytes { k in
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    base + headerLength, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(plaintext.count), ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count), nil,
+                    noncePointer, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
         }
         return length
     }
@@ -123,7 +125,7 @@ public enum SealedEnvelope {
         guard sealed[0] == version else {
             throw CryptoError(code: .malformedSealedPayload, message: "sealed payload of format version \(sealed[0]), expected \(version)")
         }
-        let fingerprint = ClusterKeyFingerprint(bytes: sealed[1..<9])!
+        let fingerprint = ClusterKeyFingerprint(bigEndian: UnsafeRawBufferPointer(rebasing: sealed[1..<9]))
         let sequence = sealed[9..<17].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return SealedHeader(fingerprint: fingerprint, sequence: sequence)
     }
@@ -143,15 +145,17 @@ public enum SealedEnvelope {
         }
         // The header's sequence is what was bound at sealing; it must be the one expected here.
         guard header.sequence == context.sequence else { throw CryptoError.authenticationFailed }
-        let ad = associatedData(context, fingerprint: header.fingerprint)
         let cipherLength = sealed.count - headerLength
         precondition(out.count >= cipherLength - XChaChaPoly.tagLength, "plaintext output buffer too small")
         var written: UInt64 = 0
         let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let rc = key.sealKey.secret.withUnsafeBytes { k in
-            crypto_aead_xchacha20poly1305_ietf_decrypt(
-                out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil, base + headerLength, UInt64(cipherLength),
-                ad, UInt64(ad.count), base + 17, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        let rc = withAssociatedData(context, fingerprint: header.fingerprint) { ad in
+            key.sealKey.secret.withUnsafeBytes { k in
+                crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil, base + headerLength,
+                    UInt64(cipherLength), ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count), base + 17,
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
         }
         guard rc == 0 else { throw CryptoError.authenticationFailed }
         return Int(written)
@@ -179,17 +183,36 @@ public enum SealedEnvelope {
 
     /// The associated data of `context` under the key with `fingerprint`.
     public static func associatedData(_ context: SealContext, fingerprint: ClusterKeyFingerprint) -> [UInt8] {
-        var ad = Array(domain.utf8)
-        ad.reserveCapacity(ad.count + 2 + 16 + 8 + 8 + 8 + 3 + context.name.name.count)
-        ad.append(context.kind.rawValue)
-        ad.append(context.direction.rawValue)
-        ad += context.origin.bytes
-        appendBigEndian(&ad, context.identity, count: 8)
-        appendBigEndian(&ad, context.sequence, count: 8)
-        ad += fingerprint.bytes
-        ad.append(context.name.kind.rawValue)
-        appendBigEndian(&ad, UInt64(context.name.name.count), count: 2)
-        ad += context.name.name
-        return ad
+        withAssociatedData(context, fingerprint: fingerprint) { Array($0) }
+    }
+
+    /// Bytes of the associated data before the name.
+    static let associatedDataFixedLength = domain.utf8.count + 2 + 16 + 8 + 8 + 8 + 3
+
+    /// Builds the associated data in temporary (stack) memory and hands it to `body`: no
+    /// allocation per sealed or opened payload.
+    static func withAssociatedData<R>(_ context: SealContext, fingerprint: ClusterKeyFingerprint,
+                                      _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let name = context.name.name
+        let count = associatedDataFixedLength + name.count
+        return try withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer in
+            var offset = 0
+            func put(_ byte: UInt8) { buffer[offset] = byte; offset += 1 }
+            func put(_ value: UInt64, _ width: Int) {
+                for index in (0..<width).reversed() { put(UInt8(truncatingIfNeeded: value >> UInt64(8 * index))) }
+            }
+            for byte in domain.utf8 { put(byte) }
+            put(context.kind.rawValue)
+            put(context.direction.rawValue)
+            put(context.origin.high, 8)
+            put(context.origin.low, 8)
+            put(context.identity, 8)
+            put(context.sequence, 8)
+            put(fingerprint.value, 8)
+            put(context.name.kind.rawValue)
+            put(UInt64(name.count), 2)
+            name.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + name.count]).copyMemory(from: $0) }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
     }
 }

@@ -147,8 +147,11 @@ extension RelayCore {
                 }
                 // The answer is sealed under the key the request came with (the requester holds it).
                 let used = payload.withUnsafeReadableBytes { try? SealedEnvelope.header($0).fingerprint }
-                keys = used.flatMap { held.keys.key(for: $0) }.map { LocalKeys(name: held.name, keys: ClusterKeySet(primary: $0)) }
-                    ?? held
+                if let used, used != held.keys.primary.fingerprint, let key = held.keys.key(for: used) {
+                    keys = LocalKeys(name: held.name, keys: ClusterKeySet(primary: key))
+                } else {
+                    keys = held
+                }
                 payload = opened
             }
         }
