@@ -173,6 +173,37 @@ final class CrossRelayClusterKeyTests: XCTestCase {
         for connection in services + subscribers + [client, dClient, dService, dSubscriber] { try? await connection.close() }
     }
 
+    // MARK: Options
+
+    /// Bad key options stop `plexus relay` at once with a message naming the flag or the file and
+    /// the fix; a good one starts it with the fingerprint (never the key) in its log.
+    func testKeyOptionsAreCheckedAndKeysNeverLogged() throws {
+        let processes = try RelayProcesses(prefix: "plexus-keyoptions")
+        defer { processes.cleanUp() }
+        let key = try keygen(processes, "billing.key")
+        let loose = try keygen(processes, "loose.key")
+        chmod(loose, 0o644)
+        let cases: [(String, [String], String)] = [
+            ("format", ["--cluster-key", "billing"], "--cluster-key billing: expected NAME=FILE"),
+            ("loose", ["--topic-key", "news=\(loose)"], "run `chmod 600 \(loose)`"),
+            ("missing", ["--cluster-key", "billing=\(processes.path("none.key"))"], "plexus keygen --out \(processes.path("none.key"))"),
+            ("orphan", ["--accept-cluster-key", "billing=\(key)"], "has no primary key; add --cluster-key billing=FILE"),
+        ]
+        for (name, options, expected) in cases {
+            try processes.start(name, ["relay", "--dev", "--port", "0", "--http", "off"] + options)
+            processes.waitExit(name, timeout: 15)
+            XCTAssertFalse(processes.isRunning(name), "\(name) kept running")
+            XCTAssertTrue(processes.log(name).contains(expected), "\(name): \(processes.log(name))")
+        }
+        let relay = RelaySpec(name: "good")
+        try start(processes, relay, key: try keygen(processes, "network.key"), join: [], extra: ["--cluster-key", "billing=\(key)"])
+        let fingerprint = try ClusterKey.load(from: key).fingerprint.description
+        let logged = waitUntil(15) { processes.log("good").contains("cluster \"billing\" key \(fingerprint)") }
+        XCTAssertTrue(logged, processes.log("good"))
+        let secret = try String(contentsOfFile: key, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(processes.log("good").contains(secret), "the key itself is never logged")
+    }
+
     // MARK: Rotation
 
     /// Requests and a tunnel run without pause between A (client) and B (member) while the key is
