@@ -74,6 +74,26 @@ public enum SealedEnvelope {
     /// given (tests). Writes straight into the caller's buffer (no intermediate copy).
     public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
                             nonce: [UInt8]? = nil, into out: UnsafeMutableRawBufferPointer) -> Int {
+        seal(plaintext, key: key, context: context, into: out) { noncePointer in
+            if let nonce {
+                precondition(nonce.count == XChaChaPoly.nonceLength, "XChaCha20-Poly1305 nonce must be 24 bytes")
+                nonce.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: noncePointer, count: XChaChaPoly.nonceLength).copyMemory(from: $0) }
+            } else {
+                randombytes_buf(noncePointer, XChaChaPoly.nonceLength)
+            }
+        }
+    }
+
+    /// `seal` with its random nonce taken from `nonces` (one `getrandom` per `NoncePool.capacity`
+    /// nonces instead of one per payload).
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                            nonces: inout NoncePool, into out: UnsafeMutableRawBufferPointer) -> Int {
+        seal(plaintext, key: key, context: context, into: out) { nonces.next(into: $0) }
+    }
+
+    private static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                             into out: UnsafeMutableRawBufferPointer,
+                             fillNonce: (UnsafeMutablePointer<UInt8>) -> Void) -> Int {
         Sodium.ensureInitialized()
         let length = plaintext.count + overhead
         precondition(out.count >= length, "sealed output buffer too small")
@@ -84,12 +104,7 @@ public enum SealedEnvelope {
         var sequence = context.sequence.bigEndian
         withUnsafeBytes(of: &sequence) { UnsafeMutableRawBufferPointer(rebasing: out[9..<17]).copyMemory(from: $0) }
         let noncePointer = base + 17
-        if let nonce {
-            precondition(nonce.count == XChaChaPoly.nonceLength, "XChaCha20-Poly1305 nonce must be 24 bytes")
-            nonce.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: noncePointer, count: XChaChaPoly.nonceLength).copyMemory(from: $0) }
-        } else {
-            randombytes_buf(noncePointer, XChaChaPoly.nonceLength)
-        }
+        fillNonce(noncePointer)
         var written: UInt64 = 0
         withAssociatedData(context, fingerprint: key.fingerprint) { ad in
             key.sealKey.secret.withUnsafeBytes { k in

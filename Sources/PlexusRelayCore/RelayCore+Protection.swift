@@ -65,7 +65,7 @@ extension RelayCore {
         var sealed = ByteBufferAllocator().buffer(capacity: length)
         payload.withUnsafeReadableBytes { plaintext in
             _ = sealed.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
-                SealedEnvelope.seal(plaintext, key: keys.keys.primary, context: context, into: out)
+                SealedEnvelope.seal(plaintext, key: keys.keys.primary, context: context, nonces: &nonces, into: out)
             }
         }
         return sealed

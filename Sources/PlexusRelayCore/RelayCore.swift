@@ -96,6 +96,8 @@ package struct RelayCore {
     package var protectionCounters = ProtectionCounters()
     var protectionLog: [String] = []
     var fanOutSequence: UInt64 = 0
+    /// Random nonces for sealing, fetched in blocks.
+    var nonces = NoncePool()
 
     package init(configuration: CoreConfiguration) {
         self.configuration = configuration

@@ -175,3 +175,26 @@ final class ClusterKeyTests: XCTestCase {
             + "0000000000000007" + "0000000000000000" + "8a53bfb751454b37" + "01" + "0007" + "62696c6c696e67"
     }
 }
+
+/// Nonces from the pool: all distinct across refills, and they seal and open like random ones.
+final class NoncePoolTests: XCTestCase {
+    func testPooledNoncesAreDistinctAcrossRefillsAndSeal() throws {
+        var pool = NoncePool()
+        var seen = Set<[UInt8]>()
+        for _ in 0..<(3 * NoncePool.capacity + 7) {
+            var nonce = [UInt8](repeating: 0, count: 24)
+            nonce.withUnsafeMutableBufferPointer { pool.next(into: $0.baseAddress!) }
+            XCTAssertTrue(seen.insert(nonce).inserted)
+        }
+        let key = try ClusterKey(bytes: ClusterKeyTests.keyBytes)
+        let context = SealContext(kind: .event, direction: .towardServer, name: ClusterKeyTests.billing,
+                                  origin: ClusterKeyTests.node, identity: 0, sequence: 3)
+        let plaintext = Array("pooled".utf8)
+        let sealed = plaintext.withUnsafeBytes { input in
+            [UInt8](unsafeUninitializedCapacity: input.count + SealedEnvelope.overhead) { buffer, count in
+                count = SealedEnvelope.seal(input, key: key, context: context, nonces: &pool, into: UnsafeMutableRawBufferPointer(buffer))
+            }
+        }
+        XCTAssertEqual(try SealedEnvelope.open(sealed, keys: ClusterKeySet(primary: key), context: context), plaintext)
+    }
+}
