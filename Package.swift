@@ -67,6 +67,7 @@ let package = Package(
         .target(name: "PlexusRelayCore", dependencies: [
             "PlexusVocabulary", "PlexusWire", "PlexusPeerWire", "PlexusMembership", "PlexusTelemetry", nioCore, dequeModule,
             heapModule,
+            "PlexusCrypto", // per-cluster keys: claims, sealing (Docs/cluster-keys.md)
         ]),
 
         // ── Overlay state machines (pure) ──
@@ -93,6 +94,7 @@ let package = Package(
             "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusPeering", "PlexusMembership", nioCore, nioPosix,
             logging, atomics,
             "PlexusSession", // PeerPortSessionAcceptor: the peer port hands messaging sessions to PeerLinks
+            "PlexusCrypto", // cluster keys in the configuration
         ]),
 
         // ── Operations (the relay's HTTP endpoint and its settings) ──
@@ -128,6 +130,7 @@ let package = Package(
             nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             "PlexusPeering", "PlexusSession", // peer metrics: PeerLinksReport, PeerHandshakeFailureCounts
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"), // SIGHUP reloads cluster keys
         ]),
 
         // ── Examples (Sources/Examples/): the binding in use, runnable against `scripts/run.sh`'s relay ──
@@ -172,6 +175,8 @@ let package = Package(
                           path: "Sources/Tools/Fuzz/SessionFrames"),
         .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusPeerWire", "PlexusFuzzDriver", nioCore],
                           path: "Sources/Tools/Fuzz/PeerFrames"),
+        .executableTarget(name: "PlexusFuzzClusterKeys", dependencies: ["PlexusCrypto", "PlexusMembership", "PlexusVocabulary", "PlexusFuzzDriver"],
+                          path: "Sources/Tools/Fuzz/ClusterKeys"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: [
             "PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging,
         ], path: "Sources/Tools/Fuzz/Handshake"),
@@ -186,6 +191,7 @@ let package = Package(
         .testTarget(name: "PlexusRelayCoreTests", dependencies: [
             "PlexusRelayCore", "PlexusPeerWire", "PlexusWire", "PlexusMembership", "PlexusTelemetry", "PlexusTestSupport", nioCore,
             dequeModule,
+            "PlexusCrypto", // cluster-key tests
         ]),
         .testTarget(name: "PlexusMembershipTests", dependencies: ["PlexusMembership", "PlexusSimulator", "PlexusTestSupport"]),
         .testTarget(name: "PlexusSessionTests", dependencies: ["PlexusSession", "PlexusCrypto", "PlexusNoise", nioCore, nioEmbedded, logging]),

@@ -44,6 +44,9 @@ struct RelayCommand: AsyncParsableCommand {
         let advertise = options.advertise, zone = options.zone, profile = options.profile, discover = options.discover
         let discoverPort = options.discoverPort
         var configuration = RelayConfiguration()
+        configuration.clusterKeys = try ClusterKeyring.load(options.clusterKeyOptions)
+        configuration.protectedOnly = options.protectedOnly
+        ClusterKeyLog.log(configuration.clusterKeys, protectedOnly: options.protectedOnly, logger: logger, message: "cluster keys loaded")
         configuration.port = port
         configuration.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout * 1_000_000_000))
         configuration.outboundQueueLimitBytes = outboundQueueLimit
@@ -98,7 +101,10 @@ struct RelayCommand: AsyncParsableCommand {
         if dev { logger.info("development mode: random network key, joins nothing") }
         let service = RelayDaemon(node: started.node, http: started.http, lifecycle: lifecycle, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: service)],
+            configuration: .init(services: [.init(service: service),
+                                            .init(service: ClusterKeyReloader(node: started.node, flags: ClusterKeyFlags(flags),
+                                                                              logger: logger),
+                                                  successTerminationBehavior: .ignore)],
                                  gracefulShutdownSignals: [.sigterm, .sigint],
                                  logger: logger))
         try await group.run()

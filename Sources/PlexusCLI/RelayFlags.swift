@@ -37,6 +37,21 @@ struct RelayFlags: ParsableArguments {
     @Option(name: .customLong("accept-key"), help: "Additional network key file accepted during rotation (repeatable).")
     var acceptKeys: [String] = []
 
+    @Option(name: .customLong("cluster-key"), help: "NAME=FILE: cluster NAME is protected by this key file (from `plexus keygen`; repeatable). Only relays holding it serve or call the cluster; its payloads are sealed between relays. SIGHUP re-reads key files and the config file. See Docs/cluster-keys.md.")
+    var clusterKeys: [String] = []
+
+    @Option(name: .customLong("accept-cluster-key"), help: "NAME=FILE: an older key of cluster NAME still accepted during rotation (repeatable).")
+    var acceptClusterKeys: [String] = []
+
+    @Option(name: .customLong("topic-key"), help: "NAME=FILE: topic NAME is protected by this key file (repeatable).")
+    var topicKeys: [String] = []
+
+    @Option(name: .customLong("accept-topic-key"), help: "NAME=FILE: an older key of topic NAME still accepted during rotation (repeatable).")
+    var acceptTopicKeys: [String] = []
+
+    @Flag(name: .customLong("protected-only"), inversion: .prefixedNo, help: "Refuse every cluster and topic this relay holds no key for. Default off.")
+    var protectedOnly: Bool?
+
     @Option(help: "Data directory; the static identity is kept there so the node ID survives restarts.")
     var dataDir: String?
 

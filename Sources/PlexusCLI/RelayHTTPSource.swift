@@ -59,6 +59,7 @@ extension StatusSource {
                     status, version: version, ready: health.ready, draining: lifecycle.isDraining,
                     reason: health.reason, uptimeSeconds: Date().timeIntervalSince(lifecycle.started))
                 document.peers = try await node.relay.peerLinksReport()
+                document.protection = ProtectionReport(try await node.relay.protectionStatus())
                 return JSONDocument(bytes: try JSON.encode(document))
             },
             members: {

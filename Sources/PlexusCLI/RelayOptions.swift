@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlexusCrypto
 import PlexusHTTP
 import PlexusOverlay
 import PlexusSettings
@@ -22,6 +23,9 @@ struct RelayOptions: Sendable {
     var profile = Profile.lan
     var key: String?
     var acceptKeys: [String] = []
+    /// `--cluster-key`, `--accept-cluster-key`, `--topic-key`, `--accept-topic-key`, parsed.
+    var clusterKeyOptions: [ClusterKeyOption] = []
+    var protectedOnly = false
     var dataDir: String?
     var discover: String?
     var discoverPort = 55552
@@ -41,6 +45,8 @@ struct RelayOptions: Sendable {
         "advertise": .string, "zone": .string, "profile": .string, "key": .string, "accept-key": .list,
         "data-dir": .string, "discover": .string, "discover-port": .integer, "http": .string,
         "handshake-timeout": .number, "outbound-queue-limit": .integer, "log-level": .string, "log-format": .string,
+        "cluster-key": .list, "accept-cluster-key": .list, "topic-key": .list, "accept-topic-key": .list,
+        "protected-only": .boolean,
     ]
 
     /// Environment variables with the prefix that are not settings.
@@ -94,6 +100,9 @@ struct RelayOptions: Sendable {
         }
         options.key = settings.string("key", flag: flags.key)
         options.acceptKeys = settings.list("accept-key", flag: flags.acceptKeys)
+        let keyFlags = ClusterKeyFlags(flags)
+        options.clusterKeyOptions = try keyFlags.options(settings)
+        options.protectedOnly = settings.boolean("protected-only", flag: keyFlags.protectedOnly) ?? false
         options.dataDir = settings.string("data-dir", flag: flags.dataDir)
         options.discover = settings.string("discover", flag: flags.discover)
         options.discoverPort = settings.integer("discover-port", flag: flags.discoverPort) ?? options.discoverPort
@@ -153,3 +162,4 @@ struct RelayOptions: Sendable {
         }
     }
 }
+

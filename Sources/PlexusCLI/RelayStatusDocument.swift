@@ -21,6 +21,8 @@ struct RelayStatusDocument: Codable, Sendable {
     var uptimeSeconds: Double
     /// Traffic per peer relay, messaging-session handshake failures (`PeerLinks.report()`).
     var peers: PeerLinksReport?
+    /// Protected names with key fingerprints and protection counters (absent from older relays).
+    var protection: ProtectionReport?
 
     init(_ status: OverlayStatus, version: String, ready: Bool, draining: Bool, reason: String?, uptimeSeconds: Double) {
         node = status.node

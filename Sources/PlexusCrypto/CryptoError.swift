@@ -13,6 +13,12 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
         case fileNotFound
         case ioFailure
         case nonceExhausted
+        /// A sealed payload (`SealedEnvelope`) is shorter than its header and tag, or of another format version.
+        case malformedSealedPayload
+        /// A sealed payload names a key fingerprint this relay does not hold for the name.
+        case unknownClusterKey
+        /// A cluster key option is malformed or inconsistent (`ClusterKeyring.load`).
+        case invalidClusterKeyOption
     }
 
     public let code: Code

@@ -35,9 +35,14 @@ public struct DirectoryRecord: Sendable, Equatable, Hashable {
     public var clusters: [ClusterCapacity]
     public var topics: [Name]
     public var load: LoadSummary
+    /// Names this relay holds a key for, each with the key's fingerprint and a proof bound to
+    /// `node` and `version` (`ProtectedClaim`); empty for a relay without cluster keys.
+    public var claims: [ProtectedClaim]
 
     public init(node: NodeID, version: UInt64, addresses: [NodeAddress], zone: Name,
-                clusters: [ClusterCapacity] = [], topics: [Name] = [], load: LoadSummary = LoadSummary()) {
+                clusters: [ClusterCapacity] = [], topics: [Name] = [], load: LoadSummary = LoadSummary(),
+                claims: [ProtectedClaim] = []) {
+        self.claims = claims
         self.node = node
         self.version = version
         self.addresses = addresses
@@ -58,6 +63,9 @@ public enum OwnRecordChange: Sendable, Equatable {
     case setZone(Name)
     case setAddresses([NodeAddress])
     case setLoad(LoadSummary)
+    /// How the record's claims are computed from now on (nil: no claims). Membership keeps the
+    /// signer and re-signs at every version (`Membership.updateOwnRecord`).
+    case setClaimSigning(ClaimSigning?)
 }
 
 extension DirectoryRecord {
@@ -81,6 +89,8 @@ extension DirectoryRecord {
             self.addresses = addresses
         case .setLoad(let load):
             self.load = load
+        case .setClaimSigning:
+            break // kept by Membership, which re-signs the claims at every version
         }
         return self != before
     }

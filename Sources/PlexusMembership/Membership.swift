@@ -59,6 +59,8 @@ public struct Membership: Sendable {
     var output: [MembershipDirective] = []
     var directoryDirty = false
     var stats = MembershipStatistics()
+    /// Computes the own record's claims at each version (`OwnRecordChange.setClaimSigning`).
+    var claimSigning: ClaimSigning?
 
     /// - Parameters:
     ///   - initialIncarnation: pass a value above any incarnation this node may have had before
@@ -159,7 +161,14 @@ public struct Membership: Sendable {
     /// version and disseminates it.
     public mutating func updateOwnRecord(_ changes: [OwnRecordChange], now: Milliseconds) -> [MembershipDirective] {
         var changed = false
-        for change in changes { changed = ownRecord.apply(change) || changed }
+        for change in changes {
+            if case .setClaimSigning(let signing) = change {
+                changed = changed || signing != claimSigning || !ownRecord.claims.isEmpty
+                claimSigning = signing
+                continue
+            }
+            changed = ownRecord.apply(change) || changed
+        }
         if changed { publishOwnRecord() }
         return flush(now: now)
     }
@@ -230,6 +239,7 @@ public struct Membership: Sendable {
 
     mutating func publishOwnRecord() {
         ownRecord.version += 1
+        ownRecord.claims = claimSigning?.sign(localID, ownRecord.version) ?? []
         _ = directory.apply(ownRecord)
         directoryDirty = true
         broadcasts.enqueue(.record(ownRecord))

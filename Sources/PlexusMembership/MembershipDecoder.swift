@@ -136,6 +136,10 @@ struct ByteReader {
             return .left(id, incarnation: try u64())
         case .record:
             return .record(try record())
+        case .claimedRecord:
+            var record = try record()
+            record.claims = try claims()
+            return .record(record)
         }
     }
 
@@ -172,7 +176,7 @@ struct ByteReader {
 
     mutating func pushPull() throws(MembershipDecodingError) -> MembershipMessage {
         let flags = try u8()
-        guard flags <= 1 else { throw .invalidFlags(flags) }
+        guard flags <= 3 else { throw .invalidFlags(flags) }
         let memberCount = Int(try u32())
         try checkCount(memberCount, limit: WireLimits.maxPushPullMembers, minimumElementSize: 16 + 4 + 8 + 1, field: "members")
         var members = [MemberState]()
@@ -189,7 +193,11 @@ struct ByteReader {
         try checkCount(recordCount, limit: WireLimits.maxPushPullRecords, minimumElementSize: 16 + 8 + 1 + 1 + 2 + 2 + 6, field: "records")
         var records = [DirectoryRecord]()
         records.reserveCapacity(recordCount)
-        for _ in 0..<recordCount { records.append(try record()) }
-        return .pushPull(isReply: flags == 1, members: members, records: records)
+        for _ in 0..<recordCount {
+            var record = try record()
+            if flags & 2 != 0 { record.claims = try claims() }
+            records.append(record)
+        }
+        return .pushPull(isReply: flags & 1 == 1, members: members, records: records)
     }
 }

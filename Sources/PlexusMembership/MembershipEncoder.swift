@@ -27,7 +27,8 @@ public enum MembershipEncoder {
             writer.u8(MessageType.gossip.rawValue); writer.id(packet.sender); writer.updates(updates)
         case .pushPull(let isReply, let members, let records):
             writer.u8(MessageType.pushPull.rawValue); writer.id(packet.sender)
-            writer.u8(isReply ? 1 : 0)
+            let withClaims = records.contains { !$0.claims.isEmpty }
+            writer.u8((isReply ? 1 : 0) | (withClaims ? 2 : 0))
             precondition(members.count <= WireLimits.maxPushPullMembers)
             writer.u32(UInt32(members.count))
             for member in members {
@@ -36,7 +37,10 @@ public enum MembershipEncoder {
             }
             precondition(records.count <= WireLimits.maxPushPullRecords)
             writer.u32(UInt32(records.count))
-            for record in records { writer.record(record) }
+            for record in records {
+                writer.record(record)
+                if withClaims { writer.claims(record.claims) }
+            }
         }
         return writer.bytes
     }
@@ -55,6 +59,7 @@ public enum MembershipEncoder {
         case .pushPull(_, let members, let records):
             1 + 4 + members.reduce(0) { $0 + 16 + size(of: $1.address) + 8 + 1 }
                 + 4 + records.reduce(0) { $0 + size(of: $1) }
+                + (records.contains { !$0.claims.isEmpty } ? records.reduce(0) { $0 + size(of: $1.claims) } : 0)
         }
     }
 
@@ -68,7 +73,7 @@ public enum MembershipEncoder {
         case .alive(_, _, let address): 1 + 16 + 8 + size(of: address)
         case .suspect, .dead: 1 + 16 + 8 + 16
         case .left: 1 + 16 + 8
-        case .record(let record): 1 + size(of: record)
+        case .record(let record): 1 + size(of: record) + (record.claims.isEmpty ? 0 : size(of: record.claims))
         }
     }
 
@@ -127,7 +132,11 @@ struct ByteWriter {
         case .left(let id, let incarnation):
             u8(UpdateKind.left.rawValue); self.id(id); u64(incarnation)
         case .record(let record):
-            u8(UpdateKind.record.rawValue); self.record(record)
+            if record.claims.isEmpty {
+                u8(UpdateKind.record.rawValue); self.record(record)
+            } else {
+                u8(UpdateKind.claimedRecord.rawValue); self.record(record); claims(record.claims)
+            }
         }
     }
 

@@ -78,4 +78,6 @@ enum MessageType: UInt8 {
 /// Update kind bytes.
 enum UpdateKind: UInt8 {
     case alive = 1, suspect = 2, dead = 3, left = 4, record = 5
+    /// A record followed by its claims section (`ProtectedClaim`).
+    case claimedRecord = 6
 }

@@ -93,7 +93,8 @@ public final class RelayNode: Sendable {
             throw error
         }
         // The record keeps two addresses (membership, sessions) for its wire format; both are the peer port.
-        overlay.updateOwnRecord([.setAddresses([overlay.advertisedAddress, overlay.advertisedAddress])])
+        overlay.updateOwnRecord([.setAddresses([overlay.advertisedAddress, overlay.advertisedAddress]),
+                                 .setClaimSigning(claimSigning(relayConfiguration.clusterKeys))])
         let early = overlayBox.withLockedValue { box in
             box = overlay
             return pendingInterest.withLockedValue { pending in

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusCrypto
 import PlexusVocabulary
 import PlexusRelayCore
 import PlexusWire
@@ -43,6 +44,11 @@ public struct RelayConfiguration: Sendable {
     /// Routing to other relays of an overlay (see `OverlayRouterSettings`); nil = a stand-alone relay
     /// that serves its local clients only. Default nil.
     public var overlay: OverlayRouterSettings?
+    /// Per-cluster and per-topic keys (`Docs/cluster-keys.md`); replaced at run time with
+    /// `RelayServer.updateClusterKeys`. Default: none.
+    public var clusterKeys: ClusterKeyring = .empty
+    /// Refuse every cluster and topic this relay holds no key for (`--protected-only`). Default false.
+    public var protectedOnly = false
 
     public init() {
         hosts = ["127.0.0.1", "::1"]
@@ -119,5 +125,7 @@ extension CoreConfiguration {
         inputBudgetBytes = c.inputBudgetBytes
         maxPendingPerMember = c.maxPendingPerMember
         overlay = c.overlay
+        clusterKeys = c.clusterKeys
+        protectedOnly = c.protectedOnly
     }
 }

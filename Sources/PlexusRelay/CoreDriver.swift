@@ -21,7 +21,8 @@ final class CoreDriver {
     let eventLoop: EventLoop
     let logger: Logger
     let queueLimit: Int
-    private(set) var core: RelayCore
+    /// Set only on the loop (this file and `CoreDriver+Protection`).
+    var core: RelayCore
     private var handlers: [ConnectionID: RelayConnectionHandler] = [:]
     private var dirty: [ConnectionID] = []
     private var flushScheduled = false
@@ -46,6 +47,8 @@ final class CoreDriver {
     private var scratch: [RelayEffect] = []
     /// Protocol violations are logged at info, at most a few per interval.
     private var violationLog = LogThrottle()
+    /// Sealed payloads that did not open and frames for names without a key, logged at warning, rate-limited.
+    var protectionLogThrottle = LogThrottle()
     /// Losses of broadcasts and events are logged at info once per `lossReportInterval`, in aggregate.
     private var lossReport = LossReport()
     private var lossReporter: Scheduled<Void>?
@@ -116,6 +119,7 @@ final class CoreDriver {
     }
 
     private func afterPeerEvent() {
+        logProtectionIncidents()
         apply()
         scheduleFlush()
         rescheduleTimer()

@@ -25,6 +25,8 @@ public final class RelayServer: Sendable {
 
     private let group: MultiThreadedEventLoopGroup
     let driver: NIOLoopBound<CoreDriver>
+    /// The core's driver, for extensions in other files (cluster keys).
+    var coreDriver: NIOLoopBound<CoreDriver> { driver }
     private let listeners: [Channel]
     private let logger: Logger
     private let stopped = ManagedAtomic(false)

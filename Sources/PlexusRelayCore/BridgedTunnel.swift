@@ -7,6 +7,8 @@ import PlexusPeerWire
 struct PendingRemoteTunnel: Sendable {
     var initiator: TunnelEnd
     var node: NodeID
+    /// Set for a protected cluster: the linked tunnel's chunks travel sealed.
+    var sealing: LocalKeys? = nil
 }
 
 /// A linked tunnel with its local end on this relay and the other end on relay `node`.
@@ -28,6 +30,11 @@ struct BridgedTunnel: Sendable {
     /// to the client; the tunnel stays only until every chunk the client sent has moved on to the
     /// peer, then TUNNEL_CLOSE is sent and the tunnel forgotten.
     var closing = false
+    /// Set for a protected cluster: every chunk to the peer is sealed, every chunk from it opened,
+    /// each bound to its number in its direction (`sentChunks`, `receivedChunks`).
+    var sealing: LocalKeys? = nil
+    var sentChunks: UInt64 = 0
+    var receivedChunks: UInt64 = 0
 }
 
 /// Every cross-relay tunnel of this relay: constructions in flight and linked tunnels, both keyed

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusCrypto
 import PlexusMembership
 import PlexusPeerWire
 
@@ -53,20 +54,48 @@ struct RemoteDirectory: Sendable {
     var clusters: [WireName: [RemoteServer]] = [:]
     var topics: [WireName: [NodeID]] = [:]
     var nodes: Set<NodeID> = []
+    /// Cluster and topic entries left out because the name is protected and the relay did not
+    /// prove it holds the key (or the name is protected by a key this relay does not hold).
+    var unprovenEntries = 0
+    /// Relays whose claims verified, per protected name served or wanted there: "<node> <kind>
+    /// <name> <fingerprint>", sorted (status, and the tests that wait for a rotation step).
+    var provenEntries: [String] = []
 
     init() {}
 
-    init(_ snapshot: DirectorySnapshot, localNode: NodeID) {
+    /// With active `protection`, a relay is listed for a protected name only if its claim proves
+    /// it holds one of this relay's keys for the name (`ClusterProtection.admits`).
+    init(_ snapshot: DirectorySnapshot, localNode: NodeID, protection: ClusterProtection = ClusterProtection()) {
         for (node, record) in snapshot.records.sorted(by: { $0.key < $1.key }) where node != localNode {
             nodes.insert(node)
             for entry in record.clusters {
-                clusters[WireName(ByteBuffer(bytes: entry.cluster.bytes)), default: []]
-                    .append(RemoteServer(node: node, zone: record.zone, capacity: entry.capacity))
+                let name = WireName(ByteBuffer(bytes: entry.cluster.bytes))
+                guard !protection.isActive || admits(record, name, .cluster, protection) else {
+                    unprovenEntries += 1
+                    continue
+                }
+                clusters[name, default: []].append(RemoteServer(node: node, zone: record.zone, capacity: entry.capacity))
             }
             for topic in record.topics {
-                topics[WireName(ByteBuffer(bytes: topic.bytes)), default: []].append(node)
+                let name = WireName(ByteBuffer(bytes: topic.bytes))
+                guard !protection.isActive || admits(record, name, .topic, protection) else {
+                    unprovenEntries += 1
+                    continue
+                }
+                topics[name, default: []].append(node)
             }
         }
+        provenEntries.sort()
+    }
+
+    private mutating func admits(_ record: DirectoryRecord, _ name: WireName, _ kind: ProtectedNameKind,
+                                 _ protection: ClusterProtection) -> Bool {
+        let (allowed, keys) = protection.routable(name, kind: kind)
+        guard allowed else { return false }
+        guard let keys else { return true }
+        guard let fingerprint = ClusterProtection.provenKey(of: record, keys: keys) else { return false }
+        provenEntries.append("\(record.node) \(keys.name) \(fingerprint)")
+        return true
     }
 }
 
@@ -82,6 +111,8 @@ struct ClientRequest: Sendable {
     var requestID: UInt64
     /// When the request reached this relay (for the latency of its answer).
     var arrivedAt: NIODeadline
+    /// Set when the request went out sealed: its reply or fault must open under these keys.
+    var sealing: LocalKeys? = nil
 }
 
 /// Cross-relay routing as a state machine of its own, owned by `RelayCore`: the directory as
@@ -187,9 +218,13 @@ struct OverlayRouter {
 
     // MARK: Membership and failures
 
+    /// The last directory snapshot (to rebuild the view when the cluster keys change).
+    var snapshot = DirectorySnapshot.empty
+
     /// A new directory snapshot: rebuild the hot-path view; forget draining marks of relays gone.
-    mutating func directoryChanged(_ snapshot: DirectorySnapshot) {
-        let directory = RemoteDirectory(snapshot, localNode: settings.localNode)
+    mutating func directoryChanged(_ snapshot: DirectorySnapshot, protection: ClusterProtection = ClusterProtection()) {
+        self.snapshot = snapshot
+        let directory = RemoteDirectory(snapshot, localNode: settings.localNode, protection: protection)
         draining = draining.filter { directory.nodes.contains($0) }
         self.directory = directory
     }

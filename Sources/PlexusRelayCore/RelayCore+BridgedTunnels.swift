@@ -72,8 +72,9 @@ extension RelayCore {
             return true
         }) else { return }
         for chunk in release.toPeer {
+            let data = tunnel.sealing == nil ? chunk.data : sealTunnelChunk(chunk.data, id: id)
             sendPeer(.tunnelTransfer(tunnelID: tunnel.peerTunnelID, sizeOrContinuation: chunk.sizeOrContinuation,
-                                     chunk: chunk.data), to: node, dial: tunnel.dials)
+                                     chunk: data), to: node, dial: tunnel.dials)
         }
         if release.clientGrant > 0, !tunnel.closing {
             send(.tunnelAllow(id: tunnel.local.tunnelID, allowance: UInt64(release.clientGrant)), to: tunnel.local.connection)
@@ -107,6 +108,11 @@ extension RelayCore {
     /// TUNNEL_TRANSFER from the peer relay.
     mutating func bridgedPeerTransfer(_ id: UInt64, sizeOrContinuation: UInt64, chunk data: ByteBuffer, from node: NodeID) {
         guard let tunnel = router.remoteTunnels.bridged[id], tunnel.node == node else { return }
+        var data = data
+        if tunnel.sealing != nil {
+            guard let opened = openTunnelChunk(data, id: id, from: node) else { return }
+            data = opened
+        }
         if tunnel.closing {
             // The local end is gone: nobody reads this; keep the peer's credit whole.
             sendPeer(.tunnelAllow(tunnelID: tunnel.peerTunnelID, bytes: UInt64(data.readableBytes)), to: node, dial: tunnel.dials)

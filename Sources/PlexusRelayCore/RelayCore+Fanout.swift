@@ -11,8 +11,10 @@ extension RelayCore {
     mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         counters.traffic.broadcastsIn &+= 1
         let name = WireName(cluster)
+        if let refusal = protection.refusal(cluster: name) { return refuseFanOut(source, reason: refusal) }
         deliverBroadcastLocally(name, message: message)
         guard let relays = router.directory.clusters[name] else { return }
+        let message = fanOutPayload(message, name: name, kind: .broadcast)
         var previous: NodeID?
         for server in relays where server.node != previous {
             previous = server.node
@@ -53,8 +55,10 @@ extension RelayCore {
     mutating func publish(topic: ByteBuffer, event: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         counters.traffic.eventsIn &+= 1
         let name = WireName(topic)
+        if let refusal = protection.refusal(topic: name) { return refuseFanOut(source, reason: refusal) }
         deliverEventLocally(name, topic: topic, event: event)
         guard let relays = router.directory.topics[name] else { return }
+        let event = fanOutPayload(event, name: name, kind: .event)
         for node in relays {
             guard router.reachable(node, now: now) else {
                 RelayCounters.countDrop(&counters.droppedEvents, name)
@@ -97,6 +101,7 @@ extension RelayCore {
             return
         }
         let name = WireName(topic)
+        if let refusal = protection.refusal(topic: name) { return refuseFanOut(id, reason: refusal) }
         guard connections[id]?.subscriptions.contains(name) == false else { return }
         guard !routes.subscribers(of: name).isEmpty || routes.topicCount < OverlayLimits.maxTopicsPerRelay else {
             drop(id, reason: Self.topicLimitReason)

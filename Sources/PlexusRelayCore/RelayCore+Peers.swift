@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusCrypto
 import PlexusMembership
 import PlexusPeerWire
 import PlexusTelemetry
@@ -49,13 +50,22 @@ extension RelayCore {
             answerClient(requester, with: .fault(ByteBuffer(string: Self.tooLargeToForwardFault)))
             return
         }
+        let keys = protection.isActive ? protection.routable(WireName(cluster), kind: .cluster).keys : nil
+        let overhead = keys == nil ? 0 : SealedEnvelope.overhead
+        guard payload.readableBytes + overhead <= Self.maxForwardedMessageBytes else {
+            answerClient(requester, with: .fault(ByteBuffer(string: Self.tooLargeToForwardFault)))
+            return
+        }
         let probe = PeerFrame.request(id: 0, cluster: cluster, millisecondsLeft: timeout, payload: payload)
-        guard peerHasRoom(node, bytes: probe.encodedSize + 9) else {
+        guard peerHasRoom(node, bytes: probe.encodedSize + 9 + overhead) else {
             failOverloaded(.client(requester.connection, requestID: requester.requestID), cluster: WireName(cluster))
             return
         }
+        var requester = requester
+        requester.sealing = keys
         let id = router.forwarded.register(to: node, deadline: deadline, context: requester)
-        sendPeer(.request(id: id, cluster: cluster, millisecondsLeft: timeout, payload: payload), to: node, dial: true)
+        let sent = keys.map { seal(payload, keys: $0, context: requestContext(.request, keys: $0, origin: router.settings.localNode, id: id)) }
+        sendPeer(.request(id: id, cluster: cluster, millisecondsLeft: timeout, payload: sent ?? payload), to: node, dial: true)
     }
 
     mutating func expireForwarded(now: NIODeadline) {
@@ -66,8 +76,8 @@ extension RelayCore {
     }
 
     /// `countedAs` overrides the outcome the metrics count (a failure the wire reports as a timeout).
-    private mutating func answerClient(_ request: ClientRequest, with result: RequestResult,
-                                       countedAs outcome: RequestOutcome? = nil) {
+    mutating func answerClient(_ request: ClientRequest, with result: RequestResult,
+                               countedAs outcome: RequestOutcome? = nil) {
         guard connections[request.connection]?.lifecycle.isActive == true else { return }
         answer(.client(request.connection, requestID: request.requestID), with: result, arrivedAt: request.arrivedAt,
                countedAs: outcome)
@@ -84,6 +94,10 @@ extension RelayCore {
             serveRemote(id: id, cluster: cluster, millisecondsLeft: left, payload: payload, from: node, now: now)
         case let .reply(id, outcome):
             guard let entry = router.forwarded.complete(id: id, from: node) else { return }
+            if let keys = entry.context.sealing {
+                answerSealedReply(entry.context, id: id, outcome: outcome, keys: keys, from: node)
+                return
+            }
             switch outcome {
             case .success(let reply): answerClient(entry.context, with: .success(reply))
             case .fault(let text): answerClient(entry.context, with: .fault(text))
@@ -92,9 +106,11 @@ extension RelayCore {
             case .failed: answerClient(entry.context, with: .timedOut, countedAs: .failed)
             }
         case let .broadcast(cluster, message):
-            deliverBroadcastLocally(WireName(cluster), message: message)
+            guard protection.isActive else { return deliverBroadcastLocally(WireName(cluster), message: message) }
+            receiveProtectedBroadcast(cluster, message: message, from: node)
         case let .publish(topic, event):
-            deliverEventLocally(WireName(topic), topic: topic, event: event)
+            guard protection.isActive else { return deliverEventLocally(WireName(topic), topic: topic, event: event) }
+            receiveProtectedEvent(topic, event: event, from: node)
         case .departure(.draining):
             router.draining.insert(node)
         case .departure(.leaving):
@@ -118,10 +134,38 @@ extension RelayCore {
             sendPeer(.reply(id: id, outcome: .failed(reason: ByteBuffer(string: Self.noMemberReason))), to: node, dial: false)
             return
         }
+        var payload = payload
+        var keys: LocalKeys?
+        if protection.isActive {
+            let routable = protection.routable(name, kind: .cluster)
+            guard routable.allowed else {
+                protectionCounters.refusedFromRelays &+= 1
+                let refusal = protection.refusal(cluster: name) ?? ClusterProtection.notHeldRefusal(kind: "cluster", name)
+                sendPeer(.reply(id: id, outcome: .failed(reason: ByteBuffer(string: refusal))), to: node, dial: false)
+                return
+            }
+            if let held = routable.keys {
+                guard let opened = open(payload, keys: held, context: requestContext(.request, keys: held, origin: node, id: id),
+                                        from: node) else {
+                    let reason = Self.openFailedReason("request", held, relay: node)
+                    sendPeer(.reply(id: id, outcome: .failed(reason: ByteBuffer(string: reason))), to: node, dial: false)
+                    return
+                }
+                // The answer is sealed under the key the request came with (the requester holds it).
+                let used = payload.withUnsafeReadableBytes { try? SealedEnvelope.header($0).fingerprint }
+                if let used, used != held.keys.primary.fingerprint, let key = held.keys.key(for: used) {
+                    keys = LocalKeys(name: held.name, keys: ClusterKeySet(primary: key))
+                } else {
+                    keys = held
+                }
+                payload = opened
+            }
+        }
         let timeout = min(millisecondsLeft, Self.maxTimeoutMilliseconds)
         let deadline = now + .milliseconds(Int64(timeout))
-        if !deliverLocally(cluster: name, payload: payload, timeout: timeout, deadline: deadline, requester: requester) {
-            failOverloaded(requester, cluster: name)
+        if !deliverLocally(cluster: name, payload: payload, timeout: timeout, deadline: deadline, requester: requester,
+                           sealing: keys) {
+            failOverloaded(requester, cluster: name, sealing: keys)
         }
     }
 
@@ -176,7 +220,8 @@ extension RelayCore {
 
     /// The directory changed: rebuild the hot-path view.
     package mutating func directoryChanged(_ snapshot: DirectorySnapshot) {
-        router.directoryChanged(snapshot)
+        protection.noteDirectory(snapshot, localNode: router.settings.localNode)
+        router.directoryChanged(snapshot, protection: protection)
     }
 
     /// The session to `node` failed, the relay was declared dead or left: every request pending

@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusCrypto
 import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
@@ -22,7 +23,8 @@ extension RelayCore {
 
     /// The chunk limit of a tunnel that crosses relays: this relay's, capped at what a
     /// TUNNEL_TRANSFER may carry (a bigger TUNNEL_CONFIRM limit would be a malformed frame).
-    var remoteChunkLimit: Int { min(configuration.chunkLimit, PeerFrameLimits.default.maxChunkBytes) }
+    /// Room is kept for the seal of a protected cluster's chunks (`SealedEnvelope.overhead`).
+    var remoteChunkLimit: Int { min(configuration.chunkLimit, PeerFrameLimits.default.maxChunkBytes - SealedEnvelope.overhead) }
 
     // MARK: Frames
 
@@ -61,7 +63,8 @@ extension RelayCore {
         }
         let id = router.remoteTunnels.allocateID()
         router.remoteTunnels.pending[id] = PendingRemoteTunnel(
-            initiator: TunnelEnd(connection: initiator, tunnelID: tunnelID), node: node)
+            initiator: TunnelEnd(connection: initiator, tunnelID: tunnelID), node: node,
+            sealing: protection.isActive ? protection.routable(WireName(cluster), kind: .cluster).keys : nil)
         schedule(.remoteTunnelInit(id), at: deadline)
         sendPeer(.tunnelInit(tunnelID: id, cluster: cluster, millisecondsLeft: milliseconds), to: node, dial: true)
     }
@@ -99,7 +102,8 @@ extension RelayCore {
         let window = configuration.tunnelWindow
         router.remoteTunnels.bridged[id] = BridgedTunnel(
             local: end, node: node, peerTunnelID: acceptorTunnelID,
-            outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: true)
+            outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: true,
+            sealing: pending.sealing)
         connections[end.connection]?.bridgedTunnels[end.tunnelID] = id
         let limit = min(UInt64(remoteChunkLimit), chunkLimit)
         send(.tunnelResult(id: end.tunnelID, chunkLimit: limit), to: end.connection)
@@ -116,6 +120,16 @@ extension RelayCore {
             refuseRemoteTunnel(id, to: node, reason: Self.expiredTunnelReason)
             return
         }
+        var sealing: LocalKeys?
+        if protection.isActive {
+            let routable = protection.routable(WireName(cluster), kind: .cluster)
+            guard routable.allowed else {
+                protectionCounters.refusedFromRelays &+= 1
+                refuseRemoteTunnel(id, to: node, reason: ClusterProtection.notHeldRefusal(kind: "cluster", WireName(cluster)))
+                return
+            }
+            sealing = routable.keys
+        }
         guard let destination = routes.pickMember(of: WireName(cluster)) else {
             refuseRemoteTunnel(id, to: node, reason: Self.noMemberReason)
             return
@@ -128,7 +142,8 @@ extension RelayCore {
                 return
             }
             connections[acceptor]?.nextBuildID &+= 1
-            connections[acceptor]?.offers[buildID] = TunnelOffer(initiator: acceptor, initiatorTunnelID: id, remote: node)
+            connections[acceptor]?.offers[buildID] = TunnelOffer(initiator: acceptor, initiatorTunnelID: id, remote: node,
+                                                                   sealing: sealing)
             let left: TimeAmount = .milliseconds(Int64(min(millisecondsLeft, Self.maxTimeoutMilliseconds)))
             schedule(.tunnelOffer(acceptor: acceptor, buildID: buildID), at: now + min(left, configuration.acceptorConfirmTimeout))
             send(.tunnelOffer(buildID: buildID, chunkLimit: UInt64(remoteChunkLimit)), to: acceptor)
@@ -140,12 +155,14 @@ extension RelayCore {
     }
 
     /// The member confirmed an offer from relay `node`: link its end and grant W both ways.
-    mutating func acceptRemoteTunnel(from node: NodeID, initiatorTunnelID: UInt64, acceptor: ConnectionID, tunnelID: UInt64) {
+    mutating func acceptRemoteTunnel(from node: NodeID, initiatorTunnelID: UInt64, acceptor: ConnectionID, tunnelID: UInt64,
+                                     sealing: LocalKeys? = nil) {
         let id = router.remoteTunnels.allocateID()
         let window = configuration.tunnelWindow
         router.remoteTunnels.bridged[id] = BridgedTunnel(
             local: TunnelEnd(connection: acceptor, tunnelID: tunnelID), node: node, peerTunnelID: initiatorTunnelID,
-            outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: false)
+            outbound: TunnelBridgeSender(window: window), inbound: TunnelBridgeReceiver(window: window), dials: false,
+            sealing: sealing)
         connections[acceptor]?.bridgedTunnels[tunnelID] = id
         sendPeer(.tunnelConfirm(initiatorTunnelID: initiatorTunnelID, acceptorTunnelID: id,
                                 chunkLimit: UInt64(remoteChunkLimit)), to: node, dial: false)

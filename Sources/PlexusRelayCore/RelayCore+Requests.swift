@@ -23,6 +23,8 @@ struct DeliveredRequest: Sendable {
     var requester: Requester
     /// When the request reached this relay (for the latency of its answer).
     var arrivedAt: NIODeadline
+    /// Set when the request came sealed from another relay: its answer is sealed back.
+    var sealing: LocalKeys? = nil
 }
 
 /// Where a request or tunnel goes.
@@ -77,6 +79,11 @@ extension RelayCore {
         let clamped = min(timeout, Self.maxTimeoutMilliseconds)
         let deadline = now + .milliseconds(Int64(clamped))
         let name = WireName(cluster)
+        if let refusal = protection.refusal(cluster: name) {
+            protectionCounters.refusedRequests &+= 1
+            refuseAtOnce(requester, requestID: requestID, fault: refusal)
+            return
+        }
         switch route(to: name, now: now) {
         case .none:
             // Fail fast: nobody could answer before the deadline, so say so now.
@@ -97,7 +104,7 @@ extension RelayCore {
     /// Round-robin over the local members, skipping members whose outbound queue is full (at most
     /// a few probes). Returns `false` if every probed member is overloaded.
     mutating func deliverLocally(cluster name: WireName, payload: ByteBuffer, timeout: UInt64, deadline: NIODeadline,
-                                 requester: Requester) -> Bool {
+                                 requester: Requester, sealing: LocalKeys? = nil) -> Bool {
         let memberCount = routes.memberCount(of: name)
         for _ in 0..<min(memberCount, Self.maxOverloadProbes) {
             guard let destination = routes.pickMember(of: name) else { break }
@@ -111,7 +118,8 @@ extension RelayCore {
                 guard hasRoom(server, bytes: packet.encodedSize),
                       (connections[server]?.delivered.count ?? 0) < configuration.maxPendingPerMember else { continue }
                 connections[server]?.nextRelayRequestID &+= 1
-                connections[server]?.delivered[relayID] = DeliveredRequest(requester: requester, arrivedAt: clock)
+                connections[server]?.delivered[relayID] = DeliveredRequest(requester: requester, arrivedAt: clock,
+                                                                            sealing: sealing)
                 schedule(.deliveredRequest(server: server, relayID: relayID), at: deadline)
                 send(packet, to: server)
                 return true
@@ -121,9 +129,9 @@ extension RelayCore {
     }
 
     /// Every probed member is overloaded: fail fast rather than let the request wait.
-    mutating func failOverloaded(_ requester: Requester, cluster: WireName) {
+    mutating func failOverloaded(_ requester: Requester, cluster: WireName, sealing: LocalKeys? = nil) {
         RelayCounters.countDrop(&counters.overloadedRequests, cluster)
-        answer(requester, with: .fault(ByteBuffer(string: Self.overloadedFault)))
+        answer(requester, with: .fault(ByteBuffer(string: Self.overloadedFault)), sealing: sealing)
     }
 
     /// How many members a request tries before it is answered "overloaded".
@@ -134,8 +142,10 @@ extension RelayCore {
     mutating func reply(from server: ConnectionID, relayID: UInt64, outcome: ReplyOutcome) {
         guard let entry = connections[server]?.delivered.removeValue(forKey: relayID) else { return }
         switch outcome {
-        case .success(let bytes): answer(entry.requester, with: .success(bytes), arrivedAt: entry.arrivedAt)
-        case .fault(let text): answer(entry.requester, with: .fault(text), arrivedAt: entry.arrivedAt)
+        case .success(let bytes):
+            answer(entry.requester, with: .success(bytes), arrivedAt: entry.arrivedAt, sealing: entry.sealing)
+        case .fault(let text):
+            answer(entry.requester, with: .fault(text), arrivedAt: entry.arrivedAt, sealing: entry.sealing)
         }
     }
 
@@ -145,10 +155,10 @@ extension RelayCore {
     /// `replyHardLimitBytes` (4 × the outbound bound) is not reading its answers: it is closed with
     /// CLOSE("plexus: client not reading …") instead of growing the relay's memory further.
     mutating func answer(_ requester: Requester, with result: RequestResult, arrivedAt: NIODeadline? = nil,
-                         countedAs outcome: RequestOutcome? = nil) {
+                         countedAs countedOutcome: RequestOutcome? = nil, sealing: LocalKeys? = nil) {
         switch requester {
         case .client(let connection, let requestID):
-            countClientRequest(result, arrivedAt: arrivedAt, countedAs: outcome)
+            countClientRequest(result, arrivedAt: arrivedAt, countedAs: countedOutcome)
             let packet = RelayPacket.reply(id: requestID, result: result)
             if let queued = connections[connection]?.queuedBytes, queued > 0,
                queued + packet.encodedSize > replyHardLimitBytes {
@@ -159,10 +169,14 @@ extension RelayCore {
             send(packet, to: connection)
         case .relay(let node, let requestID):
             let outcome: PeerReplyOutcome
-            switch result {
-            case .success(let bytes): outcome = .success(reply: bytes)
-            case .fault(let text): outcome = .fault(text)
-            case .timedOut: outcome = .timedOut
+            switch (result, sealing) {
+            case (.success(let bytes), nil): outcome = .success(reply: bytes)
+            case (.fault(let text), nil): outcome = .fault(text)
+            case (.success(let bytes), let keys?):
+                outcome = .success(reply: seal(bytes, keys: keys, context: requestContext(.reply, keys: keys, origin: node, id: requestID)))
+            case (.fault(let text), let keys?):
+                outcome = .fault(seal(text, keys: keys, context: requestContext(.fault, keys: keys, origin: node, id: requestID)))
+            case (.timedOut, _): outcome = .timedOut
             }
             sendPeer(.reply(id: requestID, outcome: outcome), to: node, dial: false)
         }

@@ -9,6 +9,8 @@ struct TunnelOffer: Sendable {
     /// Set when the initiator is on another relay: `initiatorTunnelID` is then that relay's id
     /// (from TUNNEL_INIT) and `initiator` is meaningless.
     var remote: NodeID? = nil
+    /// Set for a protected cluster's tunnel from another relay: its chunks travel sealed.
+    var sealing: LocalKeys? = nil
 }
 
 /// One end of a tunnel: a connection and that client's id for the tunnel.
@@ -50,6 +52,11 @@ extension RelayCore {
         // Fail fast (v1 can only say "timed out"): a name beyond the limits, a draining relay, or
         // no member that could take the tunnel.
         guard OverlayLimits.nameBytes.contains(cluster.readableBytes), !router.isDraining else {
+            send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
+            return
+        }
+        if protection.refusal(cluster: WireName(cluster)) != nil {
+            protectionCounters.refusedTunnels &+= 1
             send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
             return
         }
@@ -96,7 +103,8 @@ extension RelayCore {
             return
         }
         if let node = offer.remote {
-            acceptRemoteTunnel(from: node, initiatorTunnelID: offer.initiatorTunnelID, acceptor: acceptor, tunnelID: tunnelID)
+            acceptRemoteTunnel(from: node, initiatorTunnelID: offer.initiatorTunnelID, acceptor: acceptor, tunnelID: tunnelID,
+                               sealing: offer.sealing)
             return
         }
         guard let initiatorConnection = connections[offer.initiator],

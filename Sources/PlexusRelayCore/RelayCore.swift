@@ -1,4 +1,5 @@
 import NIOCore
+import PlexusCrypto
 import PlexusVocabulary
 import PlexusPeerWire
 import PlexusWire
@@ -37,6 +38,11 @@ package struct CoreConfiguration: Sendable {
     package var maxPendingPerMember = 65_536
     /// Set when the relay routes through an overlay.
     package var overlay: OverlayRouterSettings?
+    /// Per-cluster and per-topic keys (`Docs/cluster-keys.md`); replaced at run time with
+    /// `RelayCore.setClusterKeys`.
+    package var clusterKeys = ClusterKeyring.empty
+    /// Refuse every cluster and topic without a key here (`--protected-only`).
+    package var protectedOnly = false
 
     package init() {}
 }
@@ -90,10 +96,18 @@ package struct RelayCore {
     /// Routing to other relays. A stand-alone relay has a router with no peers: its directory
     /// stays empty, so every decision falls back to local members.
     var router: OverlayRouter
+    /// Cluster keys: protected names, claims, strict mode (`RelayCore+Protection`).
+    var protection: ClusterProtection
+    package var protectionCounters = ProtectionCounters()
+    var protectionLog: [String] = []
+    var fanOutSequence: UInt64 = 0
+    /// Random nonces for sealing, fetched in blocks.
+    var nonces = NoncePool()
 
     package init(configuration: CoreConfiguration) {
         self.configuration = configuration
         router = OverlayRouter(settings: configuration.overlay ?? .standalone)
+        protection = ClusterProtection(keyring: configuration.clusterKeys, protectedOnly: configuration.protectedOnly)
         effects.reserveCapacity(64)
     }
 
@@ -127,6 +141,12 @@ package struct RelayCore {
             drop(id, reason: reason)
         case .accept(let cluster):
             if let cluster {
+                if let refusal = protection.refusal(cluster: cluster) {
+                    protectionCounters.refusedRegistrations &+= 1
+                    send(.deny(reason: ByteBuffer(string: refusal)), to: id)
+                    drop(id, reason: nil)
+                    return
+                }
                 guard routes.memberCount(of: cluster) > 0 || routes.clusterCount < OverlayLimits.maxClustersPerRelay else {
                     send(.deny(reason: ByteBuffer(string: Self.clusterLimitReason)), to: id)
                     drop(id, reason: nil)

@@ -18,8 +18,13 @@ struct Benchmarks {
 
     private func now() -> ContinuousClock.Instant { ContinuousClock.now }
 
+    /// Names for a `--protected` run (keyed in advance on both relays); nil: random names.
+    var protectedNames: ProtectedBenchNames? = nil
+
     /// A fresh name per measurement, so a service closed by the previous one is never chosen.
-    private func name(_ base: String) -> String { "\(base)-\(UInt32.random(in: 0...UInt32.max))" }
+    private func name(_ base: String) -> String {
+        protectedNames?.next(base) ?? "\(base)-\(UInt32.random(in: 0...UInt32.max))"
+    }
 
     private func service(_ cluster: String, _ handler: some ServiceHandler) async throws -> Connection {
         let service = try await Connection.register(cluster: cluster, handler: handler, port: servicePort, logger: logger)

@@ -47,6 +47,9 @@ struct PlexusBench: AsyncParsableCommand {
     @Option(help: "Run each selected measurement this many times (one line per run).")
     var `repeat`: Int = 1
 
+    @Flag(help: "With --relays 2: both relays hold a cluster (topic) key for every name the run uses, so requests, events, broadcasts and tunnel data cross sealed (Docs/cluster-keys.md).")
+    var protected = false
+
     @Flag(help: """
         Run Swift concurrency's global executor on NIO's singleton event loops (NIOSingletons \
         takeover), so the bench's tasks and the service handlers run on the binding's loop threads.
@@ -65,12 +68,16 @@ struct PlexusBench: AsyncParsableCommand {
         let setup: String
         switch (relays, port) {
         case (2, nil):
-            let started = try TwoRelays()
+            let names = protected ? ProtectedBenchNames(repeats: self.repeat) : nil
+            let started = try TwoRelays(protectedNames: names)
             overlay = started
-            bench = Benchmarks(clientPort: started.a.clientPort, servicePort: started.b.clientPort, logger: logger,
-                               waitUntilRoutable: started.waitUntilRoutable)
+            var twoRelays = Benchmarks(clientPort: started.a.clientPort, servicePort: started.b.clientPort, logger: logger,
+                                       waitUntilRoutable: started.waitUntilRoutable)
+            twoRelays.protectedNames = names
+            bench = twoRelays
             setup = "two relay processes (\(started.processes.binary)): A on 127.0.0.1:\(started.a.clientPort) (requesters, publishers), "
                 + "B on 127.0.0.1:\(started.b.clientPort) (services, subscribers)"
+                + (protected ? ", every name protected by a cluster key (sealed between the relays)" : "")
         case (1, let port?):
             bench = Benchmarks(clientPort: port, servicePort: port, logger: logger, waitUntilRoutable: { _, _ in })
             setup = "relay on 127.0.0.1:\(port) (external)"
@@ -128,12 +135,18 @@ struct TwoRelays {
     let a = RelaySpec(name: "A"), b = RelaySpec(name: "B")
     let nodeB: String
 
-    init() throws {
+    init(protectedNames: ProtectedBenchNames? = nil) throws {
         processes = try RelayProcesses(prefix: "plexus-bench")
         let key = processes.path("network.key")
         guard try processes.run(["keygen", "--out", key]).status == 0 else { throw BenchError("plexus keygen failed") }
-        try processes.startRelay(a, key: key, join: [])
-        try processes.startRelay(b, key: key, join: [a])
+        var keyOptions: [String] = []
+        if let protectedNames {
+            let clusterKey = processes.path("cluster.key")
+            guard try processes.run(["keygen", "--out", clusterKey]).status == 0 else { throw BenchError("plexus keygen failed") }
+            keyOptions = protectedNames.keyOptions(keyFile: clusterKey)
+        }
+        try processes.start(a.name, a.arguments(key: key, dataDirectory: processes.path("data-A"), join: []) + keyOptions)
+        try processes.start(b.name, b.arguments(key: key, dataDirectory: processes.path("data-B"), join: [a]) + keyOptions)
         guard let nodes = processes.waitForOverlay([a, b], timeout: 20), let nodeB = nodes["B"] else {
             processes.cleanUp()
             throw BenchError("the two relays did not see each other within 20 s")

@@ -1,0 +1,233 @@
+import CSodium
+import PlexusVocabulary
+
+/// What a sealed payload is (bound in the associated data, so one kind cannot pass for another).
+public enum SealedKind: UInt8, Sendable, Hashable {
+    case request = 1, reply = 2, fault = 3, broadcast = 4, event = 5, tunnel = 6
+}
+
+/// Which way a sealed payload travels: toward the serving side (request, initiator → acceptor
+/// tunnel data, fan-out) or back toward the origin (reply, fault, acceptor → initiator data).
+public enum SealDirection: UInt8, Sendable, Hashable {
+    case towardServer = 0, towardOrigin = 1
+}
+
+/// The identity a sealed payload is bound to. Both sides compute it from what they know; it is
+/// never sent (except `sequence` for fan-out, which travels in the envelope header).
+///
+/// * request / reply / fault: origin = the requesting relay, identity = its request id.
+/// * broadcast / event: origin = the sending relay, identity = 0, sequence = its per-relay counter.
+/// * tunnel: origin = the initiating relay, identity = its tunnel id, sequence = the chunk's number
+///   in its direction (0, 1, 2, …), so chunks cannot be dropped, repeated or reordered unnoticed.
+public struct SealContext: Sendable, Hashable {
+    public var kind: SealedKind
+    public var direction: SealDirection
+    public var name: ProtectedName
+    public var origin: NodeID
+    public var identity: UInt64
+    public var sequence: UInt64
+
+    public init(kind: SealedKind, direction: SealDirection, name: ProtectedName, origin: NodeID, identity: UInt64,
+                sequence: UInt64 = 0) {
+        self.kind = kind
+        self.direction = direction
+        self.name = name
+        self.origin = origin
+        self.identity = identity
+        self.sequence = sequence
+    }
+}
+
+/// The public header of a sealed payload.
+public struct SealedHeader: Sendable, Hashable {
+    public let fingerprint: ClusterKeyFingerprint
+    public let sequence: UInt64
+}
+
+/// End-to-end sealing of a protected name's payloads between relays, on top of the relay-to-relay
+/// Noise session. Format (all integers big-endian):
+///
+/// ```
+/// sealed = version u8 (01) ‖ key fingerprint (8) ‖ sequence u64 ‖ nonce (24) ‖ ciphertext ‖ tag (16)
+/// AD     = "plexus-seal-v1" ‖ kind u8 ‖ direction u8 ‖ origin node ID (16) ‖ identity u64
+///          ‖ sequence u64 ‖ key fingerprint (8) ‖ kind of name u8 ‖ name length u16 ‖ name
+/// ```
+///
+/// `crypto_aead_xchacha20poly1305_ietf` under the seal subkey of the cluster key, a random nonce.
+///
+/// Guarantees: `open` returns plaintext only when the tag verifies under a key of the set with
+/// the header's fingerprint and the receiver's own `SealContext`; anything else (truncation, an
+/// unknown version or key, tampering, another name, kind, direction, request, relay or chunk)
+/// throws and returns nothing.
+public enum SealedEnvelope {
+    /// Format version byte.
+    public static let version: UInt8 = 1
+    /// Bytes before the ciphertext.
+    public static let headerLength = 1 + ClusterKeyFingerprint.byteCount + 8 + XChaChaPoly.nonceLength
+    /// Bytes a sealed payload adds to its plaintext (header + tag): 57.
+    public static let overhead = headerLength + XChaChaPoly.tagLength
+    /// Domain-separation prefix of the associated data.
+    public static let domain = "plexus-seal-v1"
+
+    /// Seals `plaintext` under `key`'s seal subkey into `out`, which must hold at least
+    /// `plaintext.count + overhead` bytes; returns the bytes written. `nonce` is random unless
+    /// given (tests). Writes straight into the caller's buffer (no intermediate copy).
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                            nonce: [UInt8]? = nil, into out: UnsafeMutableRawBufferPointer) -> Int {
+        seal(plaintext, key: key, context: context, into: out) { noncePointer in
+            if let nonce {
+                precondition(nonce.count == XChaChaPoly.nonceLength, "XChaCha20-Poly1305 nonce must be 24 bytes")
+                nonce.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: noncePointer, count: XChaChaPoly.nonceLength).copyMemory(from: $0) }
+            } else {
+                randombytes_buf(noncePointer, XChaChaPoly.nonceLength)
+            }
+        }
+    }
+
+    /// `seal` with its random nonce taken from `nonces` (one `getrandom` per `NoncePool.capacity`
+    /// nonces instead of one per payload).
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                            nonces: inout NoncePool, into out: UnsafeMutableRawBufferPointer) -> Int {
+        seal(plaintext, key: key, context: context, into: out) { nonces.next(into: $0) }
+    }
+
+    private static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                             into out: UnsafeMutableRawBufferPointer,
+                             fillNonce: (UnsafeMutablePointer<UInt8>) -> Void) -> Int {
+        Sodium.ensureInitialized()
+        let length = plaintext.count + overhead
+        precondition(out.count >= length, "sealed output buffer too small")
+        let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        base[0] = version
+        var fingerprint = key.fingerprint.value.bigEndian
+        withUnsafeBytes(of: &fingerprint) { UnsafeMutableRawBufferPointer(rebasing: out[1..<9]).copyMemory(from: $0) }
+        var sequence = context.sequence.bigEndian
+        withUnsafeBytes(of: &sequence) { UnsafeMutableRawBufferPointer(rebasing: out[9..<17]).copyMemory(from: $0) }
+        let noncePointer = base + 17
+        fillNonce(noncePointer)
+        var written: UInt64 = 0
+        withAssociatedData(context, fingerprint: key.fingerprint) { ad in
+            key.sealKey.secret.withUnsafeBytes { k in
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    base + headerLength, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(plaintext.count), ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count), nil,
+                    noncePointer, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        return length
+    }
+
+    /// Convenience: the sealed bytes as an array.
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                            nonce: [UInt8]? = nil) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: plaintext.count + overhead) { buffer, count in
+            count = seal(plaintext, key: key, context: context, nonce: nonce, into: UnsafeMutableRawBufferPointer(buffer))
+        }
+    }
+
+    /// Convenience over a byte array.
+    public static func seal(_ plaintext: [UInt8], key: ClusterKey, context: SealContext, nonce: [UInt8]? = nil) -> [UInt8] {
+        plaintext.withUnsafeBytes { seal($0, key: key, context: context, nonce: nonce) }
+    }
+
+    /// Reads the public header; throws `malformedSealedPayload` when the payload is shorter than
+    /// header + tag or of another version.
+    public static func header(_ sealed: UnsafeRawBufferPointer) throws -> SealedHeader {
+        guard sealed.count >= overhead else {
+            throw CryptoError(code: .malformedSealedPayload,
+                              message: "sealed payload of \(sealed.count) bytes, shorter than the \(overhead)-byte header and tag")
+        }
+        guard sealed[0] == version else {
+            throw CryptoError(code: .malformedSealedPayload, message: "sealed payload of format version \(sealed[0]), expected \(version)")
+        }
+        let fingerprint = ClusterKeyFingerprint(bigEndian: UnsafeRawBufferPointer(rebasing: sealed[1..<9]))
+        let sequence = sealed[9..<17].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return SealedHeader(fingerprint: fingerprint, sequence: sequence)
+    }
+
+    /// The plaintext length of a sealed payload of `sealedCount` bytes (0 if it is too short).
+    public static func plaintextCount(sealedCount: Int) -> Int { max(0, sealedCount - overhead) }
+
+    /// Opens `sealed` into `out` (at least `plaintextCount(sealedCount:)` bytes) with the key of
+    /// `keys` its header names, bound to `context` (whose `sequence` must equal the one sealed);
+    /// returns the plaintext length. `out` holds nothing usable when this throws.
+    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext,
+                            into out: UnsafeMutableRawBufferPointer) throws -> Int {
+        let header = try header(sealed)
+        guard let key = keys.key(for: header.fingerprint) else {
+            throw CryptoError(code: .unknownClusterKey,
+                              message: "sealed with key \(header.fingerprint), which this relay does not hold for \(context.name)")
+        }
+        // The header's sequence is what was bound at sealing; it must be the one expected here.
+        guard header.sequence == context.sequence else { throw CryptoError.authenticationFailed }
+        let cipherLength = sealed.count - headerLength
+        precondition(out.count >= cipherLength - XChaChaPoly.tagLength, "plaintext output buffer too small")
+        var written: UInt64 = 0
+        let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let rc = withAssociatedData(context, fingerprint: header.fingerprint) { ad in
+            key.sealKey.secret.withUnsafeBytes { k in
+                crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil, base + headerLength,
+                    UInt64(cipherLength), ad.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(ad.count), base + 17,
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        guard rc == 0 else { throw CryptoError.authenticationFailed }
+        return Int(written)
+    }
+
+    /// Convenience: the plaintext as an array.
+    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
+        var failure: (any Error)?
+        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, plaintextCount(sealedCount: sealed.count))) { buffer, count in
+            do {
+                count = try open(sealed, keys: keys, context: context, into: UnsafeMutableRawBufferPointer(buffer))
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
+        return plaintext
+    }
+
+    /// Convenience over a byte array.
+    public static func open(_ sealed: [UInt8], keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
+        try sealed.withUnsafeBytes { try open($0, keys: keys, context: context) }
+    }
+
+    /// The associated data of `context` under the key with `fingerprint`.
+    public static func associatedData(_ context: SealContext, fingerprint: ClusterKeyFingerprint) -> [UInt8] {
+        withAssociatedData(context, fingerprint: fingerprint) { Array($0) }
+    }
+
+    /// Bytes of the associated data before the name.
+    static let associatedDataFixedLength = domain.utf8.count + 2 + 16 + 8 + 8 + 8 + 3
+
+    /// Builds the associated data in temporary (stack) memory and hands it to `body`: no
+    /// allocation per sealed or opened payload.
+    static func withAssociatedData<R>(_ context: SealContext, fingerprint: ClusterKeyFingerprint,
+                                      _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let name = context.name.name
+        let count = associatedDataFixedLength + name.count
+        return try withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer in
+            var offset = 0
+            func put(_ byte: UInt8) { buffer[offset] = byte; offset += 1 }
+            func put(_ value: UInt64, _ width: Int) {
+                for index in (0..<width).reversed() { put(UInt8(truncatingIfNeeded: value >> UInt64(8 * index))) }
+            }
+            for byte in domain.utf8 { put(byte) }
+            put(context.kind.rawValue)
+            put(context.direction.rawValue)
+            put(context.origin.high, 8)
+            put(context.origin.low, 8)
+            put(context.identity, 8)
+            put(context.sequence, 8)
+            put(fingerprint.value, 8)
+            put(context.name.kind.rawValue)
+            put(UInt64(name.count), 2)
+            name.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + name.count]).copyMemory(from: $0) }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+}
