@@ -81,6 +81,7 @@ extension StatusSource {
                 let status = try await node.overlay.status()
                 var sample = RelayMetricsSample(statistics, status)
                 sample.peers = PeerMetricsSample(try await node.relay.peerLinksReport(), status.counters)
+                sample.protection = ProtectionMetricsSample(try await node.relay.protectionStatus())
                 sample.process = ProcessMetrics.sample()
                 return sample
             })
@@ -133,5 +134,22 @@ extension RelayMetricsSample {
             m.selfRefutations = f.selfRefutations
             membership = m
         }
+    }
+}
+
+extension ProtectionMetricsSample {
+    /// The figures of the relay's cluster-key protection.
+    init(_ s: ProtectionStatus) {
+        self.init()
+        protectedNames = s.entries.count
+        unprovenDirectoryEntries = s.unprovenDirectoryEntries
+        refusedRegistrations = s.refusedRegistrations
+        refusedRequests = s.refusedRequests
+        refusedTunnels = s.refusedTunnels
+        refusedFanOut = s.refusedFanOut
+        refusedFromRelays = s.refusedFromRelays
+        sealed = s.sealed
+        opened = s.opened
+        openFailures = s.openFailures
     }
 }

@@ -17,7 +17,7 @@ public final class MetricsExporter: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let state = NIOLockedValueBox(State())
 
-    private struct State {
+    struct State {
         var counters: [String: (handler: any CounterHandler, last: Int64)] = [:]
         var gauges: [String: any RecorderHandler] = [:]
         var secondsCounters: [String: (handler: any FloatingPointCounterHandler, last: Double)] = [:]
@@ -58,7 +58,7 @@ public final class MetricsExporter: Sendable {
         return text
     }
 
-    private struct Writer {
+    struct Writer {
         let registry: PrometheusCollectorRegistry
         var state: State
 
@@ -146,6 +146,7 @@ public final class MetricsExporter: Sendable {
                         m.selfRefutations)
             }
             if let t = s.traffic { write(t) }
+            if let protection = s.protection { write(protection) }
             if let p = s.process {
                 secondsCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", p.cpuSeconds)
                 gauge("process_resident_memory_bytes", "Resident memory size in bytes.", Double(p.residentBytes))

@@ -48,6 +48,8 @@ public struct RelayMetricsSample: Sendable, Equatable {
     public var process: ProcessSample?
     /// Traffic per peer relay and relay-to-relay handshake failures (`PeerMetricsSample.swift`).
     public var peers: PeerMetricsSample?
+    /// Per-cluster-key protection (nil where the relay does not report it).
+    public var protection: ProtectionMetricsSample?
 
     public init() {}
 }

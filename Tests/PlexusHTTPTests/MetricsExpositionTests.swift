@@ -28,6 +28,11 @@ final class MetricsExpositionTests: XCTestCase {
         membership.suspicionsRaised = 1
         membership.suspicionsRefuted = 1
         sample.membership = membership
+        var protection = ProtectionMetricsSample()
+        protection.protectedNames = 2
+        protection.refusedRequests = 3
+        protection.openFailures = 1
+        sample.protection = protection
         sample.process = ProcessSample(cpuSeconds: 1.25, residentBytes: 10 << 20, openFileDescriptors: 12, startTimeSeconds: 1.7e9)
         return sample
     }
@@ -56,6 +61,9 @@ final class MetricsExpositionTests: XCTestCase {
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_bucket{le=\"+Inf\"}"], 2)
         XCTAssertEqual(families["plexus_membership_probes_total"]?.samples["plexus_membership_probes_total"], 40)
         XCTAssertEqual(families["plexus_membership_suspicions_refuted_total"]?.samples["plexus_membership_suspicions_refuted_total"], 1)
+        XCTAssertEqual(families["plexus_protected_names"]?.samples["plexus_protected_names"], 2)
+        XCTAssertEqual(families["plexus_protection_refusals_total"]?.samples["plexus_protection_refusals_total{what=\"request\"}"], 3)
+        XCTAssertEqual(families["plexus_protection_open_failures_total"]?.samples["plexus_protection_open_failures_total"], 1)
         let rtt = try XCTUnwrap(families["plexus_membership_probe_rtt_seconds"])
         XCTAssertEqual(rtt.type, "histogram")
         XCTAssertEqual(rtt.samples["plexus_membership_probe_rtt_seconds_bucket{le=\"0.0025\"}"], 1)
