@@ -27,6 +27,8 @@ public final class RelayProcesses: @unchecked Sendable {
     public let directory: URL
     private let lock = NSLock()
     private var children: [String: Process] = [:]
+    /// The HTTP token file of each relay started with `startRelay`, by its HTTP port.
+    private var tokenFiles: [Int: String] = [:]
 
     /// Finds the `plexus` binary: next to this executable (the bench, or the test bundle in
     /// `.build/<configuration>`), else in the package's debug build directories.
@@ -151,10 +153,19 @@ public final class RelayProcesses: @unchecked Sendable {
         (try? String(contentsOfFile: path("\(name).log"), encoding: .utf8)) ?? ""
     }
 
+    /// Records where the relay with HTTP port `adminPort` writes its token (`--http-token-file`).
+    public func setTokenFile(_ path: String, adminPort: Int) { lock.withLock { tokenFiles[adminPort] = path } }
+
+    /// The token file recorded for `adminPort`, if any.
+    public func tokenFile(adminPort: Int) -> String? { lock.withLock { tokenFiles[adminPort] } }
+
     /// The relay's `/v1/status` through `plexus status --json --http 127.0.0.1:adminPort` (the
-    /// HTTP endpoint; `adminPort` is `RelaySpec.adminPort`), or nil if it does not answer.
-    public func status(adminPort: Int, namespace: String? = nil) -> OverlayStatus? {
-        guard let result = try? run(["status", "--json", "--http", "127.0.0.1:\(adminPort)"], timeout: 5, namespace: namespace),
+    /// HTTP endpoint; `adminPort` is `RelaySpec.adminPort`) with the relay's token file
+    /// (`tokenFile`, else the one recorded for the port), or nil if it does not answer.
+    public func status(adminPort: Int, namespace: String? = nil, tokenFile: String? = nil) -> OverlayStatus? {
+        var arguments = ["status", "--json", "--http", "127.0.0.1:\(adminPort)"]
+        if let file = tokenFile ?? self.tokenFile(adminPort: adminPort) { arguments += ["--http-token-file", file] }
+        guard let result = try? run(arguments, timeout: 5, namespace: namespace),
               result.status == 0 else { return nil }
         return try? JSONDecoder().decode(OverlayStatus.self, from: result.output)
     }
