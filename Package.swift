@@ -151,6 +151,9 @@ let package = Package(
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
         // status, memory): shared by the multi-process tests and the two-relay benchmark.
         .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"], path: "Sources/Tools/PlexusProcesses"),
+        // Traffic and floods run inside the fault bed's namespaces (issue 10 scenarios and the soak).
+        .executableTarget(name: "PlexusFaultLoad", dependencies: ["Plexus", "PlexusWire", nioCore],
+                          path: "Sources/Tools/PlexusFaultLoad"),
         // Network-namespace fault harness (issue 10): relays in their own namespaces on a private
         // bridge; kill -9, SIGSTOP, partitions and packet loss (nftables), restarts.
         .target(name: "PlexusFaultBed", dependencies: ["PlexusProcesses", "PlexusOverlay"], path: "Sources/Tools/PlexusFaultBed"),
