@@ -53,6 +53,7 @@ enum LoadDriver {
         let reporter = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
+                if Task.isCancelled { break }
                 LineOutput.shared.line("S " + jsonLine(tally.withLock { $0.fields }))
             }
         }
@@ -81,7 +82,8 @@ enum LoadDriver {
             }
             if events > 0 {
                 group.addTask {
-                    for number in 0..<events where ContinuousClock.now < deadline {
+                    for number in 0..<events {
+                        guard ContinuousClock.now < deadline else { break }
                         do {
                             try await connection.publish("\(id)-e-\(number)", to: topic)
                             tally.withLock { $0.eventsPublished += 1 }
@@ -94,7 +96,8 @@ enum LoadDriver {
             }
             if broadcasts > 0 {
                 group.addTask {
-                    for number in 0..<broadcasts where ContinuousClock.now < deadline {
+                    for number in 0..<broadcasts {
+                        guard ContinuousClock.now < deadline else { break }
                         do {
                             try await connection.broadcast("\(id)-b-\(number)", to: cluster)
                             tally.withLock { $0.broadcastsSent += 1 }
@@ -107,7 +110,8 @@ enum LoadDriver {
             }
             if tunnels > 0, tunnelBytes > 0 {
                 group.addTask {
-                    for number in 0..<tunnels where ContinuousClock.now < deadline {
+                    for number in 0..<tunnels {
+                        guard ContinuousClock.now < deadline else { break }
                         await runTunnel(number, bytes: tunnelBytes, connection: connection, cluster: cluster, tally: tally)
                         try? await Task.sleep(for: interval * 10)
                     }
