@@ -122,6 +122,15 @@ public final class RelayProcesses: @unchecked Sendable {
         kill(process.processIdentifier, signal)
     }
 
+    /// Waits at most `timeout` seconds for a child to exit by itself: its exit status (128 +
+    /// the signal when a signal ended it), or nil if it is still running (it is left running).
+    public func exitStatus(_ name: String, timeout: Double) -> Int32? {
+        guard let process = child(name) else { return nil }
+        guard waitUntil(timeout, { !process.isRunning }) else { return nil }
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+
     /// Waits (bounded) for a child to exit; SIGKILLs it if it does not.
     public func waitExit(_ name: String, timeout: Double = 5) {
         guard let process = child(name) else { return }
