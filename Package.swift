@@ -173,6 +173,9 @@ let package = Package(
                           path: "Sources/Tools/Fuzz/SessionFrames"),
         .executableTarget(name: "PlexusFuzzPeerFrames", dependencies: ["PlexusPeerWire", "PlexusFuzzDriver", nioCore],
                           path: "Sources/Tools/Fuzz/PeerFrames"),
+        .executableTarget(name: "PlexusFuzzRelayCore", dependencies: [
+            "PlexusRelayCore", "PlexusWire", "PlexusVocabulary", "PlexusFuzzDriver", nioCore,
+        ], path: "Sources/Tools/Fuzz/RelayCore"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: [
             "PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging,
         ], path: "Sources/Tools/Fuzz/Handshake"),

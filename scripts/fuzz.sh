@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh session-frames 600     # session transport decoder: lengths, auth, types, reassembly
 #   scripts/fuzz.sh handshake 600          # responder handling of the first handshake messages
 #   scripts/fuzz.sh peer-frames 600        # relay-to-relay batches and frames, re-encode round trip
+#   scripts/fuzz.sh relay-core 600         # the relay core driven by sequences of client operations, invariants
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 # Builds in .build-fuzz (its own scratch path: release, -sanitize=fuzzer,address, linked with lld
 # because gold crashes linking ASan-instrumented Swift). Corpus, crash artifacts and the log of the
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target="${1:?usage: scripts/fuzz.sh wire|session-frames|handshake|peer-frames [seconds] [extra libFuzzer flags...]}"
+target="${1:?usage: scripts/fuzz.sh wire|session-frames|handshake|peer-frames|relay-core [seconds] [extra libFuzzer flags...]}"
 seconds="${2:-600}"
 shift $(( $# >= 2 ? 2 : 1 ))
 
@@ -20,7 +21,8 @@ case "$target" in
     session-frames) product=PlexusFuzzSessionFrames ;;
     handshake) product=PlexusFuzzHandshake ;;
     peer-frames) product=PlexusFuzzPeerFrames ;;
-    *) echo "unknown fuzz target '$target' (expected wire, session-frames, handshake or peer-frames)" >&2; exit 2 ;;
+    relay-core) product=PlexusFuzzRelayCore ;;
+    *) echo "unknown fuzz target '$target' (expected wire, session-frames, handshake, peer-frames or relay-core)" >&2; exit 2 ;;
 esac
 
 source scripts/install-deps.sh
