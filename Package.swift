@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Property-based tests of the limits (PlexusPropertyTests only).
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // The order below is the order a message travels: wire codecs → relay core → overlay
@@ -219,6 +221,10 @@ let package = Package(
         .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
         // Fault scenarios on the namespace harness (root; skipped with a message otherwise).
         // Depends on PlexusCLI so that the `plexus` binary it spawns is built with it.
+        .testTarget(name: "PlexusPropertyTests", dependencies: [
+            "Plexus", "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusVocabulary", nioCore,
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "PlexusFaultTests", dependencies: [
             "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
         ]),
