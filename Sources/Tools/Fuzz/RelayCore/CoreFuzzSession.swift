@@ -24,6 +24,9 @@ struct CoreFuzzSession {
     /// Relay request ids and tunnel build ids the core handed to each connection.
     var deliveredRequests: [ConnectionID: [UInt64]] = [:]
     var offeredBuilds: [ConnectionID: [UInt64]] = [:]
+    /// Request and tunnel ids each connection sent: a REPLY or TUN_RESULT may only answer one of them.
+    var requestsSent: [ConnectionID: Set<UInt64>] = [:]
+    var tunnelsInitiated: [ConnectionID: Set<UInt64>] = [:]
     var operations = 0
 
     init(_ data: UnsafeRawBufferPointer) {
@@ -67,13 +70,18 @@ struct CoreFuzzSession {
         case 5: receive(.publish(topic: input.name(), event: input.payload()), from: id)
         case 6: receive(.broadcast(cluster: input.name(), message: input.payload()), from: id)
         case 7, 8:
-            receive(.request(id: input.number(), cluster: input.name(), payload: input.payload(), timeoutMilliseconds: input.number()), from: id)
+            let requestID = input.number()
+            requestsSent[id, default: []].insert(requestID)
+            receive(.request(id: requestID, cluster: input.name(), payload: input.payload(), timeoutMilliseconds: input.number()), from: id)
         case 9:
             let known = deliveredRequests[id] ?? []
             let requestID = known.isEmpty || input.byte() > 200 ? input.number() : known[Int(input.byte()) % known.count]
             let outcome: ReplyOutcome = input.byte() % 2 == 0 ? .success(input.payload()) : .fault(input.payload())
             receive(.reply(id: requestID, outcome: outcome), from: id)
-        case 10: receive(.tunnelInit(id: input.number(), cluster: input.name(), timeoutMilliseconds: input.number()), from: id)
+        case 10:
+            let tunnelID = input.number()
+            tunnelsInitiated[id, default: []].insert(tunnelID)
+            receive(.tunnelInit(id: tunnelID, cluster: input.name(), timeoutMilliseconds: input.number()), from: id)
         case 11:
             let known = offeredBuilds[id] ?? []
             let build = known.isEmpty || input.byte() > 200 ? input.number() : known[Int(input.byte()) % known.count]
@@ -154,6 +162,10 @@ struct CoreFuzzSession {
         case .request(let requestID, _, _):
             deliveredRequests[id, default: []].append(requestID)
             if deliveredRequests[id]!.count > 64 { deliveredRequests[id]!.removeFirst() }
+        case .reply(let requestID, _):
+            precondition(requestsSent[id]?.contains(requestID) == true, "a REPLY to \(id) for request \(requestID) it never sent")
+        case .tunnelResult(let tunnelID, _):
+            precondition(tunnelsInitiated[id]?.contains(tunnelID) == true, "a TUN_RESULT to \(id) for tunnel \(tunnelID) it never asked for")
         case .tunnelOffer(let build, _):
             offeredBuilds[id, default: []].append(build)
             if offeredBuilds[id]!.count > 64 { offeredBuilds[id]!.removeFirst() }
