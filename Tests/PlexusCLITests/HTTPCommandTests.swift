@@ -45,7 +45,7 @@ final class HTTPCommandTests: XCTestCase {
         // A real relay's /metrics through curl, and promtool where installed.
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { return }
         // The relay's token (no --data-dir: ~/.plexus/http-PORT.token), as Prometheus's bearer_token_file would send it.
-        let tokenFile = NSHomeDirectory() + "/.plexus/http-\(http).token"
+        let tokenFile = ChildProcess.home + "/.plexus/http-\(http).token"
         let curl = "curl -sS --max-time 5 -H \"Authorization: Bearer $(cat \(tokenFile))\""
         let refused = try Self.shell("curl -sS --max-time 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:\(http)/metrics")
         XCTAssertEqual(refused.output, "401", "/metrics without the token")
