@@ -219,14 +219,17 @@ let package = Package(
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses"]),
         .testTarget(name: "PlexusSettingsTests", dependencies: ["PlexusSettings"]),
         .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
-        // Fault scenarios on the namespace harness (root; skipped with a message otherwise).
-        // Depends on PlexusCLI so that the `plexus` binary it spawns is built with it.
+        // Property-based tests of the limits (x-sheep/swift-property-based, Swift Testing).
         .testTarget(name: "PlexusPropertyTests", dependencies: [
             "Plexus", "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusVocabulary", nioCore,
             .product(name: "PropertyBased", package: "swift-property-based"),
+            "PlexusFuzzRelayCore", // RelayCoreFuzzSmokeTests runs its smoke mode
         ]),
+        // Fault scenarios on the namespace harness (root; skipped with a message otherwise).
+        // Depends on PlexusCLI so that the `plexus` binary it spawns is built with it.
         .testTarget(name: "PlexusFaultTests", dependencies: [
             "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
+            "PlexusFaultLoad", // the load tool the scenarios run in the namespaces, built with them
         ]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,

@@ -7,7 +7,8 @@ import NIOHTTP1
 /// NIOHTTP1 parses (its header limit is 80 KiB); `configureHTTPServerPipeline` orders pipelined
 /// requests and answers parse errors with 400 before closing. This handler adds the body bound:
 /// a request body over `HTTPEndpointLimits.maximumRequestBodyBytes` gets 413 and the
-/// connection is closed.
+/// connection is closed. Before a route is answered, `HTTPAccess` decides whether the request may
+/// see it (401, or the dashboard's token redirect, otherwise).
 final class HTTPRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
