@@ -14,7 +14,9 @@ import XCTest
 /// when the flood ends.
 final class FloodFaultTests: XCTestCase {
     static let garbageConnections = 100, partialConnections = 60, idlePeerConnections = 200, httpConnections = 100
-    static let probeRequests = 100
+    /// Probe requests: with 200, p99 is the second slowest, so one scheduling hiccup of this shared 2-core machine
+    /// does not decide the run (with 100 it would be the slowest).
+    static let probeRequests = 200
     static let latencyBound = 250.0
     static let memoryBound = 512 << 20
     static let floodSeconds = 25
