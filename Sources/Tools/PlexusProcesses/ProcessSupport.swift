@@ -96,8 +96,11 @@ public final class RelayProcesses: @unchecked Sendable {
     }
 
     /// Runs the binary directly, or inside a network namespace with `ip netns exec` (which execs
-    /// the binary in place, so the child's PID is the relay's).
+    /// the binary in place, so the child's PID is the relay's). Every child's HOME is `directory`,
+    /// so a relay without `--data-dir` writes its HTTP token (`~/.plexus/http-PORT.token`) there,
+    /// where `plexus status` children find it and `cleanUp` removes it.
     private func configure(_ process: Process, _ arguments: [String], namespace: String?) {
+        process.environment = ProcessInfo.processInfo.environment.merging(["HOME": directory.path]) { _, new in new }
         if let namespace {
             process.executableURL = URL(fileURLWithPath: ipTool ?? "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, binary] + arguments
