@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Property-based tests of the limits (PlexusPropertyTests only).
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // The order below is the order a message travels: wire codecs → relay core → overlay
@@ -156,6 +158,9 @@ let package = Package(
         // Spawning `plexus` processes on loopback (free ports, relays joined into one overlay,
         // status, memory): shared by the multi-process tests and the two-relay benchmark.
         .target(name: "PlexusProcesses", dependencies: ["PlexusOverlay"], path: "Sources/Tools/PlexusProcesses"),
+        // Traffic and floods run inside the fault bed's namespaces (issue 10 scenarios and the soak).
+        .executableTarget(name: "PlexusFaultLoad", dependencies: ["Plexus", "PlexusWire", nioCore],
+                          path: "Sources/Tools/PlexusFaultLoad"),
         // Network-namespace fault harness (issue 10): relays in their own namespaces on a private
         // bridge; kill -9, SIGSTOP, partitions and packet loss (nftables), restarts.
         .target(name: "PlexusFaultBed", dependencies: ["PlexusProcesses", "PlexusOverlay"], path: "Sources/Tools/PlexusFaultBed"),
@@ -177,6 +182,9 @@ let package = Package(
                           path: "Sources/Tools/Fuzz/PeerFrames"),
         .executableTarget(name: "PlexusFuzzClusterKeys", dependencies: ["PlexusCrypto", "PlexusMembership", "PlexusVocabulary", "PlexusFuzzDriver"],
                           path: "Sources/Tools/Fuzz/ClusterKeys"),
+        .executableTarget(name: "PlexusFuzzRelayCore", dependencies: [
+            "PlexusRelayCore", "PlexusWire", "PlexusVocabulary", "PlexusFuzzDriver", nioCore,
+        ], path: "Sources/Tools/Fuzz/RelayCore"),
         .executableTarget(name: "PlexusFuzzHandshake", dependencies: [
             "PlexusSession", "PlexusCrypto", "PlexusNoise", "PlexusFuzzDriver", nioCore, nioEmbedded, logging,
         ], path: "Sources/Tools/Fuzz/Handshake"),
@@ -220,10 +228,17 @@ let package = Package(
         .testTarget(name: "PlexusCLITests", dependencies: ["PlexusCLI", "PlexusProcesses", "PlexusHTTP"]),
         .testTarget(name: "PlexusSettingsTests", dependencies: ["PlexusSettings"]),
         .testTarget(name: "PlexusHTTPTests", dependencies: ["PlexusHTTP", "PlexusTelemetry", nioCore, nioPosix]),
+        // Property-based tests of the limits (x-sheep/swift-property-based, Swift Testing).
+        .testTarget(name: "PlexusPropertyTests", dependencies: [
+            "Plexus", "PlexusWire", "PlexusPeerWire", "PlexusRelayCore", "PlexusVocabulary", nioCore,
+            .product(name: "PropertyBased", package: "swift-property-based"),
+            "PlexusFuzzRelayCore", // RelayCoreFuzzSmokeTests runs its smoke mode
+        ]),
         // Fault scenarios on the namespace harness (root; skipped with a message otherwise).
         // Depends on PlexusCLI so that the `plexus` binary it spawns is built with it.
         .testTarget(name: "PlexusFaultTests", dependencies: [
             "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
+            "PlexusFaultLoad", // the load tool the scenarios run in the namespaces, built with them
         ]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,

@@ -84,20 +84,21 @@ start_relay() {
 }
 # Relay 1 first (the seed), so the others' first join attempt finds it listening.
 start_relay 1
-wait_for 10 "$bin" status --http "127.0.0.1:${http[1]}"
+wait_for 10 "$bin" status --http "127.0.0.1:${http[1]}" --data-dir "$work/data-1"
 start_relay 2 --join "127.0.0.1:${peer[1]}"
 start_relay 3 --join "127.0.0.1:${peer[1]}"
 echo "relays: 1 on 127.0.0.1:${client[1]}, 2 on 127.0.0.1:${client[2]}, 3 on 127.0.0.1:${client[3]} (logs in $work)"
 
-alive_members() { "$bin" status --json --http "127.0.0.1:$1" | grep -o '"state" *: *"alive"' | wc -l; }
-three_alive() { for i in 1 2 3; do [ "$(alive_members "${http[$i]}")" -ge 3 ] || return 1; done; }
+# The relays' HTTP endpoints need their token (in each data directory): --data-dir finds it.
+alive_members() { "$bin" status --json --http "127.0.0.1:${http[$1]}" --data-dir "$work/data-$1" | grep -o '"state" *: *"alive"' | wc -l; }
+three_alive() { for i in 1 2 3; do [ "$(alive_members "$i")" -ge 3 ] || return 1; done; }
 wait_for 20 three_alive
 echo "overlay formed: each relay sees 3 alive members"
 
 "$bin" serve echo --echo --port "${client[1]}" >"$work/serve.log" 2>&1 &
 pids+=($!)
 # Relay 3 lists cluster "echo" on relay 1 in its directory (gossip: ~1-2 s).
-echo_visible() { "$bin" status --json --http "127.0.0.1:${http[3]}" | tr -d ' \n' | grep -q '"name":"echo"'; }
+echo_visible() { "$bin" status --json --http "127.0.0.1:${http[3]}" --data-dir "$work/data-3" | tr -d ' \n' | grep -q '"name":"echo"'; }
 wait_for 20 echo_visible
 echo "relay 3 sees the echo service of relay 1"
 
@@ -113,8 +114,8 @@ done
 if [ -z "$answer" ]; then echo "no answer from the echo service through relay 3" >&2; exit 1; fi
 echo "$answer"
 echo
-echo "\$ plexus status --http 127.0.0.1:${http[3]}"
-"$bin" status --http "127.0.0.1:${http[3]}"
+echo "\$ plexus status --http 127.0.0.1:${http[3]} --data-dir $work/data-3"
+"$bin" status --http "127.0.0.1:${http[3]}" --data-dir "$work/data-3"
 
 if [ "$keep" -eq 0 ]; then
     echo
@@ -133,8 +134,9 @@ and an echo service on relay 1. Try, from another terminal:
   $bin subscribe news --port ${client[2]} &
   $bin publish news "extra!" --port ${client[3]}
   $bin broadcast echo "to every member" --port ${client[3]}
-  $bin status --http 127.0.0.1:${http[1]}                        # members, clusters, topics, counters
-  curl -s http://127.0.0.1:${http[1]}/metrics                       # Prometheus metrics; the dashboard is at /
+  $bin status --http 127.0.0.1:${http[1]} --data-dir $work/data-1     # members, clusters, topics, counters
+  curl -s -H "Authorization: Bearer \$(cat $work/data-1/http.token)" http://127.0.0.1:${http[1]}/metrics   # Prometheus metrics
+  open http://127.0.0.1:${http[1]}/?token=\$(cat $work/data-1/http.token) once: the dashboard
 
 Press Ctrl-C to stop everything.
 TXT

@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh handshake 600          # responder handling of the first handshake messages
 #   scripts/fuzz.sh peer-frames 600        # relay-to-relay batches and frames, re-encode round trip
 #   scripts/fuzz.sh cluster-keys 600       # sealed payloads and directory claims from other relays
+#   scripts/fuzz.sh relay-core 600         # the relay core driven by sequences of client operations, invariants
 #   scripts/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
 # Builds in .build-fuzz (its own scratch path: release, -sanitize=fuzzer,address, linked with lld
 # because gold crashes linking ASan-instrumented Swift). Corpus, crash artifacts and the log of the
@@ -12,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target="${1:?usage: scripts/fuzz.sh wire|session-frames|handshake|peer-frames|cluster-keys [seconds] [extra libFuzzer flags...]}"
+target="${1:?usage: scripts/fuzz.sh wire|session-frames|handshake|peer-frames|cluster-keys|relay-core [seconds] [extra libFuzzer flags...]}"
 seconds="${2:-600}"
 shift $(( $# >= 2 ? 2 : 1 ))
 
@@ -22,7 +23,8 @@ case "$target" in
     handshake) product=PlexusFuzzHandshake ;;
     peer-frames) product=PlexusFuzzPeerFrames ;;
     cluster-keys) product=PlexusFuzzClusterKeys ;;
-    *) echo "unknown fuzz target '$target' (expected wire, session-frames, handshake, peer-frames or cluster-keys)" >&2; exit 2 ;;
+    relay-core) product=PlexusFuzzRelayCore ;;
+    *) echo "unknown fuzz target '$target' (expected wire, session-frames, handshake, peer-frames, cluster-keys or relay-core)" >&2; exit 2 ;;
 esac
 
 source scripts/install-deps.sh

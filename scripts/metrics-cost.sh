@@ -35,7 +35,7 @@ run_once() { # $1 = off|on
     relay_pid=$!
     for _ in $(seq 1 100); do "$bin/plexus" publish probe x --port "$port" >/dev/null 2>&1 && break; sleep 0.1; done
     if [ "$1" = on ]; then
-        ( while true; do curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$http/metrics"; sleep 1; done ) &
+        ( while true; do curl -s -o /dev/null --max-time 2 -H "Authorization: Bearer $(cat "$HOME/.plexus/http-$http.token")" "http://127.0.0.1:$http/metrics"; sleep 1; done ) &
         scraper_pid=$!
     fi
     local before after output

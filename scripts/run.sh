@@ -31,8 +31,8 @@ Plexus relay running on 127.0.0.1:$port (pid $relay_pid). Try it from another te
   $bin broadcast echo "to every member" --port $port
   $bin status                                    # what this relay sees of the overlay
   $bin check                                     # exit 0: healthy and ready
-  curl -s http://127.0.0.1:55580/metrics         # Prometheus metrics
-  open http://127.0.0.1:55580/ in a browser      # the dashboard
+  curl -s -H "Authorization: Bearer \$(cat ~/.plexus/http-55580.token)" http://127.0.0.1:55580/metrics   # Prometheus metrics
+  open http://127.0.0.1:55580/?token=\$(cat ~/.plexus/http-55580.token) once in a browser: the dashboard
 
 Press Ctrl-C to stop the relay.
 TXT

@@ -95,11 +95,13 @@ struct RelayCommand: AsyncParsableCommand {
         let discovery = discover == nil ? nil : DiscoveryConfiguration(port: discoverPort, interfaceAddress: advertiseHost)
         let lifecycle = RelayLifecycleState(development: dev, expectsPeers: !joins.isEmpty || discovery != nil)
         let bindings = RelayBindings(port: port, peerHost: overlayConfiguration.bindHost, peerPort: overlayConfiguration.peerPort,
-                                     http: options.http)
+                                     http: options.http,
+                                     httpToken: options.httpTokenRequired
+                                         ? HTTPTokenSetting(explicitPath: options.httpTokenFile, dataDirectory: dataDir) : nil)
         let started = try await RelayStartup.start(relay: configuration, overlay: overlayConfiguration, discovery: discovery,
                                                    bindings: bindings, lifecycle: lifecycle, logger: logger)
         if dev { logger.info("development mode: random network key, joins nothing") }
-        let service = RelayDaemon(node: started.node, http: started.http, lifecycle: lifecycle, logger: logger)
+        let service = RelayDaemon(node: started.node, http: started.http, tokenFile: started.tokenFile, lifecycle: lifecycle, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service),
                                             .init(service: ClusterKeyReloader(node: started.node, flags: ClusterKeyFlags(flags),
@@ -118,6 +120,8 @@ struct RelayCommand: AsyncParsableCommand {
 struct RelayDaemon: Service {
     let node: RelayNode
     let http: HTTPEndpoint?
+    /// Removed when the relay stops cleanly.
+    let tokenFile: (path: String, token: HTTPAccessToken)?
     let lifecycle: RelayLifecycleState
     let logger: Logger
 
@@ -132,6 +136,7 @@ struct RelayDaemon: Service {
         await node.shutdown()
         lifecycle.setServing(false)
         await http?.close()
+        if let tokenFile { tokenFile.token.remove(at: tokenFile.path) }
     }
 }
 

@@ -64,6 +64,12 @@ struct RelayFlags: ParsableArguments {
     @Option(help: "HTTP endpoint (health, readiness, metrics, status, dashboard): HOST:PORT, or 'off'. Default 127.0.0.1:55580.")
     var http: String?
 
+    @Option(help: "Who may read the HTTP endpoint's data (status, metrics, members, connections, dashboard): 'token' (a bearer token from --http-token-file; /healthz and /readyz stay open) or 'off' (every local user, for containers whose endpoint is not shared). Default token.")
+    var httpAuth: String?
+
+    @Option(help: "File the relay writes its HTTP token to at start (mode 0600; refused if others can read an existing one). Default DATA_DIR/http.token, or ~/.plexus/http-PORT.token without --data-dir.")
+    var httpTokenFile: String?
+
     @Option(help: .hidden)
     var adminPort: Int?
 

@@ -30,6 +30,10 @@ struct RelayOptions: Sendable {
     var discover: String?
     var discoverPort = 55552
     var http = HTTPListenAddress.defaultValue
+    /// `--http-auth`: whether the endpoint's data needs the token.
+    var httpTokenRequired = true
+    /// `--http-token-file`; nil: `HTTPAccessToken.defaultPath`.
+    var httpTokenFile: String?
     var handshakeTimeout = 5.0
     var outboundQueueLimit = 8 * 1024 * 1024
     var logLevel = Logger.Level.info
@@ -44,6 +48,7 @@ struct RelayOptions: Sendable {
         "port": .integer, "dev": .boolean, "join": .list, "peer-port": .integer, "peer-host": .string,
         "advertise": .string, "zone": .string, "profile": .string, "key": .string, "accept-key": .list,
         "data-dir": .string, "discover": .string, "discover-port": .integer, "http": .string,
+        "http-auth": .string, "http-token-file": .string,
         "handshake-timeout": .number, "outbound-queue-limit": .integer, "log-level": .string, "log-format": .string,
         "cluster-key": .list, "accept-cluster-key": .list, "topic-key": .list, "accept-topic-key": .list,
         "protected-only": .boolean,
@@ -114,6 +119,13 @@ struct RelayOptions: Sendable {
                 throw ValidationError("\(origin("http", flags.http.map(SettingValue.string))) \(error)")
             }
         }
+        if let auth = settings.string("http-auth", flag: flags.httpAuth) {
+            guard auth == "token" || auth == "off" else {
+                throw ValidationError("\(origin("http-auth", flags.httpAuth.map(SettingValue.string))): '\(auth)' is not token or off")
+            }
+            options.httpTokenRequired = auth == "token"
+        }
+        options.httpTokenFile = settings.string("http-token-file", flag: flags.httpTokenFile)
         options.handshakeTimeout = settings.number("handshake-timeout", flag: flags.handshakeTimeout) ?? options.handshakeTimeout
         options.outboundQueueLimit = settings.integer("outbound-queue-limit", flag: flags.outboundQueueLimit) ?? options.outboundQueueLimit
         if let level = settings.string("log-level", flag: flags.logLevel) {

@@ -13,6 +13,18 @@ struct RelayBindings: Sendable {
     var peerHost: String
     var peerPort: Int
     var http: HTTPListenAddress
+    /// nil: the endpoint is open to every local user (`--http-auth off`).
+    var httpToken: HTTPTokenSetting?
+}
+
+/// `--http-auth token`: where the token goes (`--http-token-file`, else the default for the data directory).
+struct HTTPTokenSetting: Sendable {
+    var explicitPath: String?
+    var dataDirectory: String?
+
+    func path(httpPort: Int) -> String {
+        explicitPath ?? HTTPAccessToken.defaultPath(dataDirectory: dataDirectory, httpPort: httpPort)
+    }
 }
 
 /// A relay that could not start, with a message naming the flag to change.
@@ -25,7 +37,13 @@ struct RelayStartupError: Error, CustomStringConvertible {
 enum RelayStartup {
     static func start(relay: RelayConfiguration, overlay: OverlayConfiguration, discovery: DiscoveryConfiguration?,
                       bindings: RelayBindings, lifecycle: RelayLifecycleState, logger: Logger) async throws
-        -> (node: RelayNode, http: HTTPEndpoint?) {
+        -> (node: RelayNode, http: HTTPEndpoint?, tokenFile: (path: String, token: HTTPAccessToken)?) {
+        // A token file others can read is refused before anything starts.
+        if let setting = bindings.httpToken, case .address(_, let port) = bindings.http, setting.explicitPath != nil || port != 0 {
+            do { try HTTPAccessToken.checkReplaceable(setting.path(httpPort: port)) } catch {
+                throw RelayStartupError(description: "--http-token-file \(error)")
+            }
+        }
         let node: RelayNode
         do {
             node = try await RelayNode.start(relay: relay, overlay: overlay)
@@ -47,10 +65,13 @@ enum RelayStartup {
             }
         }
         var http: HTTPEndpoint?
+        var tokenFile: (path: String, token: HTTPAccessToken)?
         if case .address(let host, let port) = bindings.http {
             let source = StatusSource.relay(node, lifecycle: lifecycle, version: PlexusVersion.current)
+            let token = bindings.httpToken.map { _ in HTTPAccessToken.generate() }
             do {
-                http = try await HTTPEndpoint.start(host: host, port: port, source: source, logger: logger)
+                http = try await HTTPEndpoint.start(host: host, port: port, source: source, access: token?.access ?? .open,
+                                                    logger: logger)
             } catch {
                 await node.stopAbruptly()
                 let flag = "--http \(host.contains(":") ? "[\(host)]" : host):\(port)"
@@ -59,9 +80,23 @@ enum RelayStartup {
                 }
                 throw RelayStartupError(description: "\(flag): cannot listen: \(error)")
             }
+            if let setting = bindings.httpToken, let token, let endpoint = http {
+                let path = setting.path(httpPort: endpoint.port)
+                do {
+                    try HTTPAccessToken.write(token, to: path)
+                } catch {
+                    await endpoint.close()
+                    await node.stopAbruptly()
+                    throw RelayStartupError(description: "--http-token-file \(error)")
+                }
+                tokenFile = (path, token)
+                logger.info("HTTP endpoint token written", metadata: ["file": "\(path)"])
+            } else {
+                logger.notice("--http-auth off: every local user can read the HTTP endpoint's status and metrics")
+            }
         }
         lifecycle.setServing(true)
-        return (node, http)
+        return (node, http, tokenFile)
     }
 
     static func isAddressInUse(_ error: Error) -> Bool {

@@ -30,14 +30,15 @@ public enum HTTPClient {
     /// A response body larger than this fails with `.responseTooLarge`.
     public static let maximumResponseBytes = 16 * 1024 * 1024
 
-    public static func get(host: String, port: Int, path: String, timeout: TimeAmount = .seconds(5)) async throws
-        -> HTTPClientResponse {
-        try await request(.GET, host: host, port: port, path: path, timeout: timeout)
+    public static func get(host: String, port: Int, path: String, headers: [String: String] = [:],
+                           timeout: TimeAmount = .seconds(5)) async throws -> HTTPClientResponse {
+        try await request(.GET, host: host, port: port, path: path, headers: headers, timeout: timeout)
     }
 
-    /// Sends one request with `method` and an optional `body`, and reads the response.
+    /// Sends one request with `method`, extra `headers` (e.g. `Authorization`) and an optional
+    /// `body`, and reads the response.
     public static func request(_ method: HTTPMethod, host: String, port: Int, path: String, body: [UInt8] = [],
-                               timeout: TimeAmount = .seconds(5)) async throws -> HTTPClientResponse {
+                               headers extraHeaders: [String: String] = [:], timeout: TimeAmount = .seconds(5)) async throws -> HTTPClientResponse {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: HTTPClientResponse.self)
         let channel: Channel
@@ -65,6 +66,7 @@ public enum HTTPClient {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
         headers.add(name: "Connection", value: "close")
+        for (name, value) in extraHeaders.sorted(by: { $0.key < $1.key }) { headers.add(name: name, value: value) }
         if !body.isEmpty { headers.add(name: "Content-Length", value: "\(body.count)") }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)

@@ -44,9 +44,11 @@ public final class HTTPEndpoint: Sendable {
     /// Connections closed at once because `maximumConnections` were open.
     public var refusedConnections: Int { connections.refused }
 
-    /// Binds `host:port` and serves `source`. Also samples the metrics every
+    /// Binds `host:port` and serves `source` to the readers `access` admits (`HTTPAccess`).
+    /// Also samples the metrics every
     /// `historyInterval` for the dashboard's charts (`/v1/history`).
-    public static func start(host: String, port: Int, source: StatusSource, limits: HTTPEndpointLimits = .init(),
+    public static func start(host: String, port: Int, source: StatusSource, access: HTTPAccess,
+                             limits: HTTPEndpointLimits = .init(),
                              historyInterval: TimeAmount = .seconds(5), logger: Logger) async throws -> HTTPEndpoint {
         let group = MultiThreadedEventLoopGroup.singleton
         let history = MetricsHistory(capacity: 120)
@@ -64,7 +66,7 @@ public final class HTTPEndpoint: Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                    try sync.addHandler(HTTPRequestHandler(responder: responder, limits: limits))
+                    try sync.addHandler(HTTPRequestHandler(responder: responder, limits: limits, access: access))
                 }
             }
             .bind(host: host, port: port).get()
@@ -72,7 +74,8 @@ public final class HTTPEndpoint: Sendable {
         let endpoint = HTTPEndpoint(address: host.contains(":") ? "[\(host)]:\(boundPort)" : "\(host):\(boundPort)",
                                     port: boundPort, channel: channel, history: history, connections: connections)
         history.startSampling(on: channel.eventLoop, every: historyInterval, source: source)
-        logger.info("HTTP endpoint listening", metadata: ["address": "\(endpoint.address)"])
+        logger.info("HTTP endpoint listening", metadata: ["address": "\(endpoint.address)",
+                                                         "access": "\(access.requiresToken ? "token" : "open to every local user")"])
         return endpoint
     }
 

@@ -7,20 +7,23 @@ import NIOHTTP1
 /// NIOHTTP1 parses (its header limit is 80 KiB); `configureHTTPServerPipeline` orders pipelined
 /// requests and answers parse errors with 400 before closing. This handler adds the body bound:
 /// a request body over `HTTPEndpointLimits.maximumRequestBodyBytes` gets 413 and the
-/// connection is closed.
+/// connection is closed. Before a route is answered, `HTTPAccess` decides whether the request may
+/// see it (401, or the dashboard's token redirect, otherwise).
 final class HTTPRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let responder: HTTPResponder
     private let limits: HTTPEndpointLimits
+    private let access: HTTPAccess
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
     private var refused = false
 
-    init(responder: HTTPResponder, limits: HTTPEndpointLimits) {
+    init(responder: HTTPResponder, limits: HTTPEndpointLimits, access: HTTPAccess) {
         self.responder = responder
         self.limits = limits
+        self.access = access
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -43,6 +46,12 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             let route = HTTPRoute.of(method: requestHead.method, target: requestHead.uri)
             let isHead = requestHead.method == .HEAD
             let keepAlive = requestHead.isKeepAlive
+            switch access.decide(route: route, target: requestHead.uri, headers: requestHead.headers) {
+            case .allow: break
+            case .deny(let reply), .redirect(let reply):
+                write(reply, isHead: isHead, keepAlive: keepAlive, context: context)
+                return
+            }
             let responder = self.responder
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.makeFutureWithTask { await responder.reply(to: route) }.whenSuccess { reply in
@@ -63,6 +72,7 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             headers.add(name: "Content-Security-Policy",
                         value: "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
         }
+        for (name, value) in reply.extraHeaders.sorted(by: { $0.key < $1.key }) { headers.add(name: name, value: value) }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         let head = HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

@@ -37,6 +37,8 @@ public struct HTTPReply: Sendable, Equatable {
     public var status: HTTPResponseStatus
     public var contentType: String
     public var body: [UInt8]
+    /// Headers beyond the ones every reply gets (`Location`, `Set-Cookie`, `WWW-Authenticate`).
+    public var extraHeaders: [String: String] = [:]
 
     public init(status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
         self.status = status

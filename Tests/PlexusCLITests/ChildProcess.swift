@@ -22,13 +22,21 @@ final class ChildProcess: @unchecked Sendable {
         return bundleDirectory.appendingPathComponent("plexus")
     }
 
-    /// `environment`: variables added to the test's own environment.
+    /// The HOME of every child (unless a test sets one): a directory of this test process under
+    /// the temporary directory, so relays without `--data-dir` keep their HTTP token
+    /// (`~/.plexus/http-PORT.token`) there and not in the real home.
+    static let home: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("plexus-cli-tests-home-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    /// `environment`: variables added to the test's own environment (and `HOME` = `home`).
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = Self.plexusBinary
         process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
+        process.environment = ProcessInfo.processInfo.environment.merging(["HOME": Self.home]) { _, new in new }
+            .merging(environment) { _, new in new }
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         process.standardInput = FileHandle.nullDevice

@@ -19,7 +19,8 @@ final class ConnectionsEndpointTests: XCTestCase {
 
     func testConnectionsListMembersAndSubscribersWithTheirCounts() async throws {
         let http = freePort(), port = freePort()
-        let relay = try start(["relay", "--log-level", "warning", "--dev", "--port", "\(port)", "--http", "127.0.0.1:\(http)"])
+        let relay = try start(["relay", "--log-level", "warning", "--dev", "--port", "\(port)", "--http", "127.0.0.1:\(http)",
+                                   "--http-auth", "off"])
         let ready = await eventually { (try? await runPlexus(["check", "--http", "127.0.0.1:\(http)"]).status) == 0 }
         XCTAssertTrue(ready, relay.standardError)
         _ = try start(["serve", "echo", "--echo", "--port", "\(port)"])

@@ -31,7 +31,9 @@ final class DashboardBrowserTests: XCTestCase {
         try processes.start("service", ["serve", "dashboard-echo", "--echo", "--port", "\(b.clientPort)"])
         XCTAssertTrue(processes.waitUntilVisible(cluster: "dashboard-echo", on: [nodes["b"]!], at: a), "service not visible")
 
-        let url = "http://127.0.0.1:\(a.adminPort)/"
+        // The relay's token once in the query: the relay sets a cookie and redirects to `/`.
+        let token = try XCTUnwrap(RelaySpec.token(dataDirectory: processes.path("data-a")), "relay a wrote no HTTP token")
+        let url = "http://127.0.0.1:\(a.adminPort)/?token=\(token)"
         let profile = processes.path("chromium-profile")
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                       "--user-data-dir=\(profile)", "--window-size=1400,1100", "--virtual-time-budget=6000"]

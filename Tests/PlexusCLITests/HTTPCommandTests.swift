@@ -44,19 +44,24 @@ final class HTTPCommandTests: XCTestCase {
 
         // A real relay's /metrics through curl, and promtool where installed.
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { return }
-        let metrics = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)/metrics")
+        // The relay's token (no --data-dir: ~/.plexus/http-PORT.token), as Prometheus's bearer_token_file would send it.
+        let tokenFile = ChildProcess.home + "/.plexus/http-\(http).token"
+        let curl = "curl -sS --max-time 5 -H \"Authorization: Bearer $(cat \(tokenFile))\""
+        let refused = try Self.shell("curl -sS --max-time 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:\(http)/metrics")
+        XCTAssertEqual(refused.output, "401", "/metrics without the token")
+        let metrics = try Self.shell("\(curl) http://127.0.0.1:\(http)/metrics")
         XCTAssertEqual(metrics.status, 0)
         for name in ["plexus_clients_connected", "plexus_members{state=\"alive\"} 1", "process_resident_memory_bytes",
                      "process_cpu_seconds_total", "plexus_gossip_datagrams_dropped_total{reason=\"authentication\"}"] {
             XCTAssertTrue(metrics.output.contains(name), "\(name) missing from /metrics:\n\(metrics.output)")
         }
         for (path, key) in [("/v1/members", "members"), ("/v1/connections", "summary"), ("/v1/history", "points")] {
-            let document = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)\(path)")
+            let document = try Self.shell("\(curl) http://127.0.0.1:\(http)\(path)")
             let object = try JSONSerialization.jsonObject(with: Data(document.output.utf8)) as? [String: Any]
             XCTAssertNotNil(object?[key], "\(path): \(document.output)")
         }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
-            let checked = try Self.shell("curl -sS --max-time 5 http://127.0.0.1:\(http)/metrics | /usr/bin/promtool check metrics")
+            let checked = try Self.shell("\(curl) http://127.0.0.1:\(http)/metrics | /usr/bin/promtool check metrics")
             XCTAssertEqual(checked.status, 0, checked.output)
         } else {
             print("promtool not installed: the relay's /metrics checked by name only here (MetricsExpositionTests parses the format)")

@@ -28,7 +28,7 @@ final class HTTPEndpointTests: XCTestCase {
     }
 
     private func withEndpoint(_ source: StatusSource, _ body: (Int) async throws -> Void) async throws {
-        let endpoint = try await HTTPEndpoint.start(host: "127.0.0.1", port: 0, source: source, logger: Logger(label: "test"))
+        let endpoint = try await HTTPEndpoint.start(host: "127.0.0.1", port: 0, source: source, access: .open, logger: Logger(label: "test"))
         do {
             try await body(endpoint.port)
         } catch {
@@ -130,7 +130,7 @@ final class HTTPEndpointTests: XCTestCase {
     func testConnectionsAreBounded() async throws {
         var limits = HTTPEndpointLimits()
         limits.maximumConnections = 4
-        let endpoint = try await HTTPEndpoint.start(host: "127.0.0.1", port: 0, source: Self.source(), limits: limits,
+        let endpoint = try await HTTPEndpoint.start(host: "127.0.0.1", port: 0, source: Self.source(), access: .open, limits: limits,
                                                     logger: Logger(label: "test"))
         var held: [Int32] = []
         defer { for descriptor in held { close(descriptor) } }
@@ -162,7 +162,7 @@ final class HTTPEndpointTests: XCTestCase {
     func testBindingATakenPortFails() async throws {
         try await withEndpoint(Self.source()) { port in
             do {
-                let second = try await HTTPEndpoint.start(host: "127.0.0.1", port: port, source: Self.source(), logger: Logger(label: "t"))
+                let second = try await HTTPEndpoint.start(host: "127.0.0.1", port: port, source: Self.source(), access: .open, logger: Logger(label: "t"))
                 await second.close()
                 XCTFail("a second endpoint bound the same port")
             } catch let error as IOError {

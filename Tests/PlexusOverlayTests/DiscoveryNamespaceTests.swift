@@ -38,19 +38,23 @@ final class DiscoveryNamespaceTests: XCTestCase {
         let key = processes.path("network.key"), otherKey = processes.path("other.key")
         XCTAssertEqual(try processes.run(["keygen", "--out", key]).status, 0)
         XCTAssertEqual(try processes.run(["keygen", "--out", otherKey]).status, 0)
-        func relay(_ address: String, key: String, port: Int, peerPort: Int, adminPort: Int) -> [String] {
+        // Each relay's HTTP token in a file of its own (the default, ~/.plexus/http-PORT.token, would
+        // be shared by relays in different namespaces on the same port).
+        func token(_ name: String) -> String { processes.path("\(name).token") }
+        func relay(_ address: String, key: String, port: Int, peerPort: Int, adminPort: Int, name: String) -> [String] {
             ["relay", "--key", key, "--discover", "lan", "--advertise", address, "--peer-host", address,
-             "--port", "\(port)", "--peer-port", "\(peerPort)", "--admin-port", "\(adminPort)"]
+             "--port", "\(port)", "--peer-port", "\(peerPort)", "--admin-port", "\(adminPort)", "--http-token-file", token(name)]
         }
         // Namespaces have their own port spaces: fixed ports are fine.
-        try processes.start("a", relay(addressA, key: key, port: 41001, peerPort: 41101, adminPort: 41201), namespace: nsA)
-        try processes.start("b", relay(addressB, key: key, port: 41001, peerPort: 41101, adminPort: 41201), namespace: nsB)
-        try processes.start("foreign", relay(addressA, key: otherKey, port: 41002, peerPort: 41102, adminPort: 41202), namespace: nsA)
+        try processes.start("a", relay(addressA, key: key, port: 41001, peerPort: 41101, adminPort: 41201, name: "a"), namespace: nsA)
+        try processes.start("b", relay(addressB, key: key, port: 41001, peerPort: 41101, adminPort: 41201, name: "b"), namespace: nsB)
+        try processes.start("foreign", relay(addressA, key: otherKey, port: 41002, peerPort: 41102, adminPort: 41202, name: "foreign"),
+                            namespace: nsA)
 
         var a: OverlayStatus?, b: OverlayStatus?
         let discovered = waitUntil(15) {
-            a = processes.status(adminPort: 41201, namespace: nsA)
-            b = processes.status(adminPort: 41201, namespace: nsB)
+            a = processes.status(adminPort: 41201, namespace: nsA, tokenFile: token("a"))
+            b = processes.status(adminPort: 41201, namespace: nsB, tokenFile: token("b"))
             return a?.members.filter { $0.state == "alive" }.count == 2 && b?.members.filter { $0.state == "alive" }.count == 2
         }
         XCTAssertTrue(discovered, "no discovery; a log:\n\(processes.log("a"))\nb log:\n\(processes.log("b"))")
@@ -59,14 +63,14 @@ final class DiscoveryNamespaceTests: XCTestCase {
 
         // The relay with another key hears the same group but never becomes a member; its
         // beacons are dropped (counted) by the others.
-        let foreign = processes.status(adminPort: 41202, namespace: nsA)
+        let foreign = processes.status(adminPort: 41202, namespace: nsA, tokenFile: token("foreign"))
         XCTAssertEqual(foreign?.members.count, 1)
         let dropped = waitUntil(5) {
-            (processes.status(adminPort: 41201, namespace: nsB)?.counters.beaconsDropped ?? 0) > 0
+            (processes.status(adminPort: 41201, namespace: nsB, tokenFile: token("b"))?.counters.beaconsDropped ?? 0) > 0
         }
         XCTAssertTrue(dropped, "foreign beacons not counted as dropped")
-        for (admin, ns) in [(41201, nsA), (41201, nsB)] {
-            let status = processes.status(adminPort: admin, namespace: ns)
+        for (admin, ns, name) in [(41201, nsA, "a"), (41201, nsB, "b")] {
+            let status = processes.status(adminPort: admin, namespace: ns, tokenFile: token(name))
             XCTAssertFalse(status?.members.contains { $0.node == foreign?.node } ?? true)
         }
     }

@@ -116,7 +116,8 @@ public final class FaultBed {
 
     /// `plexus status --json` of relay `index` (nil if it does not answer within 5 s).
     public func status(_ index: Int) -> OverlayStatus? {
-        processes.status(adminPort: FaultBedRelay.adminPort, namespace: relays[index].namespace)
+        processes.status(adminPort: FaultBedRelay.adminPort, namespace: relays[index].namespace,
+                         tokenFile: RelaySpec.tokenFile(dataDirectory: processes.path("data-\(relays[index].name)")))
     }
 
     /// Waits (at most `timeout` seconds) until every relay in `indices` sees all of them alive;

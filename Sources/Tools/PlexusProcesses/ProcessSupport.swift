@@ -27,6 +27,8 @@ public final class RelayProcesses: @unchecked Sendable {
     public let directory: URL
     private let lock = NSLock()
     private var children: [String: Process] = [:]
+    /// The HTTP token file of each relay started with `startRelay`, by its HTTP port.
+    private var tokenFiles: [Int: String] = [:]
 
     /// Finds the `plexus` binary: next to this executable (the bench, or the test bundle in
     /// `.build/<configuration>`), else in the package's debug build directories.
@@ -94,8 +96,11 @@ public final class RelayProcesses: @unchecked Sendable {
     }
 
     /// Runs the binary directly, or inside a network namespace with `ip netns exec` (which execs
-    /// the binary in place, so the child's PID is the relay's).
+    /// the binary in place, so the child's PID is the relay's). Every child's HOME is `directory`,
+    /// so a relay without `--data-dir` writes its HTTP token (`~/.plexus/http-PORT.token`) there,
+    /// where `plexus status` children find it and `cleanUp` removes it.
     private func configure(_ process: Process, _ arguments: [String], namespace: String?) {
+        process.environment = ProcessInfo.processInfo.environment.merging(["HOME": directory.path]) { _, new in new }
         if let namespace {
             process.executableURL = URL(fileURLWithPath: ipTool ?? "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, binary] + arguments
@@ -118,6 +123,15 @@ public final class RelayProcesses: @unchecked Sendable {
     public func signal(_ name: String, _ signal: Int32) {
         guard let process = child(name), process.isRunning else { return }
         kill(process.processIdentifier, signal)
+    }
+
+    /// Waits at most `timeout` seconds for a child to exit by itself: its exit status (128 +
+    /// the signal when a signal ended it), or nil if it is still running (it is left running).
+    public func exitStatus(_ name: String, timeout: Double) -> Int32? {
+        guard let process = child(name) else { return nil }
+        guard waitUntil(timeout, { !process.isRunning }) else { return nil }
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
     /// Waits (bounded) for a child to exit; SIGKILLs it if it does not.
@@ -151,10 +165,19 @@ public final class RelayProcesses: @unchecked Sendable {
         (try? String(contentsOfFile: path("\(name).log"), encoding: .utf8)) ?? ""
     }
 
+    /// Records where the relay with HTTP port `adminPort` writes its token (`--http-token-file`).
+    public func setTokenFile(_ path: String, adminPort: Int) { lock.withLock { tokenFiles[adminPort] = path } }
+
+    /// The token file recorded for `adminPort`, if any.
+    public func tokenFile(adminPort: Int) -> String? { lock.withLock { tokenFiles[adminPort] } }
+
     /// The relay's `/v1/status` through `plexus status --json --http 127.0.0.1:adminPort` (the
-    /// HTTP endpoint; `adminPort` is `RelaySpec.adminPort`), or nil if it does not answer.
-    public func status(adminPort: Int, namespace: String? = nil) -> OverlayStatus? {
-        guard let result = try? run(["status", "--json", "--http", "127.0.0.1:\(adminPort)"], timeout: 5, namespace: namespace),
+    /// HTTP endpoint; `adminPort` is `RelaySpec.adminPort`) with the relay's token file
+    /// (`tokenFile`, else the one recorded for the port), or nil if it does not answer.
+    public func status(adminPort: Int, namespace: String? = nil, tokenFile: String? = nil) -> OverlayStatus? {
+        var arguments = ["status", "--json", "--http", "127.0.0.1:\(adminPort)"]
+        if let file = tokenFile ?? self.tokenFile(adminPort: adminPort) { arguments += ["--http-token-file", file] }
+        guard let result = try? run(arguments, timeout: 5, namespace: namespace),
               result.status == 0 else { return nil }
         return try? JSONDecoder().decode(OverlayStatus.self, from: result.output)
     }

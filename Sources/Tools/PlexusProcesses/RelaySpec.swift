@@ -17,22 +17,34 @@ public struct RelaySpec: Sendable {
         adminPort = freePort()
     }
 
-    /// `plexus relay` arguments: loopback only, its own data directory, zone `zone-<name>`
-    /// unless given, joining `join`.
+    /// `plexus relay` arguments: loopback only, its own data directory (which holds its HTTP
+    /// token, `tokenFile(dataDirectory:)`), zone `zone-<name>` unless given, joining `join`.
     public func arguments(key: String, dataDirectory: String, join: [RelaySpec], zone: String? = nil) -> [String] {
         var arguments = ["relay", "--key", key, "--data-dir", dataDirectory,
                          "--port", "\(clientPort)", "--peer-port", "\(peerPort)",
                          "--peer-host", "127.0.0.1", "--advertise", "127.0.0.1",
-                         "--http", "127.0.0.1:\(adminPort)", "--zone", zone ?? "zone-\(name)"]
+                         "--http", "127.0.0.1:\(adminPort)", "--http-token-file", Self.tokenFile(dataDirectory: dataDirectory),
+                         "--zone", zone ?? "zone-\(name)"]
         for seed in join { arguments += ["--join", "127.0.0.1:\(seed.peerPort)"] }
         return arguments
+    }
+
+    /// The relay's HTTP token file in its data directory.
+    public static func tokenFile(dataDirectory: String) -> String { dataDirectory + "/http.token" }
+
+    /// The relay's HTTP token (to send as `Authorization: Bearer TOKEN`), once it has started.
+    public static func token(dataDirectory: String) -> String? {
+        (try? String(contentsOfFile: tokenFile(dataDirectory: dataDirectory), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
 extension RelayProcesses {
     /// Starts `relay` as the child named `relay.name` (data directory `data-<name>`).
     public func startRelay(_ relay: RelaySpec, key: String, join: [RelaySpec], zone: String? = nil) throws {
-        try start(relay.name, relay.arguments(key: key, dataDirectory: path("data-\(relay.name)"), join: join, zone: zone))
+        let dataDirectory = path("data-\(relay.name)")
+        setTokenFile(RelaySpec.tokenFile(dataDirectory: dataDirectory), adminPort: relay.adminPort)
+        try start(relay.name, relay.arguments(key: key, dataDirectory: dataDirectory, join: join, zone: zone))
     }
 
     /// Waits (at most `timeout` seconds) until each of `relays` sees all of them alive; returns
