@@ -27,7 +27,9 @@ final class CrossRelayClusterKeyTests: XCTestCase {
     }
 
     static func protection(_ processes: RelayProcesses, _ relay: RelaySpec) -> ProtectionProbe? {
-        guard let result = try? processes.run(["status", "--json", "--http", "127.0.0.1:\(relay.adminPort)"], timeout: 5),
+        var arguments = ["status", "--json", "--http", "127.0.0.1:\(relay.adminPort)"]
+        if let file = processes.tokenFile(adminPort: relay.adminPort) { arguments += ["--http-token-file", file] }
+        guard let result = try? processes.run(arguments, timeout: 5),
               result.status == 0 else { return nil }
         return try? JSONDecoder().decode(ProtectionProbe.self, from: result.output)
     }
@@ -39,7 +41,9 @@ final class CrossRelayClusterKeyTests: XCTestCase {
     }
 
     func start(_ processes: RelayProcesses, _ relay: RelaySpec, key: String, join: [RelaySpec], extra: [String]) throws {
-        try processes.start(relay.name, relay.arguments(key: key, dataDirectory: processes.path("data-\(relay.name)"), join: join) + extra)
+        let dataDirectory = processes.path("data-\(relay.name)")
+        processes.setTokenFile(RelaySpec.tokenFile(dataDirectory: dataDirectory), adminPort: relay.adminPort)
+        try processes.start(relay.name, relay.arguments(key: key, dataDirectory: dataDirectory, join: join) + extra)
     }
 
     /// Waits until `relay` verified the claims of every relay in `nodes` for `name` (a line of its

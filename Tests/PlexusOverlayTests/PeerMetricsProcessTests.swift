@@ -8,12 +8,17 @@ import XCTest
 final class PeerMetricsProcessTests: XCTestCase {
     static let curl = ["/usr/bin/curl", "/bin/curl"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    /// GET http://127.0.0.1:port/metrics (bounded by 5 s), nil if it fails.
-    static func scrape(_ port: Int) -> String? {
+    /// GET http://127.0.0.1:port/metrics with the relay's bearer token (bounded by 5 s), nil if it fails.
+    static func scrape(_ port: Int, _ processes: RelayProcesses) -> String? {
         guard let curl else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: curl)
-        process.arguments = ["-sS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]
+        var arguments = ["-sS", "--max-time", "5"]
+        if let file = processes.tokenFile(adminPort: port),
+           let token = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
+            arguments += ["-H", "Authorization: Bearer \(token)"]
+        }
+        process.arguments = arguments + ["http://127.0.0.1:\(port)/metrics"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -53,27 +58,27 @@ final class PeerMetricsProcessTests: XCTestCase {
         XCTAssertTrue(processes.waitUntilVisible(cluster: "echo", on: [n1], at: r2), "r2 never saw the service on r1")
 
         let sentToR1 = "plexus_peer_sent_bytes_total{peer=\"\(n1)\"}"
-        var previous = Self.value(sentToR1, in: Self.scrape(r2.adminPort))
+        var previous = Self.value(sentToR1, in: Self.scrape(r2.adminPort, processes))
         for round in 0..<2 {
             let reply = try processes.run(["request", "echo", String(repeating: "x", count: 1000), "--port", "\(r2.clientPort)"])
             XCTAssertEqual(reply.status, 0, "request \(round)")
             var current = previous
             let grew = waitUntil(5) {
-                current = Self.value(sentToR1, in: Self.scrape(r2.adminPort))
+                current = Self.value(sentToR1, in: Self.scrape(r2.adminPort, processes))
                 return current >= previous + 1000
             }
             XCTAssertTrue(grew, "round \(round): \(sentToR1) went from \(previous) to \(current)")
             previous = current
         }
-        let metrics = Self.scrape(r1.adminPort)
+        let metrics = Self.scrape(r1.adminPort, processes)
         XCTAssertGreaterThanOrEqual(Self.value("plexus_peer_received_bytes_total{peer=\"\(nodes["r2"] ?? "")\"}", in: metrics), 2000)
 
         // A relay with another network key tries to join r1: r1 refuses its membership stream.
         try processes.startRelay(stranger, key: otherKey, join: [r1])
         let authentication = "plexus_peer_handshake_failures_total{kind=\"membership\",reason=\"authentication\"}"
-        let counted = waitUntil(10) { Self.value(authentication, in: Self.scrape(r1.adminPort)) >= 1 }
-        XCTAssertTrue(counted, "no authentication failure counted at r1:\n\(Self.scrape(r1.adminPort) ?? "no answer")")
-        let atStranger = waitUntil(5) { Self.value(authentication, in: Self.scrape(stranger.adminPort)) >= 1 }
+        let counted = waitUntil(10) { Self.value(authentication, in: Self.scrape(r1.adminPort, processes)) >= 1 }
+        XCTAssertTrue(counted, "no authentication failure counted at r1:\n\(Self.scrape(r1.adminPort, processes) ?? "no answer")")
+        let atStranger = waitUntil(5) { Self.value(authentication, in: Self.scrape(stranger.adminPort, processes)) >= 1 }
         XCTAssertTrue(atStranger, "the stranger did not count its refused joins as authentication")
     }
 }
