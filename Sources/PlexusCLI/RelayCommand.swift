@@ -148,5 +148,7 @@ extension RelayReport {
                   peerFramesReceived: s.peerFramesReceived, peerSessionFailures: s.peerSessionFailures,
                   droppedBroadcasts: s.droppedBroadcasts, droppedEvents: s.droppedEvents,
                   overloadedRequests: s.overloadedRequests)
+        lostEvents = s.lostEvents
+        lostBroadcasts = s.lostBroadcasts
     }
 }

@@ -111,6 +111,8 @@ extension RelayMetricsSample {
         droppedBroadcasts = s.totalDroppedBroadcasts
         droppedEvents = s.totalDroppedEvents
         overloadedRequests = s.overloadedRequests.values.reduce(0, +)
+        lostEvents = s.lostEvents
+        lostBroadcasts = s.lostBroadcasts
         for member in overlay.members { membersByState[member.state, default: 0] += 1 }
         let c = overlay.counters
         gossipDatagramsSent = c.datagramsSent

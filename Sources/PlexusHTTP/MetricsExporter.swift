@@ -119,6 +119,12 @@ public final class MetricsExporter: Sendable {
             counter("plexus_broadcasts_dropped_total", "Broadcasts dropped at a full member or relay queue.", s.droppedBroadcasts)
             counter("plexus_events_dropped_total", "Events dropped at a full subscriber or relay queue.", s.droppedEvents)
             counter("plexus_requests_overloaded_total", "Requests answered with the service-overloaded fault.", s.overloadedRequests)
+            for reason in MetricsExporter.lossReasons {
+                counter("plexus_events_lost_total", "Events that could not be delivered, by reason.",
+                        s.lostEvents[reason] ?? 0, labels: [("reason", reason)])
+                counter("plexus_broadcasts_lost_total", "Broadcasts that could not be delivered, by reason.",
+                        s.lostBroadcasts[reason] ?? 0, labels: [("reason", reason)])
+            }
             for state in ["alive", "suspect", "dead", "left"] {
                 gauge("plexus_members", "Overlay members this relay knows, self included, by state.",
                       Double(s.membersByState[state] ?? 0), labels: [("state", state)])
@@ -176,6 +182,9 @@ public final class MetricsExporter: Sendable {
             }
         }
     }
+
+    /// The relay core's `LossReason` raw values (a fixed set, so labels stay bounded).
+    public static let lossReasons = ["slow-consumer", "relay-queue-full", "relay-unreachable"]
 
     static let gossipDropReasons = ["authentication", "stale", "replayed", "malformed", "undecodable"]
 }

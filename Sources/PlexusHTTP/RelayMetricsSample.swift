@@ -29,6 +29,10 @@ public struct RelayMetricsSample: Sendable, Equatable {
     public var droppedBroadcasts = 0
     public var droppedEvents = 0
     public var overloadedRequests = 0
+    /// Events and broadcasts that could not be delivered, by reason (a fixed set of three:
+    /// slow-consumer, relay-queue-full, relay-unreachable).
+    public var lostEvents: [String: Int] = [:]
+    public var lostBroadcasts: [String: Int] = [:]
     // Membership.
     /// Members this relay knows, by state ("alive", "suspect", "dead", "left"), self included.
     public var membersByState: [String: Int] = [:]

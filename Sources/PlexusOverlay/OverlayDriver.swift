@@ -400,6 +400,10 @@ public struct RelayReport: Sendable, Codable, Equatable {
     public var droppedEvents: [String: Int]
     /// Requests answered "service overloaded", by cluster.
     public var overloadedRequests: [String: Int]
+    /// Events and broadcasts that could not be delivered, by reason (`slow-consumer`,
+    /// `relay-queue-full`, `relay-unreachable`); absent in reports of older relays.
+    public var lostEvents: [String: Int]?
+    public var lostBroadcasts: [String: Int]?
 
     public init(connections: Int, pendingRequests: Int, forwardedRequests: Int, tunnels: Int, queuedBytes: Int,
                 peerQueuedBytes: Int, peerSessions: Int, peerFramesSent: Int, peerFramesReceived: Int,

@@ -12,6 +12,7 @@ final class MetricsExpositionTests: XCTestCase {
         sample.clientsConnected = 7
         sample.relayFramesSent = 100
         sample.droppedEvents = 4
+        sample.lostEvents = ["relay-unreachable": 300]
         sample.membersByState = ["alive": 3, "suspect": 1]
         sample.gossipDatagramsDropped = ["authentication": 2]
         var traffic = RelayTrafficCounters()
@@ -61,6 +62,8 @@ final class MetricsExpositionTests: XCTestCase {
         XCTAssertEqual(histogram.samples["plexus_request_duration_seconds_bucket{le=\"+Inf\"}"], 2)
         XCTAssertEqual(families["plexus_membership_probes_total"]?.samples["plexus_membership_probes_total"], 40)
         XCTAssertEqual(families["plexus_membership_suspicions_refuted_total"]?.samples["plexus_membership_suspicions_refuted_total"], 1)
+        XCTAssertEqual(families["plexus_events_lost_total"]?.samples["plexus_events_lost_total{reason=\"relay-unreachable\"}"], 300)
+        XCTAssertEqual(families["plexus_broadcasts_lost_total"]?.samples["plexus_broadcasts_lost_total{reason=\"slow-consumer\"}"], 0)
         XCTAssertEqual(families["plexus_protected_names"]?.samples["plexus_protected_names"], 2)
         XCTAssertEqual(families["plexus_protection_refusals_total"]?.samples["plexus_protection_refusals_total{what=\"request\"}"], 3)
         XCTAssertEqual(families["plexus_protection_open_failures_total"]?.samples["plexus_protection_open_failures_total"], 1)
