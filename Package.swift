@@ -110,6 +110,10 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
+        // ── Federation (issue 11, Docs/federation.md) ──
+        // Pure: gateway frames, interest exchange, the GatewayRouter state machine.
+        .target(name: "PlexusFederation", dependencies: ["PlexusVocabulary", "PlexusPeerWire", nioCore]),
+
         // ── Node ──
         // One relay in an overlay: client endpoint + relay-to-relay sessions + membership, wired.
         .target(name: "PlexusNode", dependencies: [
@@ -220,6 +224,7 @@ let package = Package(
         .testTarget(name: "PlexusFaultTests", dependencies: [
             "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
         ]),
+        .testTarget(name: "PlexusFederationTests", dependencies: ["PlexusFederation", "PlexusPeerWire", "PlexusTestSupport", nioCore]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
         ]),
