@@ -21,6 +21,8 @@ package enum RelayEffect: Sendable {
     /// Stop / resume reading from a client (backpressure from a relay's full queue).
     case pauseReading(ConnectionID)
     case resumeReading(ConnectionID)
+    /// Hand this to the federation gateway next to this relay (`Docs/federation.md`).
+    case federation(FederationEffect)
 }
 
 /// The relay's core tunables, taken from `RelayConfiguration`.
@@ -265,6 +267,7 @@ package struct RelayCore {
             closeGracefully(id)
         case .broadcast(let cluster, let message):
             broadcast(cluster: cluster, message: message, from: id, now: now)
+            broadcastToOtherOverlays(cluster: cluster, message: message, from: id, now: now)
         case .request(let requestID, let cluster, let payload, let timeout):
             request(from: id, requestID: requestID, cluster: cluster, payload: payload, timeout: timeout, now: now)
         case .reply(let relayID, let outcome):
@@ -275,6 +278,7 @@ package struct RelayCore {
             unsubscribe(id, topic: topic)
         case .publish(let topic, let event):
             publish(topic: topic, event: event, from: id, now: now)
+            publishToOtherOverlays(topic: topic, event: event, from: id, now: now)
         case .tunnelInit(let tunnelID, let cluster, let timeout):
             tunnelInit(from: id, tunnelID: tunnelID, cluster: cluster, timeout: timeout, now: now)
         case .tunnelConfirm(let buildID, let tunnelID):
