@@ -113,11 +113,16 @@ let package = Package(
         // ── Federation (issue 11, Docs/federation.md) ──
         // Pure: gateway frames, interest exchange, the GatewayRouter state machine.
         .target(name: "PlexusFederation", dependencies: ["PlexusVocabulary", "PlexusPeerWire", nioCore]),
+        // The gateway shell: listener, dialer, Noise XXpsk3 links keyed by the federation key.
+        .target(name: "PlexusGateway", dependencies: [
+            "PlexusFederation", "PlexusSession", "PlexusCrypto", "PlexusPeerWire", "PlexusVocabulary", nioCore, nioPosix, logging,
+        ]),
 
         // ── Node ──
         // One relay in an overlay: client endpoint + relay-to-relay sessions + membership, wired.
         .target(name: "PlexusNode", dependencies: [
             "PlexusRelay", "PlexusRelayCore", "PlexusOverlay", "PlexusPeering", "PlexusMembership", "PlexusCrypto",
+            "PlexusFederation", "PlexusGateway", // federation (Docs/federation.md)
             nioCore, logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
 
@@ -203,6 +208,7 @@ let package = Package(
         ]),
         .testTarget(name: "PlexusNodeTests", dependencies: [
             "PlexusNode", "Plexus", "PlexusRelay", "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, logging,
+            "PlexusFederation", "PlexusGateway", // federation tests
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.

@@ -50,25 +50,29 @@ extension GatewayRouter {
         return .failure(.overloaded)
     }
 
-    /// A broadcast to `cluster`: one link per remote overlay that serves it, none when it came
-    /// from another overlay.
-    public mutating func broadcast(cluster: String, message: ByteBuffer, origin: TrafficOrigin) -> [GatewayAction] {
+    /// A broadcast to `cluster`: one link per remote overlay that serves it (only `overlay`
+    /// when given), none when it came from another overlay.
+    public mutating func broadcast(cluster: String, message: ByteBuffer, origin: TrafficOrigin,
+                                   only overlay: OverlayName? = nil) -> [GatewayAction] {
         guard origin == .localOverlay else { return [] }
         let frame = GatewayFrame.broadcast(cluster: ByteBuffer(string: cluster), message: message)
-        return fanOut(frame, what: "broadcast to \(cluster)") { $0.clusters.contains(cluster) }
+        return fanOut(frame, what: "broadcast to \(cluster)", only: overlay) { $0.clusters.contains(cluster) }
     }
 
     /// An event on `topic` published on relay `publisher` of this overlay: one link per remote
     /// overlay that wants the topic, none when it came from another overlay. Sequences are
     /// numbered per publisher here.
-    public mutating func publish(topic: String, event: ByteBuffer, publisher: NodeID, origin: TrafficOrigin) -> [GatewayAction] {
+    public mutating func publish(topic: String, event: ByteBuffer, publisher: NodeID, origin: TrafficOrigin,
+                                 only overlay: OverlayName? = nil) -> [GatewayAction] {
         guard origin == .localOverlay else { return [] }
-        let wanted = links.values.contains { $0.overlay != nil && $0.interest.topics.contains(topic) }
+        let wanted = links.values.contains {
+            $0.overlay != nil && (overlay == nil || $0.overlay == overlay) && $0.interest.topics.contains(topic)
+        }
         guard wanted else { return [] }
         let sequence = (nextSequence[publisher] ?? 0) + 1
         nextSequence[publisher] = sequence
         let frame = GatewayFrame.event(topic: ByteBuffer(string: topic), publisher: publisher, sequence: sequence, event: event)
-        return fanOut(frame, what: "event on \(topic)") { $0.topics.contains(topic) }
+        return fanOut(frame, what: "event on \(topic)", only: overlay) { $0.topics.contains(topic) }
     }
 
     /// The answer to a `.deliverRequest`: sent back on its link if that is still open (and the
@@ -141,10 +145,10 @@ extension GatewayRouter {
 
     /// One frame per remote overlay whose interest matches, on its least-loaded ready link; an
     /// overlay whose every link is full gets `.overloaded` instead.
-    mutating func fanOut(_ frame: GatewayFrame, what: String, matches: (RemoteInterest) -> Bool) -> [GatewayAction] {
+    mutating func fanOut(_ frame: GatewayFrame, what: String, only: OverlayName?, matches: (RemoteInterest) -> Bool) -> [GatewayAction] {
         var byOverlay: [OverlayName: [GatewayLinkID]] = [:]
         for (link, state) in links {
-            guard let overlay = state.overlay, matches(state.interest) else { continue }
+            guard let overlay = state.overlay, only == nil || only == overlay, matches(state.interest) else { continue }
             byOverlay[overlay, default: []].append(link)
         }
         var actions: [GatewayAction] = []

@@ -185,3 +185,14 @@ final class GatewayRouterTests: XCTestCase {
         XCTAssertEqual(router.receive(.ping(nonce: 77), on: euLink, now: start), [.send(euLink, .pong(nonce: 77))])
     }
 }
+
+extension GatewayRouterTests {
+    func testFanOutToOneNamedOverlay() {
+        var router = makeRouter()
+        open(&router, euLink, to: eu, clusters: ["echo"], topics: ["news"])
+        open(&router, usLink, to: us, clusters: ["echo"], topics: ["news"])
+        XCTAssertEqual(sentLinks(router.broadcast(cluster: "echo", message: text("b"), origin: .localOverlay, only: us)), [usLink])
+        XCTAssertEqual(sentLinks(router.publish(topic: "news", event: text("e"), publisher: sampleNode, origin: .localOverlay, only: eu)),
+                       [euLink])
+    }
+}
