@@ -138,6 +138,7 @@ let package = Package(
             nioCore, nioPosix, logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"), // SIGHUP reloads cluster keys
+            "PlexusFederation", "PlexusGateway", // gateway flags and status (Docs/federation.md)
         ]),
 
         // ── Examples (Sources/Examples/): the binding in use, runnable against `scripts/run.sh`'s relay ──

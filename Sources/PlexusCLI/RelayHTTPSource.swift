@@ -59,6 +59,7 @@ extension StatusSource {
                     status, version: version, ready: health.ready, draining: lifecycle.isDraining,
                     reason: health.reason, uptimeSeconds: Date().timeIntervalSince(lifecycle.started))
                 document.protection = ProtectionReport(try await node.relay.protectionStatus())
+                document.federation = await FederationReport.current(node: node)
                 return JSONDocument(bytes: try JSON.encode(document))
             },
             members: {
