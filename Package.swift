@@ -167,6 +167,8 @@ let package = Package(
         // Network-namespace fault harness (issue 10): relays in their own namespaces on a private
         // bridge; kill -9, SIGSTOP, partitions and packet loss (nftables), restarts.
         .target(name: "PlexusFaultBed", dependencies: ["PlexusProcesses", "PlexusOverlay"], path: "Sources/Tools/PlexusFaultBed"),
+        // `plexus-delay-proxy`: the fault bed's userspace TCP delay proxy between "clouds" (federation tests).
+        .executableTarget(name: "PlexusDelayProxy", dependencies: [nioCore, nioPosix], path: "Sources/Tools/PlexusDelayProxy"),
         // `plexus-bench`: the benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
             "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
@@ -230,6 +232,7 @@ let package = Package(
         // Depends on PlexusCLI so that the `plexus` binary it spawns is built with it.
         .testTarget(name: "PlexusFaultTests", dependencies: [
             "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
+            "PlexusDelayProxy", // federation tests run it between namespaces
         ]),
         .testTarget(name: "PlexusFederationTests", dependencies: ["PlexusFederation", "PlexusPeerWire", "PlexusTestSupport", nioCore]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
