@@ -64,12 +64,12 @@ final class FederationNodeTests: XCTestCase {
 
     /// A relay that is also the gateway of overlay `name`.
     func startGateway(_ name: String, key: NetworkKey, federationKey: NetworkKey,
-                      joining target: GatewayService? = nil) async throws -> GatewayService {
+                      joining target: GatewayService? = nil, alsoJoining others: [GatewayService] = []) async throws -> GatewayService {
         let identity = StaticIdentity.ephemeral()
         let node = try await startNode(key: key, identity: identity)
         var configuration = GatewayConfiguration(identity: identity, federationKeyring: Keyring(primary: federationKey),
                                                  overlay: OverlayName(name)!, host: "127.0.0.1", port: 0, logger: logger)
-        if let target { configuration.joins = [("127.0.0.1", target.endpoint.port)] }
+        configuration.joins = ([target].compactMap { $0 } + others).map { ("127.0.0.1", $0.endpoint.port) }
         configuration.redialInterval = .milliseconds(200)
         let gateway = try await GatewayService.start(node: node, configuration: configuration, on: group.next())
         gateways.append(gateway)
@@ -176,5 +176,41 @@ final class FederationNodeTests: XCTestCase {
         XCTAssertEqual(statusA.links.count, 0, "refused during the handshake")
         XCTAssertEqual(statusX.links.count, 0)
         XCTAssertEqual(routes(.cluster, "echo", seenBy: gatewayA.node), 0)
+    }
+}
+
+extension FederationNodeTests {
+    /// Three overlays in a full mesh: a broadcast and events from one reach every member and
+    /// subscriber of the two others exactly once (nothing is relayed through a third overlay).
+    func testThreeOverlaysExactlyOnceNoLoops() async throws {
+        let federationKey = NetworkKey.generate()
+        let a = try await startGateway("a", key: .generate(), federationKey: federationKey)
+        let b = try await startGateway("b", key: .generate(), federationKey: federationKey, joining: a)
+        let c = try await startGateway("c", key: .generate(), federationKey: federationKey, joining: b, alsoJoining: [a])
+
+        let memberB = CountingEcho(), memberC = CountingEcho()
+        connections.append(try await Connection.register(cluster: "echo", handler: memberB, port: b.node.relay.port))
+        connections.append(try await Connection.register(cluster: "echo", handler: memberC, port: c.node.relay.port))
+        let subscriberB = try await connect(b.node), subscriberC = try await connect(c.node)
+        let eventsB = try await subscriberB.subscribe(to: "news"), eventsC = try await subscriberC.subscribe(to: "news")
+        let learned = await eventually(10) { routes(.cluster, "echo", seenBy: a.node) >= 2 && routes(.topic, "news", seenBy: a.node) >= 2 }
+        XCTAssertTrue(learned, "a learns echo and news from b and from c")
+
+        let publisher = try await connect(a.node)
+        try await publisher.broadcast("once", to: "echo")
+        for index in 1...10 { try await publisher.publish("\(index)", to: "news") }
+        var iteratorB = eventsB.makeAsyncIterator(), iteratorC = eventsC.makeAsyncIterator()
+        var seenB: [String] = [], seenC: [String] = []
+        while seenB.last != "10", seenB.count < 40 { seenB.append(try await iteratorB.next().map { String(buffer: $0) } ?? "end") }
+        while seenC.last != "10", seenC.count < 40 { seenC.append(try await iteratorC.next().map { String(buffer: $0) } ?? "end") }
+        // A sentinel through the same path: anything duplicated by a loop would arrive before it.
+        try await publisher.publish("sentinel", to: "news")
+        while seenB.last != "sentinel", seenB.count < 40 { seenB.append(try await iteratorB.next().map { String(buffer: $0) } ?? "end") }
+        while seenC.last != "sentinel", seenC.count < 40 { seenC.append(try await iteratorC.next().map { String(buffer: $0) } ?? "end") }
+        let expected = (1...10).map(String.init) + ["sentinel"]
+        XCTAssertEqual(seenB, expected, "exactly once, in order, in b")
+        XCTAssertEqual(seenC, expected, "exactly once, in order, in c")
+        let broadcasts = await eventually(5) { memberB.broadcasts == ["once"] && memberC.broadcasts == ["once"] }
+        XCTAssertTrue(broadcasts, "b: \(memberB.broadcasts), c: \(memberC.broadcasts)")
     }
 }
