@@ -19,6 +19,8 @@ guard arguments.count == 4, let listen = parse(arguments[1]), let target = parse
     exit(2)
 }
 let delay = TimeAmount.milliseconds(delayMS)
+// SIGTERM ends the proxy at once (the default action is blocked while NIO waits).
+signal(SIGTERM) { _ in _exit(0) }
 
 /// Forwards what it reads to `partner`, `delay` later; closes the partner (after the delay) when it ends.
 final class DelayedForwarder: ChannelInboundHandler {
