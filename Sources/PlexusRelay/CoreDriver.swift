@@ -271,7 +271,13 @@ final class CoreDriver {
             pausedForPeers.insert(id)
             handlers[id]?.pauseReading()
         case .federation(let effect):
-            federationOutlet?(effect)
+            if let federationOutlet {
+                federationOutlet(effect)
+            } else if case .request(let ticket, _, _, _) = effect {
+                // No gateway runs next to this relay (any more): the request cannot cross.
+                core.federationAnswered(ticket: ticket, outcome: .failed(reason: ByteBuffer(string: "plexus: this relay's gateway is not running")),
+                                        now: .now())
+            }
         case .resumeReading(let id):
             pausedForPeers.remove(id)
             if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit {

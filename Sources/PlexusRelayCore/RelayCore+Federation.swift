@@ -63,6 +63,7 @@ extension RelayCore {
     private mutating func federate(_ requester: Requester, cluster: ByteBuffer, payload: ByteBuffer, millisecondsLeft: UInt64,
                                    now: NIODeadline) {
         let ticket = router.federation.register(requester, now: now)
+        schedule(.federationRequest(ticket), at: now + .milliseconds(Int64(min(millisecondsLeft, Self.maxTimeoutMilliseconds))))
         effects.append(.federation(.request(ticket: ticket, cluster: cluster, payload: payload, millisecondsLeft: millisecondsLeft)))
     }
 

@@ -208,6 +208,7 @@ package struct RelayCore {
         case .deliveredRequest(let server, let relayID): return connections[server]?.delivered[relayID] != nil
         case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
         case .remoteTunnelInit(let id): return router.remoteTunnels.pending[id] != nil
+        case .federationRequest(let ticket): return router.federation.pending[ticket] != nil
         }
     }
 
@@ -237,6 +238,8 @@ package struct RelayCore {
                 expireTunnelOffer(acceptor: acceptor, buildID: buildID)
             case .remoteTunnelInit(let id):
                 expireRemoteTunnelInit(id)
+            case .federationRequest(let ticket):
+                federationAnswered(ticket: ticket, outcome: .timedOut, now: now)
             }
         }
     }

@@ -151,3 +151,17 @@ final class CoreFederationTests: XCTestCase {
         XCTAssertEqual(federationEffects(out[0]), [.publish(overlay: s("eu"), topic: s("news"), event: s("e"), publisher: overlay.ids[0])])
     }
 }
+
+extension CoreFederationTests {
+    func testAnUnansweredFederationRequestTimesOutAtItsDeadline() {
+        var overlay = VirtualOverlay(relays: 1)
+        makeGateway(&overlay, 0, [(.cluster, "eu", "echo")])
+        let client = overlay.connect(0)
+        overlay.publishDirectory()
+        let out = overlay.receive(.request(id: 1, cluster: s("echo"), payload: s("x"), timeoutMilliseconds: 300), from: client, on: 0)
+        XCTAssertEqual(federationEffects(out[0]).count, 1)
+        XCTAssertEqual(replies(overlay.advance(milliseconds: 299)[0], for: client), [])
+        XCTAssertEqual(replies(overlay.advance(milliseconds: 1)[0], for: client), [.timedOut], "the core's backstop answers")
+        XCTAssertEqual(overlay.relays[0].core.router.federation.pending.count, 0)
+    }
+}
