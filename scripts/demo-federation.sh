@@ -4,13 +4,13 @@
 # adds 40 ms each way (Docs/federation.md). A service of cluster "echo" runs in us, a client in eu.
 # Prints the route the request takes (from `plexus status`) and the round trips.
 #   scripts/demo-federation.sh            # builds `plexus` and the proxy (release), runs, stops everything
-#   PLEXUS_DEMO_BUILD=debug scripts/demo-federation.sh    # the same with a debug build
+#   FEDERATION_DEMO_BUILD=debug scripts/demo-federation.sh    # the same with a debug build
 # Everything it starts (processes, the temporary directory with keys and data) is removed on
 # exit, on error and on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-configuration="${PLEXUS_DEMO_BUILD:-release}"
+configuration="${FEDERATION_DEMO_BUILD:-release}"
 source scripts/install-deps.sh
 swift build -c "$configuration" --product plexus
 swift build -c "$configuration" --product PlexusDelayProxy
@@ -75,6 +75,8 @@ pids+=($!)
     --gateway-port "$us_gateway" --federation-key "$work/federation.key" \
     --gateway-join "127.0.0.1:$proxy_port" > "$work/us.log" 2>&1 &
 pids+=($!)
+wait_for 30 "$bin" status --http "127.0.0.1:$eu_http"
+wait_for 30 "$bin" status --http "127.0.0.1:$us_http"
 "$bin" serve echo --echo --port "$us_client" > "$work/service.log" 2>&1 &
 pids+=($!)
 
