@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PlexusFederation
 import PlexusPeerWire
+import PlexusSession
 import PlexusVocabulary
 
 /// The gateway's state on its one event loop: the pure `GatewayRouter`, the channel of every
@@ -24,6 +25,9 @@ final class GatewayDriver {
     /// key, not a gateway, timeout).
     var unauthenticatedClosed = 0
     var closed = false
+    /// Bounds unauthenticated connections on the gateway port (per source and in total) and
+    /// closes those that do not authenticate in time, as on the peer port.
+    let admission: AdmissionController
     private var ticker: RepeatedTask?
 
     init(eventLoop: EventLoop, router: GatewayRouter, hooks: GatewayHooks, maxLinks: Int, logger: Logger) {
@@ -32,6 +36,7 @@ final class GatewayDriver {
         self.hooks = hooks
         self.maxLinks = maxLinks
         self.logger = logger
+        admission = AdmissionController(eventLoop: eventLoop, logger: logger)
     }
 
     func startTicking() {

@@ -44,6 +44,7 @@ public final class GatewayEndpoint: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NoiseSessionHandler(configuration: responder))
+                    try sync.addHandler(driver.value.admission.makeHandler())
                     try sync.addHandler(GatewayChannelHandler(driver: driver.value))
                 }
             }
