@@ -79,3 +79,47 @@ final class FederationFaultTests: XCTestCase {
                           "the rogue overlay cannot reach echo")
     }
 }
+
+extension FederationFaultTests {
+    /// Three clouds in a full mesh of gateway links (each cloud one relay, its own gateway): a
+    /// broadcast and events from eu reach us and ap exactly once each, in order — nothing is
+    /// relayed through a third overlay.
+    func testThreeCloudsExactlyOnceNoLoops() throws {
+        let bed = try makeFaultBed(relays: 3)
+        defer { bed.tearDown() }
+        let federationKey = try bed.makeKey("federation.key")
+        let keys = try ["eu", "us", "ap"].map { try bed.makeKey("\($0).key") }
+        try bed.startFederated(0, .init(key: keys[0], overlay: "eu", federationKey: federationKey))
+        try bed.startFederated(1, .init(key: keys[1], overlay: "us", federationKey: federationKey, gatewayJoins: [0], delayMilliseconds: 40))
+        try bed.startFederated(2, .init(key: keys[2], overlay: "ap", federationKey: federationKey, gatewayJoins: [0, 1],
+                                        delayMilliseconds: 40))
+        for index in 0..<3 { XCTAssertTrue(waitUntil(20) { bed.status(index) != nil }, "relay \(index) runs") }
+        for index in [1, 2] {
+            try bed.startClient(on: index, ["subscribe", "news"], output: "news-\(index).txt")
+            try bed.startClient(on: index, ["serve", "echo", "--echo", "--print-broadcasts"], output: "service-\(index).txt")
+        }
+        // Once a probe reached both, everything after it must arrive exactly once.
+        var probe = 0
+        let subscribed = waitUntil(30) {
+            probe += 1
+            _ = try? bed.client(on: 0, ["publish", "news", "probe\(probe)"])
+            return [1, 2].allSatisfy { index in lines(bed, "news-\(index).txt").contains { $0.hasPrefix("probe") } }
+        }
+        XCTAssertTrue(subscribed, "eu learned news from us and ap")
+        let echoed = waitUntil(30) {
+            _ = try? bed.client(on: 0, ["broadcast", "echo", "warmup"])
+            return [1, 2].allSatisfy { lines(bed, "service-\($0).txt").contains("warmup") }
+        }
+        XCTAssertTrue(echoed, "eu learned echo from us and ap")
+        for index in 1...5 { _ = try bed.client(on: 0, ["publish", "news", "e\(index)"]) }
+        XCTAssertEqual(try bed.client(on: 0, ["broadcast", "echo", "once"]).status, 0)
+        _ = try bed.client(on: 0, ["publish", "news", "sentinel"])
+        for index in [1, 2] {
+            XCTAssertTrue(waitUntil(10) { lines(bed, "news-\(index).txt").contains("sentinel") })
+            XCTAssertEqual(lines(bed, "news-\(index).txt").filter { $0.hasPrefix("e") || $0 == "sentinel" },
+                           ["e1", "e2", "e3", "e4", "e5", "sentinel"], "relay \(index): once each, in order")
+            XCTAssertTrue(waitUntil(10) { lines(bed, "service-\(index).txt").contains("once") })
+            XCTAssertEqual(lines(bed, "service-\(index).txt").filter { $0 == "once" }.count, 1, "relay \(index): the broadcast once")
+        }
+    }
+}
