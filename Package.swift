@@ -167,7 +167,7 @@ let package = Package(
         // Network-namespace fault harness (issue 10): relays in their own namespaces on a private
         // bridge; kill -9, SIGSTOP, partitions and packet loss (nftables), restarts.
         .target(name: "PlexusFaultBed", dependencies: ["PlexusProcesses", "PlexusOverlay"], path: "Sources/Tools/PlexusFaultBed"),
-        // `plexus-delay-proxy`: the fault bed's userspace TCP delay proxy between "clouds" (federation tests).
+        // `PlexusDelayProxy`: the fault bed's userspace TCP delay proxy between "clouds" (federation tests, demo-federation.sh).
         .executableTarget(name: "PlexusDelayProxy", dependencies: [nioCore, nioPosix], path: "Sources/Tools/PlexusDelayProxy"),
         // `plexus-bench`: the benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [

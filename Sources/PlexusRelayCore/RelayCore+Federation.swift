@@ -41,7 +41,7 @@ extension RelayCore {
         for server in servers where router.accepts(server.node, now: now) || server.node == router.settings.localNode {
             let inflight = server.node == router.settings.localNode ? router.federation.pending.count
                 : router.forwarded.inflight(to: server.node)
-            if best == nil || inflight < best!.inflight { best = (server.node, inflight) }
+            if inflight < (best?.inflight ?? Int.max) { best = (server.node, inflight) }
         }
         return best?.node
     }
