@@ -113,10 +113,19 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
+        // ── Federation (issue 11, Docs/federation.md) ──
+        // Pure: gateway frames, interest exchange, the GatewayRouter state machine.
+        .target(name: "PlexusFederation", dependencies: ["PlexusVocabulary", "PlexusPeerWire", nioCore]),
+        // The gateway shell: listener, dialer, Noise XXpsk3 links keyed by the federation key.
+        .target(name: "PlexusGateway", dependencies: [
+            "PlexusFederation", "PlexusSession", "PlexusCrypto", "PlexusPeerWire", "PlexusVocabulary", nioCore, nioPosix, logging,
+        ]),
+
         // ── Node ──
         // One relay in an overlay: client endpoint + relay-to-relay sessions + membership, wired.
         .target(name: "PlexusNode", dependencies: [
             "PlexusRelay", "PlexusRelayCore", "PlexusOverlay", "PlexusPeering", "PlexusMembership", "PlexusCrypto",
+            "PlexusFederation", "PlexusGateway", // federation (Docs/federation.md)
             nioCore, logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
 
@@ -133,6 +142,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             "PlexusPeering", "PlexusSession", // peer metrics: PeerLinksReport, PeerHandshakeFailureCounts
             .product(name: "UnixSignals", package: "swift-service-lifecycle"), // SIGHUP reloads cluster keys
+            "PlexusFederation", "PlexusGateway", // gateway flags and status (Docs/federation.md)
         ]),
 
         // ── Examples (Sources/Examples/): the binding in use, runnable against `scripts/run.sh`'s relay ──
@@ -164,6 +174,8 @@ let package = Package(
         // Network-namespace fault harness (issue 10): relays in their own namespaces on a private
         // bridge; kill -9, SIGSTOP, partitions and packet loss (nftables), restarts.
         .target(name: "PlexusFaultBed", dependencies: ["PlexusProcesses", "PlexusOverlay"], path: "Sources/Tools/PlexusFaultBed"),
+        // `PlexusDelayProxy`: the fault bed's userspace TCP delay proxy between "clouds" (federation tests, demo-federation.sh).
+        .executableTarget(name: "PlexusDelayProxy", dependencies: [nioCore, nioPosix], path: "Sources/Tools/PlexusDelayProxy"),
         // `plexus-bench`: the benchmark command.
         .executableTarget(name: "PlexusBench", dependencies: [
             "Plexus", "PlexusRelay", "PlexusProcesses", nioCore, nioPosix, logging, atomics,
@@ -212,6 +224,7 @@ let package = Package(
         ]),
         .testTarget(name: "PlexusNodeTests", dependencies: [
             "PlexusNode", "Plexus", "PlexusRelay", "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, logging,
+            "PlexusFederation", "PlexusGateway", // federation tests
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // Depends on PlexusCLI so that the `plexus` binary the process tests spawn is built with them.
@@ -239,7 +252,9 @@ let package = Package(
         .testTarget(name: "PlexusFaultTests", dependencies: [
             "PlexusFaultBed", "PlexusProcesses", "PlexusOverlay", "PlexusCLI",
             "PlexusFaultLoad", // the load tool the scenarios run in the namespaces, built with them
+            "PlexusDelayProxy", // federation tests run it between namespaces
         ]),
+        .testTarget(name: "PlexusFederationTests", dependencies: ["PlexusFederation", "PlexusPeerWire", "PlexusTestSupport", nioCore]),
         .testTarget(name: "PlexusIntegrationTests", dependencies: [
             "Plexus", "PlexusRelay", "PlexusWire", "PlexusProcesses", nioCore, nioPosix,
         ]),

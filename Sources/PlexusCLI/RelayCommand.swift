@@ -21,6 +21,7 @@ struct RelayCommand: AsyncParsableCommand {
     static let defaultPeerPort = 55554
 
     @OptionGroup var flags: RelayFlags
+    @OptionGroup var gatewayFlags: GatewayFlags
 
     func validate() throws {
         _ = try RelayOptions.resolve(flags, environment: ProcessInfo.processInfo.environment)
@@ -101,12 +102,15 @@ struct RelayCommand: AsyncParsableCommand {
         let started = try await RelayStartup.start(relay: configuration, overlay: overlayConfiguration, discovery: discovery,
                                                    bindings: bindings, lifecycle: lifecycle, logger: logger)
         if dev { logger.info("development mode: random network key, joins nothing") }
+        let gateway = try await GatewayStartup.start(gatewayFlags, node: started.node, identity: identity, networkKeyring: keyring,
+                                                     dev: dev, peerHost: peerHost, logger: logger)
         let service = RelayDaemon(node: started.node, http: started.http, tokenFile: started.tokenFile, lifecycle: lifecycle, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service),
                                             .init(service: ClusterKeyReloader(node: started.node, flags: ClusterKeyFlags(flags),
                                                                               logger: logger),
-                                                  successTerminationBehavior: .ignore)],
+                                                  successTerminationBehavior: .ignore)]
+                                 + (gateway.map { [.init(service: GatewayDaemon(gateway: $0))] } ?? []),
                                  gracefulShutdownSignals: [.sigterm, .sigint],
                                  logger: logger))
         try await group.run()

@@ -60,6 +60,7 @@ extension StatusSource {
                     reason: health.reason, uptimeSeconds: Date().timeIntervalSince(lifecycle.started))
                 document.peers = try await node.relay.peerLinksReport()
                 document.protection = ProtectionReport(try await node.relay.protectionStatus())
+                document.federation = await FederationReport.current(node: node)
                 return JSONDocument(bytes: try JSON.encode(document))
             },
             members: {

@@ -23,6 +23,9 @@ struct RelayStatusDocument: Codable, Sendable {
     var peers: PeerLinksReport?
     /// Protected names with key fingerprints and protection counters (absent from older relays).
     var protection: ProtectionReport?
+    /// This relay's overlay, the other overlays its directory knows, and on a gateway its links
+    /// (`Docs/federation.md`; absent from older relays).
+    var federation: FederationReport?
 
     init(_ status: OverlayStatus, version: String, ready: Bool, draining: Bool, reason: String?, uptimeSeconds: Double) {
         node = status.node

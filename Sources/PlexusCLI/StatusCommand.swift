@@ -51,6 +51,9 @@ struct StatusCommand: AsyncParsableCommand {
         for line in (try? JSONDecoder().decode(ProtectionHeadline.self, from: Data(body)))?.protection?.lines ?? [] {
             print(line)
         }
+        for line in (try? JSONDecoder().decode(FederationHeadline.self, from: Data(body)))?.federation?.lines ?? [] {
+            print(line)
+        }
         if let relay = status.relay {
             print("relay: \(relay.connections) clients, \(relay.pendingRequests) requests at local services, \(relay.forwardedRequests) forwarded to other relays, \(relay.tunnels) tunnels, \(relay.peerSessions) relay sessions (\(relay.peerSessionFailures) failed), \(relay.queuedBytes) B queued to clients, \(relay.peerQueuedBytes) B queued to relays")
             func drops(_ label: String, _ table: [String: Int]) {

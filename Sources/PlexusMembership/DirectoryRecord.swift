@@ -38,6 +38,9 @@ public struct DirectoryRecord: Sendable, Equatable, Hashable {
     /// Names this relay holds a key for, each with the key's fingerprint and a proof bound to
     /// `node` and `version` (`ProtectedClaim`); empty for a relay without cluster keys.
     public var claims: [ProtectedClaim]
+    /// Only on a gateway relay: what other overlays serve and want through it (`GatewayRoute`),
+    /// sorted; empty otherwise.
+    public var gatewayRoutes: [GatewayRoute] = []
 
     public init(node: NodeID, version: UInt64, addresses: [NodeAddress], zone: Name,
                 clusters: [ClusterCapacity] = [], topics: [Name] = [], load: LoadSummary = LoadSummary(),
@@ -66,6 +69,8 @@ public enum OwnRecordChange: Sendable, Equatable {
     /// How the record's claims are computed from now on (nil: no claims). Membership keeps the
     /// signer and re-signs at every version (`Membership.updateOwnRecord`).
     case setClaimSigning(ClaimSigning?)
+    /// Replace this gateway relay's routes to other overlays (sorted and deduplicated on apply).
+    case setGatewayRoutes([GatewayRoute])
 }
 
 extension DirectoryRecord {
@@ -89,6 +94,8 @@ extension DirectoryRecord {
             self.addresses = addresses
         case .setLoad(let load):
             self.load = load
+        case .setGatewayRoutes(let routes):
+            gatewayRoutes = Array(Set(routes)).sorted()
         case .setClaimSigning:
             break // kept by Membership, which re-signs the claims at every version
         }

@@ -140,6 +140,11 @@ struct ByteReader {
             var record = try record()
             record.claims = try claims()
             return .record(record)
+        case .gatewayRecord:
+            var record = try record()
+            record.claims = try claims()
+            record.gatewayRoutes = try gatewayRoutes()
+            return .record(record)
         }
     }
 
@@ -176,7 +181,7 @@ struct ByteReader {
 
     mutating func pushPull() throws(MembershipDecodingError) -> MembershipMessage {
         let flags = try u8()
-        guard flags <= 3 else { throw .invalidFlags(flags) }
+        guard flags <= 7 else { throw .invalidFlags(flags) }
         let memberCount = Int(try u32())
         try checkCount(memberCount, limit: WireLimits.maxPushPullMembers, minimumElementSize: 16 + 4 + 8 + 1, field: "members")
         var members = [MemberState]()
@@ -196,6 +201,7 @@ struct ByteReader {
         for _ in 0..<recordCount {
             var record = try record()
             if flags & 2 != 0 { record.claims = try claims() }
+            if flags & 4 != 0 { record.gatewayRoutes = try gatewayRoutes() }
             records.append(record)
         }
         return .pushPull(isReply: flags & 1 == 1, members: members, records: records)

@@ -28,7 +28,8 @@ public enum MembershipEncoder {
         case .pushPull(let isReply, let members, let records):
             writer.u8(MessageType.pushPull.rawValue); writer.id(packet.sender)
             let withClaims = records.contains { !$0.claims.isEmpty }
-            writer.u8((isReply ? 1 : 0) | (withClaims ? 2 : 0))
+            let withRoutes = records.contains { !$0.gatewayRoutes.isEmpty }
+            writer.u8((isReply ? 1 : 0) | (withClaims ? 2 : 0) | (withRoutes ? 4 : 0))
             precondition(members.count <= WireLimits.maxPushPullMembers)
             writer.u32(UInt32(members.count))
             for member in members {
@@ -40,6 +41,7 @@ public enum MembershipEncoder {
             for record in records {
                 writer.record(record)
                 if withClaims { writer.claims(record.claims) }
+                if withRoutes { writer.gatewayRoutes(record.gatewayRoutes) }
             }
         }
         return writer.bytes
@@ -60,6 +62,7 @@ public enum MembershipEncoder {
             1 + 4 + members.reduce(0) { $0 + 16 + size(of: $1.address) + 8 + 1 }
                 + 4 + records.reduce(0) { $0 + size(of: $1) }
                 + (records.contains { !$0.claims.isEmpty } ? records.reduce(0) { $0 + size(of: $1.claims) } : 0)
+                + (records.contains { !$0.gatewayRoutes.isEmpty } ? records.reduce(0) { $0 + size(of: $1.gatewayRoutes) } : 0)
         }
     }
 
@@ -73,7 +76,10 @@ public enum MembershipEncoder {
         case .alive(_, _, let address): 1 + 16 + 8 + size(of: address)
         case .suspect, .dead: 1 + 16 + 8 + 16
         case .left: 1 + 16 + 8
-        case .record(let record): 1 + size(of: record) + (record.claims.isEmpty ? 0 : size(of: record.claims))
+        case .record(let record):
+            record.gatewayRoutes.isEmpty
+                ? 1 + size(of: record) + (record.claims.isEmpty ? 0 : size(of: record.claims))
+                : 1 + size(of: record) + size(of: record.claims) + size(of: record.gatewayRoutes)
         }
     }
 
@@ -132,7 +138,10 @@ struct ByteWriter {
         case .left(let id, let incarnation):
             u8(UpdateKind.left.rawValue); self.id(id); u64(incarnation)
         case .record(let record):
-            if record.claims.isEmpty {
+            if !record.gatewayRoutes.isEmpty {
+                u8(UpdateKind.gatewayRecord.rawValue); self.record(record); claims(record.claims)
+                gatewayRoutes(record.gatewayRoutes)
+            } else if record.claims.isEmpty {
                 u8(UpdateKind.record.rawValue); self.record(record)
             } else {
                 u8(UpdateKind.claimedRecord.rawValue); self.record(record); claims(record.claims)

@@ -80,4 +80,6 @@ enum UpdateKind: UInt8 {
     case alive = 1, suspect = 2, dead = 3, left = 4, record = 5
     /// A record followed by its claims section (`ProtectedClaim`).
     case claimedRecord = 6
+    /// A record, its claims section and its gateway routes section (`GatewayRoute`).
+    case gatewayRecord = 7
 }

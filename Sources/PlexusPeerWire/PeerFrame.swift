@@ -35,6 +35,12 @@ public enum PeerFrame: Equatable, Sendable {
     /// The sending relay is draining (no new requests or tunnels, in-flight ones finish) or
     /// leaving (everything pending on it is about to fail).
     case departure(PeerDeparture)
+    /// To a gateway relay (`Docs/federation.md`): send this broadcast, which a client of the
+    /// sending relay made, to the other overlay `overlay` (once; that overlay fans it out).
+    case gatewayBroadcast(overlay: ByteBuffer, cluster: ByteBuffer, message: ByteBuffer)
+    /// To a gateway relay: send this event, published on the sending relay, to the other overlay
+    /// `overlay` (once; that overlay fans it out).
+    case gatewayPublish(overlay: ByteBuffer, topic: ByteBuffer, event: ByteBuffer)
 }
 
 /// How a forwarded request ended, as reported by the serving relay.
@@ -71,6 +77,8 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable {
     case tunnelTransfer = 0x09
     case tunnelClose = 0x0A
     case departure = 0x0B
+    case gatewayBroadcast = 0x0C
+    case gatewayPublish = 0x0D
 }
 
 extension PeerFrame {
@@ -88,6 +96,8 @@ extension PeerFrame {
         case .tunnelTransfer: .tunnelTransfer
         case .tunnelClose: .tunnelClose
         case .departure: .departure
+        case .gatewayBroadcast: .gatewayBroadcast
+        case .gatewayPublish: .gatewayPublish
         }
     }
 }

@@ -83,6 +83,14 @@ public struct PeerFrameDecoder: Sendable {
             let kind = try r.byte("departure")
             guard let departure = PeerDeparture(rawValue: kind) else { throw .invalidByte(kind, field: "departure") }
             return .departure(departure)
+        case .gatewayBroadcast:
+            let overlay = try r.name("overlay", limit: limits.maxNameBytes)
+            let cluster = try r.name("cluster", limit: limits.maxNameBytes)
+            return .gatewayBroadcast(overlay: overlay, cluster: cluster, message: try r.bytes("message", limit: limits.maxMessageBytes))
+        case .gatewayPublish:
+            let overlay = try r.name("overlay", limit: limits.maxNameBytes)
+            let topic = try r.name("topic", limit: limits.maxNameBytes)
+            return .gatewayPublish(overlay: overlay, topic: topic, event: try r.bytes("event", limit: limits.maxMessageBytes))
         }
     }
 }

@@ -59,6 +59,14 @@ public enum PeerFrameEncoder {
             writeBytes(reason, into: &buffer)
         case .departure(let kind):
             buffer.writeInteger(kind.rawValue)
+        case let .gatewayBroadcast(overlay, cluster, message):
+            writeBytes(overlay, into: &buffer)
+            writeBytes(cluster, into: &buffer)
+            writeBytes(message, into: &buffer)
+        case let .gatewayPublish(overlay, topic, event):
+            writeBytes(overlay, into: &buffer)
+            writeBytes(topic, into: &buffer)
+            writeBytes(event, into: &buffer)
         }
     }
 
@@ -109,6 +117,8 @@ extension PeerFrame {
         case let .tunnelTransfer(tunnelID, size, chunk): return 1 + varint(tunnelID) + varint(size) + bytes(chunk)
         case let .tunnelClose(tunnelID, reason): return 1 + varint(tunnelID) + bytes(reason)
         case .departure: return 2
+        case let .gatewayBroadcast(overlay, cluster, message): return 1 + bytes(overlay) + bytes(cluster) + bytes(message)
+        case let .gatewayPublish(overlay, topic, event): return 1 + bytes(overlay) + bytes(topic) + bytes(event)
         }
     }
 }

@@ -35,6 +35,8 @@ final class CoreDriver {
     var interestObserver: (@Sendable ([RelayInterestChange]) -> Void)?
     /// See `RelayConfiguration.peerActivityObserver`.
     var peerActivityObserver: (@Sendable (NodeID) -> Void)?
+    /// Receives what the core hands to the federation gateway next to it (`RelayServer.setFederationOutlet`).
+    var federationOutlet: (@Sendable (FederationEffect) -> Void)?
     var peerActivityInterval: TimeAmount = .milliseconds(250)
     private var lastPeerActivity: [NodeID: NIODeadline] = [:]
     /// Sessions to other relays (on this same loop); nil for a stand-alone relay.
@@ -118,7 +120,7 @@ final class CoreDriver {
         }
     }
 
-    private func afterPeerEvent() {
+    func afterPeerEvent() {
         logProtectionIncidents()
         apply()
         scheduleFlush()
@@ -271,6 +273,14 @@ final class CoreDriver {
         case .pauseReading(let id):
             pausedForPeers.insert(id)
             handlers[id]?.pauseReading()
+        case .federation(let effect):
+            if let federationOutlet {
+                federationOutlet(effect)
+            } else if case .request(let ticket, _, _, _) = effect {
+                // No gateway runs next to this relay (any more): the request cannot cross.
+                core.federationAnswered(ticket: ticket, outcome: .failed(reason: ByteBuffer(string: "plexus: this relay's gateway is not running")),
+                                        now: .now())
+            }
         case .resumeReading(let id):
             pausedForPeers.remove(id)
             if let handler = handlers[id], handler.readingPaused, core.queuedBytes(of: id) <= queueLimit {

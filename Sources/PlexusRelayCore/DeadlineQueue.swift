@@ -13,6 +13,9 @@ enum DeadlineKind: Hashable, Sendable {
     case tunnelOffer(acceptor: ConnectionID, buildID: UInt64)
     /// A tunnel construction sent to another relay (this relay's id) must be answered.
     case remoteTunnelInit(UInt64)
+    /// A request handed to the federation (ticket) must be answered (backstop: the gateway
+    /// answers at the same deadline; `Docs/federation.md`).
+    case federationRequest(UInt64)
 }
 
 /// A min-heap of deadlines. The driver schedules ONE timer for `nextDeadline` and calls the

@@ -113,6 +113,9 @@ struct ClientRequest: Sendable {
     var arrivedAt: NIODeadline
     /// Set when the request went out sealed: its reply or fault must open under these keys.
     var sealing: LocalKeys? = nil
+    /// Set when the request came from another overlay (`RelayCore.federationRequest`): the
+    /// answer goes to the federation under this ticket, not to `connection`.
+    var federationTicket: UInt64? = nil
 }
 
 /// Cross-relay routing as a state machine of its own, owned by `RelayCore`: the directory as
@@ -136,6 +139,10 @@ struct OverlayRouter {
     var isDraining = false
     /// Tunnels with one end on another relay.
     var remoteTunnels = RemoteTunnelState()
+    /// Gateway relays of this overlay and the names they route to other overlays (`Docs/federation.md`).
+    var gateways = GatewayDirectory()
+    /// Requests handed to the federation gateway next to this relay.
+    var federation = FederationTable()
 
     init(settings: OverlayRouterSettings) {
         self.settings = settings
@@ -227,6 +234,7 @@ struct OverlayRouter {
         let directory = RemoteDirectory(snapshot, localNode: settings.localNode, protection: protection)
         draining = draining.filter { directory.nodes.contains($0) }
         self.directory = directory
+        gateways = GatewayDirectory(snapshot)
     }
 
     /// `node` failed or left: returns the requests forwarded there (to be answered now) and the

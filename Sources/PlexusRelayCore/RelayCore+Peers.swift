@@ -58,7 +58,8 @@ extension RelayCore {
         }
         let probe = PeerFrame.request(id: 0, cluster: cluster, millisecondsLeft: timeout, payload: payload)
         guard peerHasRoom(node, bytes: probe.encodedSize + 9 + overhead) else {
-            failOverloaded(.client(requester.connection, requestID: requester.requestID), cluster: WireName(cluster))
+            failOverloaded(requester.federationTicket.map { .federation($0) } ?? .client(requester.connection, requestID: requester.requestID),
+                           cluster: WireName(cluster))
             return
         }
         var requester = requester
@@ -78,6 +79,7 @@ extension RelayCore {
     /// `countedAs` overrides the outcome the metrics count (a failure the wire reports as a timeout).
     mutating func answerClient(_ request: ClientRequest, with result: RequestResult,
                                countedAs outcome: RequestOutcome? = nil) {
+        if let ticket = request.federationTicket { return answer(.federation(ticket), with: result) }
         guard connections[request.connection]?.lifecycle.isActive == true else { return }
         answer(.client(request.connection, requestID: request.requestID), with: result, arrivedAt: request.arrivedAt,
                countedAs: outcome)
@@ -117,6 +119,8 @@ extension RelayCore {
             peerFailed(node, now: now)
         case .tunnelInit, .tunnelConfirm, .tunnelRefuse, .tunnelAllow, .tunnelTransfer, .tunnelClose:
             receiveTunnelFrame(frame, from: node, now: now)
+        case .gatewayBroadcast, .gatewayPublish:
+            receiveGatewayFrame(frame, from: node)
         }
     }
 
@@ -130,6 +134,8 @@ extension RelayCore {
             return
         }
         let name = WireName(cluster)
+        if routes.memberCount(of: name) == 0,
+           federateIfRouted(requester, cluster: cluster, payload: payload, millisecondsLeft: millisecondsLeft, now: now) { return }
         guard routes.memberCount(of: name) > 0 else {
             sendPeer(.reply(id: id, outcome: .failed(reason: ByteBuffer(string: Self.noMemberReason))), to: node, dial: false)
             return

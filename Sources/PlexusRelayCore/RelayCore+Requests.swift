@@ -10,6 +10,8 @@ enum Requester: Sendable, Equatable {
     case client(ConnectionID, requestID: UInt64)
     /// Another relay, by the id in its REQUEST frame.
     case relay(NodeID, requestID: UInt64)
+    /// Another overlay, through the gateway next to this relay, by its ticket (`Docs/federation.md`).
+    case federation(UInt64)
 
     /// The local client connection, if the requester is one.
     var connection: ConnectionID? {
@@ -86,6 +88,8 @@ extension RelayCore {
         }
         switch route(to: name, now: now) {
         case .none:
+            if requestThroughGateway(requester, requestID: requestID, cluster: cluster, payload: payload, timeout: clamped,
+                                     deadline: deadline, now: now) { return }
             // Fail fast: nobody could answer before the deadline, so say so now.
             counters.noMembers += 1
             let fault = Self.noMembersFault(name, servedElsewhere: router.directory.clusters[name] != nil)
@@ -179,6 +183,12 @@ extension RelayCore {
             case (.timedOut, _): outcome = .timedOut
             }
             sendPeer(.reply(id: requestID, outcome: outcome), to: node, dial: false)
+        case .federation(let ticket):
+            switch result {
+            case .success(let bytes): answerFederation(ticket, .success(reply: bytes))
+            case .fault(let text): answerFederation(ticket, .fault(text))
+            case .timedOut: answerFederation(ticket, .timedOut)
+            }
         }
     }
 

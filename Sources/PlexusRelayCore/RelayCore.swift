@@ -21,6 +21,8 @@ package enum RelayEffect: Sendable {
     /// Stop / resume reading from a client (backpressure from a relay's full queue).
     case pauseReading(ConnectionID)
     case resumeReading(ConnectionID)
+    /// Hand this to the federation gateway next to this relay (`Docs/federation.md`).
+    case federation(FederationEffect)
 }
 
 /// The relay's core tunables, taken from `RelayConfiguration`.
@@ -219,6 +221,7 @@ package struct RelayCore {
         case .deliveredRequest(let server, let relayID): return connections[server]?.delivered[relayID] != nil
         case .tunnelOffer(let acceptor, let buildID): return connections[acceptor]?.offers[buildID] != nil
         case .remoteTunnelInit(let id): return router.remoteTunnels.pending[id] != nil
+        case .federationRequest(let ticket): return router.federation.pending[ticket] != nil
         }
     }
 
@@ -248,6 +251,8 @@ package struct RelayCore {
                 expireTunnelOffer(acceptor: acceptor, buildID: buildID)
             case .remoteTunnelInit(let id):
                 expireRemoteTunnelInit(id)
+            case .federationRequest(let ticket):
+                federationAnswered(ticket: ticket, outcome: .timedOut, now: now)
             }
         }
     }
@@ -278,6 +283,7 @@ package struct RelayCore {
             closeGracefully(id)
         case .broadcast(let cluster, let message):
             broadcast(cluster: cluster, message: message, from: id, now: now)
+            broadcastToOtherOverlays(cluster: cluster, message: message, from: id, now: now)
         case .request(let requestID, let cluster, let payload, let timeout):
             request(from: id, requestID: requestID, cluster: cluster, payload: payload, timeout: timeout, now: now)
         case .reply(let relayID, let outcome):
@@ -288,6 +294,7 @@ package struct RelayCore {
             unsubscribe(id, topic: topic)
         case .publish(let topic, let event):
             publish(topic: topic, event: event, from: id, now: now)
+            publishToOtherOverlays(topic: topic, event: event, from: id, now: now)
         case .tunnelInit(let tunnelID, let cluster, let timeout):
             tunnelInit(from: id, tunnelID: tunnelID, cluster: cluster, timeout: timeout, now: now)
         case .tunnelConfirm(let buildID, let tunnelID):

@@ -94,7 +94,7 @@ final class CodecTests: XCTestCase {
         let pushPullHeader = hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 00")
         assertRejects(pushPullHeader + hexBytes("ffffffff"), .lengthOutOfRange(field: "members", length: 0xFFFF_FFFF, limit: WireLimits.maxPushPullMembers))
         assertRejects(pushPullHeader + hexBytes("00000000 00010001"), .lengthOutOfRange(field: "records", length: 65_537, limit: WireLimits.maxPushPullRecords))
-        assertRejects(hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 04"), .invalidFlags(4)) // 0x02: records carry claims
+        assertRejects(hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 08"), .invalidFlags(8)) // 0x02 claims, 0x04 gateway routes
         // Member status byte out of range.
         var badStatus = Golden.pushPullBytes
         badStatus[badStatus.count - 5] = 4

@@ -53,8 +53,8 @@ final class ProtectedClaimCodecTests: XCTestCase {
         for length in 0..<claims.count {
             XCTAssertThrowsError(try MembershipDecoder.decode(hexBytes(prefix) + claims.prefix(length)), "prefix \(length)")
         }
-        XCTAssertThrowsError(try MembershipDecoder.decode(hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 04 00000000 00000000"))) {
-            XCTAssertEqual($0 as? MembershipDecodingError, .invalidFlags(4))
+        XCTAssertThrowsError(try MembershipDecoder.decode(hexBytes("01 06 0102030405060708090a0b0c0d0e0f10 08 00000000 00000000"))) {
+            XCTAssertEqual($0 as? MembershipDecodingError, .invalidFlags(8)) // 0x04 is gateway routes (Docs/federation.md)
         }
     }
 

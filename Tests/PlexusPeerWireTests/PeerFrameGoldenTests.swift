@@ -29,6 +29,11 @@ let goldenFrames: [(name: String, frame: PeerFrame, hex: String)] = [
     ("tunnel close", .tunnelClose(tunnelID: 9, reason: text("")), "0a 09 00"),
     ("draining", .departure(.draining), "0b 00"),
     ("leaving", .departure(.leaving), "0b 01"),
+    // Docs/federation.md: relay → gateway relay of its own overlay.
+    ("gateway broadcast", .gatewayBroadcast(overlay: text("eu"), cluster: text("echo"), message: text("x")),
+     "0c 02 65 75 04 65 63 68 6f 01 78"),
+    ("gateway publish", .gatewayPublish(overlay: text("eu"), topic: text("news"), event: text("e1")),
+     "0d 02 65 75 04 6e 65 77 73 02 65 31"),
 ]
 
 final class PeerFrameGoldenTests: XCTestCase {

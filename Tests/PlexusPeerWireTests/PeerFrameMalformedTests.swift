@@ -39,7 +39,7 @@ final class PeerFrameMalformedTests: XCTestCase {
     }
 
     func testUnknownFrameTypes() {
-        for type: UInt8 in [0x00, 0x0c, 0x7f, 0xff] {
+        for type: UInt8 in [0x00, 0x0e, 0x7f, 0xff] {
             assertRejects(String(format: "%02x 00", type), .unknownFrameType(type))
         }
     }

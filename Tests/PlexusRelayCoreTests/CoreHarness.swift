@@ -16,6 +16,8 @@ struct CoreHarness {
         case departure(PeerDeparture)
         case pause(ConnectionID)
         case resume(ConnectionID)
+        /// Handed to the federation gateway (`Docs/federation.md`).
+        case federation(FederationEffect)
         var description: String {
             switch self {
             case .packet(let id, let p): return "\(id) <- \(p)"
@@ -24,6 +26,7 @@ struct CoreHarness {
             case .departure(let kind): return "departure \(kind)"
             case .pause(let id): return "pause \(id)"
             case .resume(let id): return "resume \(id)"
+            case .federation(let effect): return "federation \(effect)"
             }
         }
     }
@@ -121,6 +124,8 @@ struct CoreHarness {
                     out.append(.pause(id))
                 case .resumeReading(let id):
                     out.append(.resume(id))
+                case .federation(let effect):
+                    out.append(.federation(effect))
                 }
             }
             for (id, bytes) in written { core.written(id, bytes: bytes) }

@@ -145,8 +145,8 @@ struct CoreFuzzSession {
                     precondition(opened.contains(id), "closing a connection never opened: \(id)")
                     core.connectionClosed(id)
                     closed.insert(id)
-                case .sendPeer, .announceDeparture, .pauseReading, .resumeReading:
-                    break // a stand-alone relay: no peers
+                case .sendPeer, .announceDeparture, .pauseReading, .resumeReading, .federation:
+                    break // a stand-alone relay: no peers, no gateways
                 }
             }
             for id in touched.sorted() where !stalled.contains(id) && !closed.contains(id) {

@@ -1,0 +1,44 @@
+import NIOCore
+import PlexusPeerWire
+import PlexusRelayCore
+
+/// The relay's side of federation (`Docs/federation.md`): the gateway next to this relay receives
+/// the core's `FederationEffect`s and feeds traffic from other overlays back in. Every call runs
+/// on the core's event loop, in call order.
+extension RelayServer {
+    /// Where the core's federation effects go (nil: dropped; set before gateway routes exist).
+    public func setFederationOutlet(_ outlet: (@Sendable (FederationEffect) -> Void)?) {
+        let driver = coreDriver
+        driver.eventLoop.execute { driver.value.federationOutlet = outlet }
+    }
+
+    /// The answer to `FederationEffect.request(ticket:…)`.
+    public func federationAnswered(ticket: UInt64, outcome: PeerReplyOutcome) {
+        runOnCore { core, now in core.federationAnswered(ticket: ticket, outcome: outcome, now: now) }
+    }
+
+    /// A request from another overlay; answered by `FederationEffect.answer(ticket:…)`.
+    public func federationRequest(ticket: UInt64, cluster: ByteBuffer, payload: ByteBuffer, millisecondsLeft: UInt64) {
+        runOnCore { core, now in
+            core.federationRequest(ticket: ticket, cluster: cluster, payload: payload, millisecondsLeft: millisecondsLeft, now: now)
+        }
+    }
+
+    /// A broadcast from another overlay, for every member in this one.
+    public func federationBroadcast(cluster: ByteBuffer, message: ByteBuffer) {
+        runOnCore { core, now in core.federationBroadcast(cluster: cluster, message: message, now: now) }
+    }
+
+    /// An event from another overlay, for every subscriber in this one.
+    public func federationPublish(topic: ByteBuffer, event: ByteBuffer) {
+        runOnCore { core, now in core.federationPublish(topic: topic, event: event, now: now) }
+    }
+
+    private func runOnCore(_ body: @escaping @Sendable (inout RelayCore, NIODeadline) -> Void) {
+        let driver = coreDriver
+        driver.eventLoop.execute {
+            body(&driver.value.core, .now())
+            driver.value.afterPeerEvent()
+        }
+    }
+}
