@@ -8,9 +8,9 @@ import NIOCore
 /// Guarantees: packets come out in arrival order whatever the split of the reads (the decoders'
 /// own guarantee); a malformed packet throws the decoder's `WireError`, and packets before it have
 /// already come out. Memory: after `readComplete()` it holds nothing, or only the bytes of the
-/// one unfinished packet at the end of the stream (the read they came in stays referenced until
-/// the next read arrives, then they are copied into a fresh buffer with it); the owner bounds that
-/// with `WireLimits` and its input budget, as before.
+/// one unfinished packet at the end of the stream (in the storage of the read they came in, or a
+/// copy of them if packets decoded earlier still share that storage); the owner bounds that with
+/// `WireLimits` and its input budget, as before.
 public struct InboundCumulation {
     private var buffer: ByteBuffer
     private static let empty = ByteBuffer()
@@ -28,10 +28,9 @@ public struct InboundCumulation {
             buffer = incoming  // the common case: no copy
             return
         }
-        var joined = ByteBufferAllocator().buffer(capacity: buffer.readableBytes + incoming.readableBytes)
-        joined.writeBuffer(&buffer)
-        joined.writeImmutableBuffer(incoming)
-        buffer = joined
+        // Appended in place (amortised growth), so a large packet arriving in many reads is
+        // copied once, not once per read; copy-on-write keeps slices already handed out intact.
+        buffer.writeImmutableBuffer(incoming)
     }
 
     /// The next whole client → relay packet, or nil until more bytes arrive.
@@ -45,9 +44,14 @@ public struct InboundCumulation {
     }
 
     /// Call when a read's packets were taken: a fully decoded read is let go at once (so NIO can
-    /// reuse its receive buffer).
+    /// reuse its receive buffer); the start of an unfinished packet is moved to the front, so the
+    /// bytes already decoded are not kept.
     public mutating func readComplete() {
-        if buffer.readableBytes == 0 { buffer = Self.empty }
+        if buffer.readableBytes == 0 {
+            buffer = Self.empty
+        } else if buffer.readerIndex > 0 {
+            buffer.discardReadBytes()
+        }
     }
 
     /// Drops everything buffered (after a decoding error or at the end of the stream).

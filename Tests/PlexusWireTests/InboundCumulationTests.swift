@@ -67,6 +67,16 @@ final class InboundCumulationTests: XCTestCase {
         XCTAssertEqual(input.bufferedBytes, 0)
     }
 
+    func testLargePacketInManyReadsBehindSmallOnes() throws {
+        let packets: [ClientPacket] = [
+            .subscribe(topic: ByteBuffer(string: "t")),
+            .publish(topic: ByteBuffer(string: "t"), event: ByteBuffer(repeating: 3, count: 1 << 20)),
+            .publish(topic: ByteBuffer(string: "t"), event: ByteBuffer(string: "after")),
+        ]
+        let bytes = stream(packets) { $0.writeClientPacket($1) }
+        XCTAssertEqual(try decodeClient(bytes, readSize: 4096), packets)
+    }
+
     func testMalformedPacketThrowsAfterTheGoodOnes() throws {
         var bytes = ByteBuffer()
         bytes.writeClientPacket(.subscribe(topic: ByteBuffer(string: "t")))
