@@ -34,7 +34,7 @@ struct ServiceDispatch: Sendable {
 /// one flush per batch), closes the socket. Every public call hops here with
 /// `execute`/`submit`; no locks, no actors.
 final class ConnectionCore: ChannelInboundHandler {
-    typealias InboundIn = RelayPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let eventLoop: any EventLoop
@@ -47,6 +47,9 @@ final class ConnectionCore: ChannelInboundHandler {
     /// Told once when an open connection ends (not when the handshake fails: the opener is).
     private var onEnded: (@Sendable (SessionEnding) -> Void)?
     private var context: ChannelHandlerContext?
+    /// The relay's bytes not yet decoded; packets are decoded here (no `ByteToMessageHandler`).
+    private var input = InboundCumulation()
+    private var inputFailed = false
     private var closeWaiters: [EventLoopPromise<Void>] = []
 
     // Output coalescing: packets are encoded into one buffer and flushed once per batch.
@@ -101,8 +104,17 @@ final class ConnectionCore: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !inputFailed else { return }
         inRead = true
-        handle(unwrapInboundIn(data))
+        input.append(unwrapInboundIn(data))
+        do {
+            while let packet = try input.nextRelayPacket(limits: .default) { handle(packet) }
+            input.readComplete()
+        } catch {
+            inputFailed = true
+            input.discard()
+            errorCaught(context: context, error: error)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

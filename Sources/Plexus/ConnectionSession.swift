@@ -53,7 +53,7 @@ struct ConnectionSession: Sendable {
                     logger: endpoint.logger, handshake: handshake, onEnded: onEnded)
                 let bound = NIOLoopBound(core, eventLoop: loop)
                 core.selfBound = bound
-                try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(RelayPacketDecoder()), core])
+                try channel.pipeline.syncOperations.addHandler(core)
                 if !channel.isActive {
                     handshake.fail(PlexusError.connectionFailed("connection closed before the handshake"))
                 } else {

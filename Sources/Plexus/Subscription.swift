@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 
 /// The events of one subscription, in arrival order, as a throwing `AsyncSequence`.
@@ -17,11 +18,33 @@ public struct Subscription: AsyncSequence, Sendable {
     let queue: WorkQueue<ByteBuffer>
     let connection: Connection
 
+    /// Events an iterator takes from the queue in one lock section (its batch); they are
+    /// handed out one by one without touching the queue again.
+    static let batchLimit = 64
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         let queue: WorkQueue<ByteBuffer>
+        /// Events taken from the queue and not yet returned, in arrival order.
+        private var taken: Deque<ByteBuffer> = []
+
+        init(queue: WorkQueue<ByteBuffer>) {
+            self.queue = queue
+        }
 
         public mutating func next() async throws -> ByteBuffer? {
-            if let event = await queue.take() { return event }
+            if let event = taken.popFirst() {
+                // An unsubscribe (or close) discards what is still queued: also what this batch holds.
+                if queue.isFinished {
+                    taken.removeAll()
+                    return try end()
+                }
+                return event
+            }
+            if await queue.take(upTo: Subscription.batchLimit, into: &taken), let event = taken.popFirst() { return event }
+            return try end()
+        }
+
+        private func end() throws -> ByteBuffer? {
             if let failure = queue.failure { throw failure }
             return nil
         }

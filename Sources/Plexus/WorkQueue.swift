@@ -1,5 +1,6 @@
 import DequeModule
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// A FIFO hand-off queue with a byte cap, between the connection's event loop (producer) and a
 /// fixed set of consumer tasks (handler workers or an `AsyncSequence` iterator).
@@ -38,6 +39,8 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
 
     let limitBytes: Int
     private let state = NIOLockedValueBox(State())
+    /// `State.finished`, readable without the lock (a consumer checks it once per event it holds).
+    private let finishedFlag = Atomic<Bool>(false)
 
     init(limitBytes: Int) {
         self.limitBytes = limitBytes
@@ -131,12 +134,34 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
         }
     }
 
+    /// Takes up to `limit` queued items in one lock section, appending them to `batch`; waits
+    /// (as `take()` does) when none is queued. Returns false, with nothing appended, once the
+    /// queue is finished or the calling task is cancelled while waiting. The taken items leave
+    /// the byte count at once, so a consumer holding a batch holds at most `limit` items beyond
+    /// the queue's cap (`Subscription` takes batches of `Subscription.batchLimit`).
+    func take(upTo limit: Int, into batch: inout Deque<Item>) async -> Bool {
+        let taken: Int = state.withLockedValue { s in
+            var count = 0
+            while count < limit, let first = s.items.popFirst() {
+                s.queuedBytes -= first.bytes
+                batch.append(first.item)
+                count += 1
+            }
+            return count
+        }
+        if taken > 0 { return true }
+        guard let item = await take() else { return false }
+        batch.append(item)
+        return true
+    }
+
     /// Ends the queue: queued items are discarded, waiting and future `take()` calls return nil.
     /// `failure` (kept only from the first finish) tells consumers that it ended in an error.
     func finish(failure: PlexusError? = nil) {
         let waiters: Deque<Waiter> = state.withLockedValue { s in
             if !s.finished { s.failure = failure }
             s.finished = true
+            finishedFlag.store(true, ordering: .releasing)
             s.items.removeAll()
             s.queuedBytes = 0
             let waiters = s.waiters
@@ -162,7 +187,7 @@ final class WorkQueue<Item: Sendable>: Sendable, Wakeable {
     /// The error the queue was finished with, nil while open or after a normal finish.
     var failure: PlexusError? { state.withLockedValue { $0.failure } }
 
-    var isFinished: Bool { state.withLockedValue { $0.finished } }
+    var isFinished: Bool { finishedFlag.load(ordering: .acquiring) }
 }
 
 /// Something with deferred consumer wake-ups (`WorkQueue` of any item type).

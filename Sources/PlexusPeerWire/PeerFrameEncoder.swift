@@ -78,12 +78,23 @@ public enum PeerFrameEncoder {
     }
 
     static func writeVarint(_ value: UInt64, into buffer: inout ByteBuffer) {
-        var rest = value
-        while rest >= 0x80 {
-            buffer.writeInteger(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
+        if value < 0x80 {
+            buffer.writeInteger(UInt8(value))
+            return
         }
-        buffer.writeInteger(UInt8(rest))
+        // One capacity/uniqueness check for all groups, not one per byte (a hot path: every
+        // batched frame has a length and most fields a varint).
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 10) { bytes in
+            var rest = value
+            var count = 0
+            while rest >= 0x80 {
+                bytes[count] = UInt8(truncatingIfNeeded: rest) | 0x80
+                rest >>= 7
+                count += 1
+            }
+            bytes[count] = UInt8(rest)
+            return count + 1
+        }
     }
 
     static func writeBytes(_ bytes: ByteBuffer, into buffer: inout ByteBuffer) {

@@ -34,6 +34,9 @@ public final class PeerLinks {
     public private(set) var counters = PeerLinkCounters()
     /// Each decoded frame, in order per peer.
     public var onFrame: ((NodeID, PeerFrame) -> Void)?
+    /// Every frame of one received session frame (a batch) was handed to `onFrame`: the place
+    /// for work that needs doing once per batch rather than once per frame (flushes, timers).
+    public var onBatchEnd: ((_ peer: NodeID) -> Void)?
     /// The link to this peer failed (dial, handshake or established session); `established` says
     /// whether a session had been established (frames may have reached the peer) or the dial
     /// itself failed (nothing sent on this link reached it).
@@ -345,6 +348,7 @@ public final class PeerLinks {
         onActivity?(peer)
         let cell = traffic.cell(for: peer)
         cell.traffic.bytesReceived += bytes.readableBytes
+        defer { onBatchEnd?(peer) }
         do {
             try PeerFrameBatch.forEachFrame(in: bytes, decoder: decoder) { frame in
                 counters.framesReceived += 1

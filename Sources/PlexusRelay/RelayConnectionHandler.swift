@@ -2,18 +2,29 @@ import NIOCore
 import PlexusRelayCore
 import PlexusWire
 
-/// The per-connection NIO handler: hands decoded packets to the `CoreDriver` and owns the
+/// The per-connection NIO handler: decodes the client's packets (`InboundCumulation`: no
+/// `ByteToMessageHandler`, no `NIOAny` per packet), hands them to the `CoreDriver` and owns the
 /// connection's outbound buffer. It contains no protocol logic.
 final class RelayConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = ClientPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// How long a closing connection may take to accept its last bytes before it is closed hard.
     static let closeGrace: TimeAmount = .seconds(2)
 
+    /// Unfinished packets below this size are reported to the input budget as 0 (they are the
+    /// normal tail of a read and cost nothing to hold); only changes are reported.
+    static let inputReportingFloor = 64 * 1024
+
     private let driver: CoreDriver
+    private let limits: WireLimits
     private var id: ConnectionID?
+    private var input = InboundCumulation()
+    /// The bytes of an unfinished packet last reported to the driver.
+    private var reportedInput = 0
+    /// A malformed packet was received: nothing after it is decoded.
+    private var inputFailed = false
     private var context: ChannelHandlerContext?
     /// Encoded packets not yet handed to the channel.
     var pending = ByteBuffer()
@@ -26,8 +37,9 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
     private(set) var readingPaused = false
     private var readRequested = false
 
-    init(driver: CoreDriver) {
+    init(driver: CoreDriver, limits: WireLimits) {
         self.driver = driver
+        self.limits = limits
     }
 
     /// The client's address as "host:port" (for `/v1/connections`); read on the loop.
@@ -51,14 +63,32 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let id, !closeAfterFlush else { return }
-        driver.received(unwrapInboundIn(data), from: id)
+        guard let id, !closeAfterFlush, !inputFailed else { return }
+        input.append(unwrapInboundIn(data))
+        do {
+            while let packet = try input.nextClientPacket(limits: limits) {
+                driver.received(packet, from: id)
+                // Closed meanwhile (CLOSE, a violation): the rest of the read is not for the core.
+                guard self.id != nil, !closeAfterFlush else { break }
+            }
+        } catch {
+            inputFailed = true
+            input.discard()
+            reportInput(id)
+            driver.decodeFailed(id, error: error.description)
+            return
+        }
+        input.readComplete()
+        reportInput(id)
     }
 
-    /// The decoder in front of this handler holds `bytes` of an unfinished packet.
-    func inputBuffered(_ bytes: Int) {
-        guard let id else { return }
-        driver.inputBuffered(bytes, by: id)
+    /// Tells the driver how many bytes of an unfinished packet this connection holds, when that
+    /// changes (`RelayConfiguration.inputBudgetBytes`).
+    private func reportInput(_ id: ConnectionID) {
+        let held = input.bufferedBytes >= Self.inputReportingFloor ? input.bufferedBytes : 0
+        guard held != reportedInput else { return }
+        reportedInput = held
+        driver.inputBuffered(held, by: id)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -67,12 +97,8 @@ final class RelayConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let id else { context.close(promise: nil); return }
-        if let wireError = error as? WireError {
-            driver.decodeFailed(id, error: wireError.description)
-        } else if !closeAfterFlush {
-            closeNow()
-        }
+        guard id != nil else { context.close(promise: nil); return }
+        if !closeAfterFlush { closeNow() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

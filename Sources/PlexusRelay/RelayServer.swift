@@ -76,12 +76,7 @@ public final class RelayServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    let handler = RelayConnectionHandler(driver: driver.value)
-                    let decoder = MeteredClientPacketDecoder(limits: limits) { [unowned handler] bytes in
-                        handler.inputBuffered(bytes)
-                    }
-                    try sync.addHandler(ByteToMessageHandler(decoder))
-                    try sync.addHandler(handler)
+                    try sync.addHandler(RelayConnectionHandler(driver: driver.value, limits: limits))
                 }
             }
 

@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 @testable import Plexus
 import XCTest
@@ -52,6 +53,39 @@ final class BindingUnitTests: XCTestCase {
         let got = await consumer.value
         XCTAssertEqual(got, [1, 2])
         XCTAssertFalse(queue.offer(3, bytes: 1))     // finished
+    }
+
+    func testBatchTakeTakesUpToTheLimitInOrderAndFreesTheirBytes() async {
+        let queue = WorkQueue<Int>(limitBytes: 100)
+        for item in 1...5 { XCTAssertTrue(queue.offer(item, bytes: 10)) }
+        var batch = Deque<Int>()
+        let first = await queue.take(upTo: 3, into: &batch)
+        XCTAssertTrue(first)
+        XCTAssertEqual(Array(batch), [1, 2, 3])
+        XCTAssertEqual(queue.queuedBytes, 20)          // taken items leave the count at once
+        let second = await queue.take(upTo: 3, into: &batch)
+        XCTAssertTrue(second)
+        XCTAssertEqual(Array(batch), [1, 2, 3, 4, 5])  // appended behind what the caller holds
+        XCTAssertEqual(queue.queuedBytes, 0)
+        queue.finish()
+        XCTAssertTrue(queue.isFinished)
+        let third = await queue.take(upTo: 3, into: &batch)
+        XCTAssertFalse(third)
+        XCTAssertEqual(batch.count, 5)                 // nothing appended at the end
+    }
+
+    func testBatchTakeWaitsForAnItem() async {
+        let queue = WorkQueue<Int>(limitBytes: 100)
+        let consumer = Task { () -> [Int] in
+            var batch = Deque<Int>()
+            _ = await queue.take(upTo: 8, into: &batch)
+            return Array(batch)
+        }
+        let waiting = await poll(within: .seconds(5)) { queue.waitingConsumers == 1 }
+        guard waiting else { return XCTFail("consumer never waited") }
+        XCTAssertTrue(queue.offer(7, bytes: 1))
+        let got = await consumer.value
+        XCTAssertEqual(got, [7])
     }
 
     func testCancelledConsumerReturnsNil() async {
