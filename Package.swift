@@ -220,7 +220,6 @@ let package = Package(
         ]),
         .testTarget(name: "PlexusRelayTests", dependencies: [
             "PlexusRelay", "PlexusRelayCore", "PlexusWire", "PlexusTestSupport", nioCore, nioEmbedded, nioPosix, logging,
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "PlexusNodeTests", dependencies: [
             "PlexusNode", "Plexus", "PlexusRelay", "PlexusOverlay", "PlexusMembership", "PlexusCrypto", nioCore, logging,

@@ -99,12 +99,6 @@ public final class RelayServer: Sendable {
             try? await group.shutdownGracefully()
             throw lastError ?? ChannelError.unknownLocalAddress
         }
-        if listeners.count < configuration.hosts.count {
-            let missing = configuration.hosts.filter { host in
-                !addresses.contains { $0.hasPrefix("\(host):") || $0.hasPrefix("[\(host)]:") }
-            }
-            logger.warning("client endpoint listens only on \(addresses.joined(separator: ", ")): binding \(missing.joined(separator: ", ")) failed (see above); clients that connect there (e.g. \"localhost\" resolving to ::1) cannot reach this relay")
-        }
         var sessionAcceptor: PeerPortSessionAcceptor?
         if let peering {
             do {
