@@ -145,8 +145,12 @@ struct TwoRelays {
             guard try processes.run(["keygen", "--out", clusterKey]).status == 0 else { throw BenchError("plexus keygen failed") }
             keyOptions = protectedNames.keyOptions(keyFile: clusterKey)
         }
-        try processes.start(a.name, a.arguments(key: key, dataDirectory: processes.path("data-A"), join: []) + keyOptions)
-        try processes.start(b.name, b.arguments(key: key, dataDirectory: processes.path("data-B"), join: [a]) + keyOptions)
+        for (relay, join) in [(a, [RelaySpec]()), (b, [a])] {
+            let dataDirectory = processes.path("data-\(relay.name)")
+            // Status is read through the relay's HTTP endpoint, which needs its token.
+            processes.setTokenFile(RelaySpec.tokenFile(dataDirectory: dataDirectory), adminPort: relay.adminPort)
+            try processes.start(relay.name, relay.arguments(key: key, dataDirectory: dataDirectory, join: join) + keyOptions)
+        }
         guard let nodes = processes.waitForOverlay([a, b], timeout: 20), let nodeB = nodes["B"] else {
             processes.cleanUp()
             throw BenchError("the two relays did not see each other within 20 s")
