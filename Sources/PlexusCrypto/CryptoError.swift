@@ -19,6 +19,8 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
         case unknownClusterKey
         /// A cluster key option is malformed or inconsistent (`ClusterKeyring.load`).
         case invalidClusterKeyOption
+        /// AES-256-GCM was asked for on a CPU without AES-NI/PCLMUL (`AESGCM.isAvailable`).
+        case aesGCMUnavailable
     }
 
     public let code: Code
@@ -54,6 +56,10 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
     }
     static func ioFailure(path: String, operation: String, errno: Int32) -> CryptoError {
         CryptoError(code: .ioFailure, message: "\(operation) \(path) failed (errno \(errno))")
+    }
+    static func aesGCMUnavailable() -> CryptoError {
+        CryptoError(code: .aesGCMUnavailable,
+                    message: "AES-256-GCM needs a CPU with AES-NI and PCLMUL; this one has neither, use ChaCha20-Poly1305")
     }
     static let nonceExhausted = CryptoError(
         code: .nonceExhausted, message: "cipher nonce space exhausted; the session must be re-established")
