@@ -8,7 +8,12 @@ extension Membership {
         if nextGossipAt <= now { nextGossipAt = now + settings.gossipInterval }
         guard !broadcasts.isEmpty else { return }
         var targets = members.randomPeers(settings.gossipFanout, using: &random)
-        if let deadTarget = gossipToTheDeadTarget(now: now) { targets[targets.count - 1] = deadTarget }
+        if let deadTarget = gossipToTheDeadTarget(now: now) {
+            // The dead target takes a free fan-out slot; it displaces a live peer only when the
+            // fan-out is full. With fewer live peers than the fan-out (a small overlay), replacing
+            // one would skip a live peer for the whole round: a leave could then reach nobody.
+            if targets.count < settings.gossipFanout { targets.append(deadTarget) } else { targets[targets.count - 1] = deadTarget }
+        }
         let datagramBudget = settings.packetBudget - MembershipEncoder.headerSize - 1
         for target in targets {
             guard let address = members[target]?.address else { continue }

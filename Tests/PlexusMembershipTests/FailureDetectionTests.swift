@@ -198,3 +198,31 @@ final class FailureDetectionTests: XCTestCase {
         XCTAssertTrue(sawStream, "a record larger than a datagram goes via the stream path")
     }
 }
+
+/// Gossip to the recently dead must not take the place of a live peer in a small overlay.
+final class GossipToTheDeadTests: XCTestCase {
+    /// Two live members and one just declared dead (the CI failure of
+    /// `OverlayLoopbackTests.testThreeOverlaysJoinExchangeRecordsAndDetectDeath`): every gossip
+    /// round of a leaving member must reach the one live peer, whatever the dice say.
+    func testALeaveReachesTheOnlyLivePeerInEveryRoundWhileAMemberIsRecentlyDead() {
+        for seed: UInt64 in 1...40 {
+            var b = Membership(settings: unitTestSettings, localID: nodeID(2), localAddress: address(2),
+                               initialIncarnation: 1, seeds: [], randomSeed: seed, now: 0)
+            introduce([1, 3], to: &b)
+            declareDeadByTimeout(nodeID(3), in: &b, accuser: 1, now: 10)
+            XCTAssertEqual(b.member(nodeID(3))?.status, .dead)
+            var rounds: [[MembershipDirective]] = [b.leave(now: 61_000)]
+            for step in 1...6 { rounds.append(b.tick(now: 61_000 + Milliseconds(step) * unitTestSettings.gossipInterval)) }
+            let roundsWithGossip = rounds.filter { directives in
+                sentPackets(directives).contains { packet, _ in if case .gossip = packet.message { return true } else { return false } }
+            }
+            XCTAssertFalse(roundsWithGossip.isEmpty, "seed \(seed): the leave was never gossiped")
+            for (index, directives) in roundsWithGossip.enumerated() {
+                let targets = sentPackets(directives).compactMap { packet, to -> NodeAddress? in
+                    if case .gossip = packet.message { return to } else { return nil }
+                }
+                XCTAssertTrue(targets.contains(address(1)), "seed \(seed), gossip round \(index): the live peer was skipped (\(targets))")
+            }
+        }
+    }
+}
