@@ -158,10 +158,11 @@ final class FakeRelayTests: XCTestCase {
             cluster: "svc", handler: handler,
             limits: .init(requestConcurrency: 1, requestMemoryBytes: 1), port: relay.port)
         let peer = try XCTUnwrap(relay.lastPeer)
-        // Four 1 ms requests while the single worker is idle: the first runs, the others expire
-        // in the queue (they arrive within 1 ms of each other but wait 25 ms behind it).
+        // With the single worker idle, request 10 (1 s to live) runs for 25 ms; request 11 (1 ms
+        // to live) waits behind it and expires in the queue. (Request 10 once had 1 ms too, and on
+        // a loaded machine it could expire before the worker picked it up.)
         peer.send(
-            .request(id: 10, payload: ByteBuffer("a"), timeoutMilliseconds: 1),
+            .request(id: 10, payload: ByteBuffer("a"), timeoutMilliseconds: 1000),
             .request(id: 11, payload: ByteBuffer("b"), timeoutMilliseconds: 1))
         // Memory limit 1: a 2-byte request is dropped, never answered.
         peer.send(.request(id: 12, payload: ByteBuffer("cc"), timeoutMilliseconds: 1000))
