@@ -20,7 +20,7 @@ public struct NoiseError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     public static func decryptionFailed(_ what: String) -> NoiseError {
-        NoiseError(code: .decryptionFailed, message: "\(what) failed authentication (wrong network key, corrupted or forged)")
+        NoiseError(code: .decryptionFailed, message: "\(what) failed authentication (wrong pre-shared key: the network key between relays, the federation key between gateways; or corrupted or forged)")
     }
     public static func messageTooShort(_ what: String, length: Int, needed: Int) -> NoiseError {
         NoiseError(code: .messageTooShort, message: "\(what) is \(length) bytes, needs at least \(needed)")

@@ -12,7 +12,7 @@ final class SessionFailureTests: XCTestCase {
                                        responderKeyring: Keyring(primary: wrongSide == "responder" ? wrong : right))
             try pair.establish()
             XCTAssertEqual(pair.responderRecorder.errors.map(\.code), [.handshakeFailed], wrongSide)
-            XCTAssertTrue(pair.responderRecorder.errors[0].message.contains("wrong network key"), pair.responderRecorder.errors[0].message)
+            XCTAssertTrue(pair.responderRecorder.errors[0].message.contains("wrong pre-shared key: the network key"), pair.responderRecorder.errors[0].message)
             XCTAssertEqual(pair.initiatorRecorder.errors.map(\.code), [.peerClosedDuringHandshake], wrongSide)
             XCTAssertTrue(pair.initiatorRecorder.errors[0].message.contains("network keys differ"))
             XCTAssertTrue(pair.initiatorRecorder.frames.isEmpty && pair.responderRecorder.frames.isEmpty)
