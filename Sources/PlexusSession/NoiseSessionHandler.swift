@@ -95,6 +95,8 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         switch state {
+        case .handshaking(let handshake) where handshake.awaitsFirstAnswer:
+            fail(SessionError.peerClosedBeforeResponding, context: context)
         case .awaitingActivation, .handshaking, .awaitingHello:
             fail(SessionError.peerClosedDuringHandshake, context: context)
         case .established(let transport):

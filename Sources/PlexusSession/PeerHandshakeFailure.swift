@@ -28,6 +28,9 @@ public enum PeerHandshakeFailure: String, Sendable, CaseIterable, Codable {
         case .peerClosedDuringHandshake:
             guard role == .initiator else { return nil }
             self = .authentication
+        case .peerClosedBeforeResponding:
+            guard role == .initiator else { return nil }
+            self = .refused
         case .unsupportedProtocolVersion, .malformedHandshakePayload, .malformedMessage, .messageLengthOutOfRange,
              .frameTooLarge, .truncated:
             self = .malformed

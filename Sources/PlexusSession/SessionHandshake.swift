@@ -68,6 +68,9 @@ struct SessionHandshake {
     /// The cipher of the suite this handshake runs (the responder's is settled by message 1).
     var cipher: NoiseCipher { state.cipher }
 
+    /// An initiator that sent message 1 and has no answer yet.
+    var awaitsFirstAnswer: Bool { state.role == .initiator && state.messageIndex == 1 }
+
     var role: NoiseRole { state.role }
 
     /// The initiator's first message.
