@@ -65,4 +65,45 @@ final class SessionCipherNegotiationTests: XCTestCase {
             XCTAssertEqual((error as? NoiseError)?.code, .decryptionFailed)
         }
     }
+
+    // MARK: Through the handlers (EmbeddedChannel pair)
+
+    func testHandlersEstablishAESGCMAndFrameTraffic() throws {
+        try XCTSkipUnless(AESGCM.isAvailable, "no AES-NI/PCLMUL on this CPU")
+        let pair = try SessionPair { initiator, _ in initiator.proposedCipher = .aesGCM }
+        try pair.establish()
+        XCTAssertTrue(pair.bothEstablished)
+        XCTAssertEqual(pair.initiatorRecorder.established.first?.cipher, .aesGCM)
+        XCTAssertEqual(pair.responderRecorder.established.first?.cipher, .aesGCM)
+        let sizes = [1, 1000, 70_000]
+        for (index, size) in sizes.enumerated() { pair.initiator.write(frame(size: size, seed: UInt8(index)), promise: nil) }
+        pair.initiator.flush()
+        try pair.pump()
+        XCTAssertEqual(pair.responderRecorder.frames, sizes.enumerated().map { frame(size: $1, seed: UInt8($0)) })
+    }
+
+    /// A responder that does not run the proposed suite fails message 1 and closes; the initiator
+    /// reports `peerClosedBeforeResponding` (the fallback's cue), not a key mismatch.
+    func testARefusedProposalIsReportedAsClosedBeforeResponding() throws {
+        try XCTSkipUnless(AESGCM.isAvailable, "no AES-NI/PCLMUL on this CPU")
+        let pair = try SessionPair { initiator, responder in
+            initiator.proposedCipher = .aesGCM
+            responder.acceptedCiphers = [.chaChaPoly]
+        }
+        try pair.establish()
+        XCTAssertEqual(pair.responderRecorder.errors.map(\.code), [.handshakeFailed])
+        XCTAssertEqual(pair.initiatorRecorder.errors.map(\.code), [.peerClosedBeforeResponding])
+        XCTAssertEqual(PeerHandshakeFailure(pair.initiatorRecorder.errors[0], role: .initiator), .refused)
+        XCTAssertTrue(pair.initiatorRecorder.established.isEmpty && pair.responderRecorder.established.isEmpty)
+    }
+
+    /// A wrong network key still fails at message 3 under AESGCM: not mistaken for a refusal.
+    func testAWrongKeyUnderAESGCMIsStillAKeyMismatch() throws {
+        try XCTSkipUnless(AESGCM.isAvailable, "no AES-NI/PCLMUL on this CPU")
+        let pair = try SessionPair(initiatorKeyring: Keyring(primary: .generate()), responderKeyring: Keyring(primary: .generate())) {
+            initiator, _ in initiator.proposedCipher = .aesGCM
+        }
+        try pair.establish()
+        XCTAssertEqual(pair.initiatorRecorder.errors.map(\.code), [.peerClosedDuringHandshake])
+    }
 }
