@@ -41,7 +41,7 @@ public final class AESGCMKey: @unchecked Sendable {
     }
 
     @inline(__always)
-    fileprivate var precomputed: UnsafePointer<crypto_aead_aes256gcm_state> {
+    var precomputed: UnsafePointer<crypto_aead_aes256gcm_state> {
         UnsafePointer(state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self))
     }
 }

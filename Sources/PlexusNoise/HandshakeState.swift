@@ -11,7 +11,8 @@ public struct TransportCiphers: Sendable {
     public var receive: CipherState
 }
 
-/// A Noise HandshakeState (spec section 5.3) for the 25519/ChaChaPoly/BLAKE2b suite,
+/// A Noise HandshakeState (spec section 5.3) for the 25519/ChaChaPoly/BLAKE2b suite (or
+/// 25519/AESGCM/BLAKE2b, `cipher`),
 /// driven by a `HandshakePattern` given as data. A pure state machine: no I/O, no clock.
 ///
 /// Guarantees: messages are processed strictly in pattern order and direction (anything
@@ -20,11 +21,13 @@ public struct TransportCiphers: Sendable {
 /// forks the handshake (used by the responder to try each keyring key on the message that
 /// carries the PSK).
 public struct HandshakeState: Sendable {
-    /// The cipher suite part of the protocol name.
-    public static let suite = "25519_ChaChaPoly_BLAKE2b"
+    /// The cipher suite part of the protocol name of the mandatory suite.
+    public static let suite = NoiseCipher.chaChaPoly.suite
 
     public let pattern: HandshakePattern
     public let role: NoiseRole
+    /// The suite's cipher functions (part of the protocol name, so both sides must agree).
+    public let cipher: NoiseCipher
     private var symmetric: SymmetricState
     private var localStatic: X25519KeyPair?
     private var localEphemeral: X25519KeyPair?
@@ -37,13 +40,16 @@ public struct HandshakeState: Sendable {
 
     /// InitializeHandshakeState. `presharedKeys` are consumed in order by `psk` tokens;
     /// `fixedEphemeral` exists for test vectors only (normally a fresh ephemeral is
-    /// generated).
+    /// generated). Throws `cipherUnavailable` for a cipher this CPU cannot run.
     public init(pattern: HandshakePattern, role: NoiseRole, prologue: [UInt8] = [],
                 staticKeyPair: X25519KeyPair? = nil, remoteStaticKey: X25519PublicKey? = nil,
-                presharedKeys: [NetworkKey] = [], fixedEphemeral: X25519KeyPair? = nil) throws {
+                presharedKeys: [NetworkKey] = [], fixedEphemeral: X25519KeyPair? = nil,
+                cipher: NoiseCipher = .chaChaPoly) throws {
+        guard cipher.isAvailable else { throw NoiseError.cipherUnavailable(cipher) }
         self.pattern = pattern
         self.role = role
-        self.symmetric = SymmetricState(protocolName: "Noise_\(pattern.name)_\(Self.suite)")
+        self.cipher = cipher
+        self.symmetric = SymmetricState(protocolName: "Noise_\(pattern.name)_\(cipher.suite)", cipher: cipher)
         self.localStatic = staticKeyPair
         self.remoteStatic = remoteStaticKey
         self.presharedKeys = presharedKeys

@@ -13,6 +13,7 @@ public struct NoiseError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidPublicKey
         case nonceExhausted
         case handshakeIncomplete
+        case cipherUnavailable
     }
 
     public let code: Code
@@ -45,6 +46,9 @@ public struct NoiseError: Error, Hashable, Sendable, CustomStringConvertible {
         code: .nonceExhausted, message: "cipher nonce exhausted (2^64-1 messages); re-establish the session")
     public static let handshakeIncomplete = NoiseError(
         code: .handshakeIncomplete, message: "the handshake has not finished")
+    public static func cipherUnavailable(_ cipher: NoiseCipher) -> NoiseError {
+        NoiseError(code: .cipherUnavailable, message: "the Noise cipher \(cipher.rawValue) cannot run on this CPU (AESGCM needs AES-NI and PCLMUL)")
+    }
 }
 
 /// Size limits from the Noise specification.

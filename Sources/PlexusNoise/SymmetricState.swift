@@ -8,10 +8,11 @@ import PlexusCrypto
 public struct SymmetricState: Sendable {
     public private(set) var chainingKey: SecretBytes
     public private(set) var handshakeHash: [UInt8]
-    public private(set) var cipherState = CipherState()
+    public private(set) var cipherState: CipherState
 
-    /// InitializeSymmetric(protocol_name).
-    public init(protocolName: String) {
+    /// InitializeSymmetric(protocol_name); `cipher` must be the cipher the name names.
+    public init(protocolName: String, cipher: NoiseCipher = .chaChaPoly) {
+        cipherState = CipherState(cipher: cipher)
         let name = Array(protocolName.utf8)
         if name.count <= Blake2b.hashLength {
             handshakeHash = name + [UInt8](repeating: 0, count: Blake2b.hashLength - name.count)
@@ -60,6 +61,8 @@ public struct SymmetricState: Sendable {
     /// Split(): two CipherStates, the first for initiator → responder.
     public func split() -> (CipherState, CipherState) {
         let outputs = Blake2b.hkdf(chainingKey: chainingKey, inputKeyMaterial: UnsafeRawBufferPointer(start: nil, count: 0), outputs: 2)
-        return (CipherState(key: CipherKey(truncating: outputs[0])), CipherState(key: CipherKey(truncating: outputs[1])))
+        let cipher = cipherState.cipher
+        return (CipherState(key: CipherKey(truncating: outputs[0]), cipher: cipher),
+                CipherState(key: CipherKey(truncating: outputs[1]), cipher: cipher))
     }
 }

@@ -31,7 +31,7 @@ public final class PeerLinks {
     public let localID: NodeID
     /// The port of the stand-alone listener (0 when the links do not listen themselves).
     public internal(set) var port = 0
-    public private(set) var counters = PeerLinkCounters()
+    public internal(set) var counters = PeerLinkCounters()
     /// Each decoded frame, in order per peer.
     public var onFrame: ((NodeID, PeerFrame) -> Void)?
     /// Every frame of one received session frame (a batch) was handed to `onFrame`: the place
@@ -67,9 +67,14 @@ public final class PeerLinks {
         var batchFrameBytes = 0
         var queuedBytes = 0
         var flushScheduled = false
+        /// Where our dials go, and the cipher the current one proposes (for the fallback).
+        var address: (host: String, port: Int) = ("", 0)
+        var dialCipher: NoiseCipher = .chaChaPoly
+        /// The cipher of the established session (`channel`), for the status.
+        var cipher: NoiseCipher?
     }
 
-    private var links: [NodeID: Link] = [:]
+    var links: [NodeID: Link] = [:]
     /// Bytes and frames per peer, bounded in peers (`PeerTrafficTable`).
     let traffic = PeerTrafficTable()
     var server: Channel?
@@ -77,8 +82,11 @@ public final class PeerLinks {
     /// accepting at the file-descriptor limit (issue 10, defect 3). Unused when the sessions
     /// arrive through the shared peer port (whose admission the overlay runs).
     let admission: AdmissionController
-    private var closed = false
+    private(set) var closed = false
     private let decoder = PeerFrameDecoder()
+    /// Peers whose relay refused our proposed cipher (closed our dial before the session was
+    /// established): dialed with ChaChaPoly from then on. At most `PeerCipherFallback.maximumPeers`.
+    var refusedProposal: Set<NodeID> = []
 
     private init(configuration: PeerLinksConfiguration, eventLoop: EventLoop) {
         self.configuration = configuration
@@ -189,10 +197,20 @@ public final class PeerLinks {
     private func openLink(to peer: NodeID, host: String, port: Int) -> Link {
         let link = Link(traffic: traffic.cell(for: peer))
         link.dialing = true
+        link.address = (host, port)
         links[peer] = link
+        dial(link, to: peer, cipher: proposal(for: peer))
+        return link
+    }
+
+    /// Dials `link.address` proposing `cipher`.
+    func dial(_ link: Link, to peer: NodeID, cipher: NoiseCipher) {
+        let (host, port) = link.address
+        link.dialCipher = cipher
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let boundLink = NIOLoopBound(link, eventLoop: eventLoop)
-        let initiator = configuration.sessionConfiguration(role: .initiator)
+        var initiator = configuration.sessionConfiguration(role: .initiator)
+        initiator.proposedCipher = cipher
         ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -211,7 +229,6 @@ public final class PeerLinks {
             .whenFailure { _ in
                         bound.value.dialFailed(to: peer, link: link)
             }
-        return link
     }
 
     private func dialStarted(_ channel: Channel, to peer: NodeID, link: Link) {
@@ -282,7 +299,7 @@ public final class PeerLinks {
 
     // MARK: Events from sessions
 
-    func established(_ channel: Channel, peer: NodeID, dialedByUs: Bool) {
+    func established(_ channel: Channel, peer: NodeID, dialedByUs: Bool, cipher: NoiseCipher) {
         guard !closed else {
             channel.close(promise: nil)
             return
@@ -310,6 +327,7 @@ public final class PeerLinks {
             counters.duplicatesClosed += 1
             let current = link.channel
             link.channel = channel
+            link.cipher = cipher
             current.map(retire)
         case .retireNew:
             counters.duplicatesClosed += 1
@@ -323,19 +341,20 @@ public final class PeerLinks {
             link.dial = nil
             // Adopt before closing: closing may report the dial's end synchronously, and it must
             // not look like the link's failure.
-            adopt(channel, link: link, peer: peer)
+            adopt(channel, link: link, peer: peer, cipher: cipher)
             dial.map(retire)
         case .adopt:
             if dialedByUs {
                 if link.dial === channel { link.dial = nil }
                 link.dialing = false
             }
-            adopt(channel, link: link, peer: peer)
+            adopt(channel, link: link, peer: peer, cipher: cipher)
         }
     }
 
-    private func adopt(_ channel: Channel, link: Link, peer: NodeID) {
+    private func adopt(_ channel: Channel, link: Link, peer: NodeID, cipher: NoiseCipher) {
         link.channel = channel
+        link.cipher = cipher
         let pending = link.pending
         link.pending = []
         for entry in pending { write(entry.batch, frameBytes: entry.frameBytes, on: channel, link: link, peer: peer) }
@@ -366,8 +385,10 @@ public final class PeerLinks {
         counters.handshakeFailures.count(error, role: dialedByUs ? .initiator : .responder)
     }
 
-    func channelClosed(_ channel: Channel, peer: NodeID?) {
+    /// `closedBeforeAnswer`: our dial's message 1 got no answer (the cipher fallback's cue).
+    func channelClosed(_ channel: Channel, peer: NodeID?, closedBeforeAnswer: Bool = false) {
         guard let peer, let link = links[peer] else { return }
+        if closedBeforeAnswer, link.channel == nil, link.dial === channel, fallBack(link, peer: peer) { return }
         if link.channel === channel || (link.channel == nil && link.dial === channel) {
             fail(peer)
         }
@@ -376,7 +397,10 @@ public final class PeerLinks {
 
 extension PeerLinksConfiguration {
     func sessionConfiguration(role: NoiseRole) -> SessionConfiguration {
-        SessionConfiguration(role: role, identity: identity, keyring: keyring, advertisedAddresses: [],
-                             handshakeTimeout: handshakeTimeout, logger: logger)
+        var session = SessionConfiguration(role: role, identity: identity, keyring: keyring, advertisedAddresses: [],
+                                           handshakeTimeout: handshakeTimeout, logger: logger)
+        session.proposedCipher = proposedCipher
+        session.acceptedCiphers = acceptedCiphers
+        return session
     }
 }

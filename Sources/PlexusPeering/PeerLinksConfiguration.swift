@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PlexusCrypto
 import PlexusMembership
+import PlexusNoise
 import PlexusSession
 
 /// Tunables of `PeerLinks`. `init` gives the defaults below.
@@ -26,6 +27,12 @@ public struct PeerLinksConfiguration: Sendable {
     /// source, in total, handshake deadline; `ConnectionAdmission`). Default: its defaults.
     public var admissionLimits: ConnectionAdmissionLimits
     public var logger: Logger
+    /// The Noise cipher our dials propose (`Docs/session-protocol.md`, "Cipher negotiation"):
+    /// AESGCM where this CPU has hardware AES, else ChaChaPoly. A peer that refuses it gets
+    /// ChaChaPoly on the immediate redial and from then on.
+    public var proposedCipher: NoiseCipher = .preferred
+    /// The ciphers accepted sessions may run, in preference order (every one this CPU runs).
+    public var acceptedCiphers: [NoiseCipher] = NoiseCipher.allCases.filter(\.isAvailable)
 
     public init(identity: StaticIdentity, keyring: Keyring, host: String = "127.0.0.1", port: Int = 0,
                 outboundLimitBytes: Int = 16 * 1024 * 1024, handshakeTimeout: TimeAmount = .seconds(5),
@@ -65,4 +72,6 @@ public struct PeerLinkCounters: Sendable, Equatable {
     public var framesMalformed = 0
     /// Sessions (dialed or accepted) that failed before establishment, by reason.
     public var handshakeFailures = PeerHandshakeFailureCounts()
+    /// Dials whose proposed cipher the peer refused, redialed under ChaChaPoly.
+    public var cipherFallbacks = 0
 }

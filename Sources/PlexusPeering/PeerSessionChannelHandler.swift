@@ -11,6 +11,8 @@ final class PeerSessionChannelHandler: ChannelInboundHandler {
     /// The node this side dialed (nil for an accepted session).
     private let expected: NodeID?
     private var peer: NodeID?
+    /// Our dial's message 1 was closed on without an answer (the peer may not run our cipher).
+    private var closedBeforeAnswer = false
 
     init(links: PeerLinks, expected: NodeID?) {
         self.links = links
@@ -26,7 +28,7 @@ final class PeerSessionChannelHandler: ChannelInboundHandler {
                 return
             }
             peer = reached
-            links.established(context.channel, peer: reached, dialedByUs: expected != nil)
+            links.established(context.channel, peer: reached, dialedByUs: expected != nil, cipher: established.cipher)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -37,11 +39,12 @@ final class PeerSessionChannelHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        links.channelClosed(context.channel, peer: peer ?? expected)
+        links.channelClosed(context.channel, peer: peer ?? expected, closedBeforeAnswer: closedBeforeAnswer)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if (error as? SessionError)?.code == .peerClosedBeforeResponding { closedBeforeAnswer = true }
         links.sessionError(error, dialedByUs: expected != nil)
         context.close(promise: nil)
     }

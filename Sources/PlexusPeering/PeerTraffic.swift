@@ -53,6 +53,8 @@ public struct PeerLinksReport: Sendable, Codable, Equatable {
         /// Bytes queued toward it now (waiting for the session or not yet taken by the socket).
         public var queuedBytes: Int
         public var traffic: PeerTraffic
+        /// The Noise cipher of the established session (`ChaChaPoly`, `AESGCM`); nil when not linked.
+        public var cipher: String?
     }
 
     /// At most `PeerTrafficTable.maximumPeers`, ordered by node ID.
@@ -64,6 +66,11 @@ public struct PeerLinksReport: Sendable, Codable, Equatable {
     /// Refusals, timeouts and backoffs of the stand-alone session listener (`listen: true`; empty
     /// in a relay, whose sessions arrive on the peer port and are admitted by the overlay).
     public var admission: [String: Int]
+    /// The cipher this relay's dials propose, and the ciphers it accepts (`Docs/session-protocol.md`).
+    public var proposedCipher: String?
+    public var acceptedCiphers: [String]?
+    /// Dials redialed under ChaChaPoly because the peer refused the proposed cipher.
+    public var cipherFallbacks: Int?
 }
 
 extension PeerLinks {
@@ -72,12 +79,15 @@ extension PeerLinks {
         eventLoop.preconditionInEventLoop()
         let peers = traffic.cells.keys.sorted().map { node in
             PeerLinksReport.Peer(node: hexString(node.bytes), linked: isLinked(to: node), queuedBytes: queuedBytes(to: node),
-                                 traffic: traffic.cells[node]?.traffic ?? PeerTraffic())
+                                 traffic: traffic.cells[node]?.traffic ?? PeerTraffic(),
+                                 cipher: sessionCipher(to: node)?.rawValue)
         }
         var admission: [String: Int] = [:]
         for (event, count) in admissionEvents { admission[Self.name(of: event)] = count }
         return PeerLinksReport(peers: peers, otherPeers: traffic.other.traffic, handshakeFailures: counters.handshakeFailures,
-                               admission: admission)
+                               admission: admission, proposedCipher: configuration.proposedCipher.rawValue,
+                               acceptedCiphers: configuration.acceptedCiphers.map(\.rawValue),
+                               cipherFallbacks: counters.cipherFallbacks)
     }
 
     static func name(of event: AdmissionEvent) -> String {

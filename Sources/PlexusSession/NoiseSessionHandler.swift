@@ -95,6 +95,8 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         switch state {
+        case .handshaking(let handshake) where handshake.awaitsFirstAnswer:
+            fail(SessionError.peerClosedBeforeResponding, context: context)
         case .awaitingActivation, .handshaking, .awaitingHello:
             fail(SessionError.peerClosedDuringHandshake, context: context)
         case .established(let transport):
@@ -241,7 +243,7 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
         guard role == .responder else {
             state = .awaitingHello(transport, AuthenticatedPeer(staticKey: completion.peerStaticKey,
                                                                 handshakeHash: completion.handshakeHash,
-                                                                keyIndex: completion.keyIndex))
+                                                                keyIndex: completion.keyIndex, cipher: completion.cipher))
             return
         }
         // Responder: the initiator proved the key. Confirm with HELLO (sent even when the
@@ -251,7 +253,7 @@ public final class NoiseSessionHandler: ChannelDuplexHandler {
         // Still part of the handshake (for `fail` and the deadline) until the version is agreed.
         state = .awaitingHello(transport, AuthenticatedPeer(staticKey: completion.peerStaticKey,
                                                             handshakeHash: completion.handshakeHash,
-                                                            keyIndex: completion.keyIndex))
+                                                            keyIndex: completion.keyIndex, cipher: completion.cipher))
         context.writeAndFlush(wrapOutboundOut(hello), promise: nil)
         guard case .awaitingHello = state else { return } // the write failed and closed the session
         let established = try SessionEstablishment.responder(completion, localPayload: localPayload)

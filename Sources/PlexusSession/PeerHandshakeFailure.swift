@@ -12,7 +12,9 @@ public enum PeerHandshakeFailure: String, Sendable, CaseIterable, Codable {
     /// initiator sees the responder close after its last handshake message, which is how a
     /// responder refuses another key (the responder counts `authentication` too).
     case authentication
-    /// Refused by the listener's admission (per-source, total or authenticated bounds).
+    /// Refused by the listener's admission (per-source, total or authenticated bounds), or, seen
+    /// by a dialer, closed after its message 1 without an answer (`peerClosedBeforeResponding`:
+    /// the peer refused the proposed cipher suite, or its admission refused the connection).
     case refused
 
     /// The reason for a session error, or nil when the error is not a handshake failure: it
@@ -28,6 +30,9 @@ public enum PeerHandshakeFailure: String, Sendable, CaseIterable, Codable {
         case .peerClosedDuringHandshake:
             guard role == .initiator else { return nil }
             self = .authentication
+        case .peerClosedBeforeResponding:
+            guard role == .initiator else { return nil }
+            self = .refused
         case .unsupportedProtocolVersion, .malformedHandshakePayload, .malformedMessage, .messageLengthOutOfRange,
              .frameTooLarge, .truncated:
             self = .malformed

@@ -43,6 +43,13 @@ public struct SessionConfiguration: Sendable {
     public var maximumFrameSize: Int
     /// Encrypted bytes buffered before a write is passed on without waiting for flush.
     public var outboundWriteThreshold: Int
+    /// Initiator only: the Noise cipher of the suite it runs (its first message is already under
+    /// it). A responder that does not accept it cannot authenticate message 1 and closes; the
+    /// dialer then falls back to ChaChaPoly (Docs/session-protocol.md, "Cipher negotiation").
+    public var proposedCipher: NoiseCipher = .chaChaPoly
+    /// Responder only: the ciphers whose suite it tries on message 1, in this order. Defaults to
+    /// every cipher this CPU runs (ChaChaPoly always; AESGCM with hardware AES).
+    public var acceptedCiphers: [NoiseCipher] = NoiseCipher.allCases.filter(\.isAvailable)
     public var logger: Logger
 
     public init(role: NoiseRole, identity: StaticIdentity, keyring: Keyring, advertisedAddresses: [String] = [],
@@ -79,4 +86,6 @@ public struct SessionEstablished: Sendable, Hashable {
     public let handshakeHash: [UInt8]
     /// Index into the keyring's `acceptedKeys` of the key the handshake used (0 = primary).
     public let keyIndex: Int
+    /// The Noise cipher of the session's suite (`Noise_XXpsk3_25519_<cipher>_BLAKE2b`).
+    public let cipher: NoiseCipher
 }

@@ -9,6 +9,9 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         case handshakeFailed
         case handshakeTimeout
         case peerClosedDuringHandshake
+        /// The initiator's message 1 got no answer before the peer closed: it may not run the
+        /// proposed cipher suite (Docs/session-protocol.md, section 2.1), or is no Plexus relay.
+        case peerClosedBeforeResponding
         case unsupportedProtocolVersion
         case malformedHandshakePayload
         case authenticationFailed
@@ -36,6 +39,10 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
     static let peerClosedDuringHandshake = SessionError(
         code: .peerClosedDuringHandshake,
         message: "peer closed the connection before confirming the handshake (most likely the network keys differ, or it refused our protocol version)",
+        duringHandshake: true)
+    static let peerClosedBeforeResponding = SessionError(
+        code: .peerClosedBeforeResponding,
+        message: "peer closed the connection after our first handshake message without answering (it may not run the proposed cipher suite, or is not a Plexus relay of this version)",
         duringHandshake: true)
     static func unsupportedProtocolVersion(ours: ClosedRange<UInt16>, theirs: ClosedRange<UInt16>) -> SessionError {
         SessionError(code: .unsupportedProtocolVersion,

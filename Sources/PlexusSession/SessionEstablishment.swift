@@ -1,4 +1,5 @@
 import PlexusCrypto
+import PlexusNoise
 
 /// The peer the Noise handshake authenticated, before the session protocol version is agreed.
 struct AuthenticatedPeer: Sendable {
@@ -6,6 +7,8 @@ struct AuthenticatedPeer: Sendable {
     var handshakeHash: [UInt8]
     /// Index into the keyring's accepted keys of the key the handshake used (0 = primary).
     var keyIndex: Int
+    /// The Noise cipher both sides ran the handshake under (and encrypt the session with).
+    var cipher: NoiseCipher
 }
 
 /// The step between the Noise handshake and the first application frame, as pure functions:
@@ -23,7 +26,7 @@ enum SessionEstablishment {
             throw .malformedHandshakePayload("the initiator's message 3 carried no payload")
         }
         let peer = AuthenticatedPeer(staticKey: completion.peerStaticKey, handshakeHash: completion.handshakeHash,
-                                     keyIndex: completion.keyIndex)
+                                     keyIndex: completion.keyIndex, cipher: completion.cipher)
         return try agree(ours: localPayload, theirs: peerPayload, peer: peer)
     }
 
@@ -41,6 +44,6 @@ enum SessionEstablishment {
         }
         return SessionEstablished(peerNodeID: NodeID(staticPublicKey: peer.staticKey), peerStaticKey: peer.staticKey,
                                   peerAddresses: theirs.addresses, protocolVersion: version,
-                                  handshakeHash: peer.handshakeHash, keyIndex: peer.keyIndex)
+                                  handshakeHash: peer.handshakeHash, keyIndex: peer.keyIndex, cipher: peer.cipher)
     }
 }

@@ -34,9 +34,14 @@ struct SessionHandshake {
         /// learns the responder's payload from HELLO).
         var peerPayload: HandshakePayload?
         var keyIndex: Int
+        var cipher: NoiseCipher
     }
 
     private var state: HandshakeState
+    /// Responder, before message 1: one fresh state per accepted cipher, in preference order;
+    /// message 1 authenticates under exactly the initiator's suite (its empty payload carries a
+    /// tag keyed from the protocol name), which picks the state to continue with.
+    private var candidates: [HandshakeState]
     private let keyring: Keyring
     let localPayload: HandshakePayload
 
@@ -44,11 +49,27 @@ struct SessionHandshake {
         keyring = configuration.keyring
         localPayload = HandshakePayload(versions: configuration.supportedVersions, addresses: configuration.advertisedAddresses)
         _ = try localPayload.encode() // validate early
-        state = try HandshakeState(
-            pattern: .XXpsk3, role: configuration.role, prologue: SessionLimits.prologue,
-            staticKeyPair: configuration.identity.keyPair,
-            presharedKeys: configuration.role == .initiator ? [configuration.keyring.primary] : [])
+        func fresh(_ cipher: NoiseCipher) throws -> HandshakeState {
+            try HandshakeState(
+                pattern: .XXpsk3, role: configuration.role, prologue: SessionLimits.prologue,
+                staticKeyPair: configuration.identity.keyPair,
+                presharedKeys: configuration.role == .initiator ? [configuration.keyring.primary] : [],
+                cipher: cipher)
+        }
+        if configuration.role == .initiator {
+            state = try fresh(configuration.proposedCipher)
+            candidates = []
+        } else {
+            candidates = try configuration.acceptedCiphers.filter(\.isAvailable).map(fresh)
+            state = try candidates.first ?? fresh(.chaChaPoly)
+        }
     }
+
+    /// The cipher of the suite this handshake runs (the responder's is settled by message 1).
+    var cipher: NoiseCipher { state.cipher }
+
+    /// An initiator that sent message 1 and has no answer yet.
+    var awaitsFirstAnswer: Bool { state.role == .initiator && state.messageIndex == 1 }
 
     var role: NoiseRole { state.role }
 
@@ -62,7 +83,7 @@ struct SessionHandshake {
     mutating func receive(_ message: [UInt8]) throws -> Output {
         switch (state.role, state.messageIndex) {
         case (.responder, 0):
-            _ = try state.readMessage(message)               // msg1: e (payload must be empty)
+            try readUnderEachCipher(message)                 // msg1: e (payload must be empty)
             return Output(reply: try state.writeMessage(), completion: nil)  // msg2
         case (.initiator, 1):
             _ = try state.readMessage(message)               // msg2
@@ -75,6 +96,24 @@ struct SessionHandshake {
         default:
             throw NoiseError.unexpectedMessage("unexpected handshake message \(state.messageIndex + 1)")
         }
+    }
+
+    /// Message 1 under each accepted cipher's suite; the first that authenticates is the session's.
+    private mutating func readUnderEachCipher(_ message: [UInt8]) throws {
+        var firstError: Error?
+        for candidate in candidates {
+            var fork = candidate
+            do {
+                _ = try fork.readMessage(message)
+                state = fork
+                candidates = []
+                return
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        candidates = []
+        throw firstError ?? NoiseError.unexpectedMessage("no Noise cipher is accepted")
     }
 
     /// Tries message 3 under each accepted key, primary first.
@@ -97,6 +136,6 @@ struct SessionHandshake {
     private func complete(peerPayload: HandshakePayload?, keyIndex: Int) throws -> Completion {
         guard let peerStatic = state.remoteStatic else { throw NoiseError.missingKey("peer static key missing") }
         return Completion(ciphers: try state.split(), peerStaticKey: peerStatic, handshakeHash: state.handshakeHash,
-                          peerPayload: peerPayload, keyIndex: keyIndex)
+                          peerPayload: peerPayload, keyIndex: keyIndex, cipher: state.cipher)
     }
 }

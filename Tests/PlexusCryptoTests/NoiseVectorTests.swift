@@ -23,8 +23,8 @@ final class NoiseVectorTests: XCTestCase {
         let messages: [Message]
     }
 
-    static func loadVectors() throws -> [Vector] {
-        let url = try vendoredVector("cacophony-25519-chachapoly-blake2b.json")
+    static func loadVectors(_ file: String = "cacophony-25519-chachapoly-blake2b.json") throws -> [Vector] {
+        let url = try vendoredVector(file)
         struct File: Decodable { let vectors: [Vector] }
         return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).vectors
     }
@@ -34,7 +34,7 @@ final class NoiseVectorTests: XCTestCase {
         for name in ["NN", "NNpsk0", "NNpsk2", "XX", "XXpsk3"] {
             let protocolName = "Noise_\(name)_25519_ChaChaPoly_BLAKE2b"
             let vector = try XCTUnwrap(vectors.first { $0.protocol_name == protocolName }, "no vector for \(protocolName)")
-            try run(vector, pattern: HandshakePattern.named(name))
+            try Self.runVector(vector, pattern: HandshakePattern.named(name))
         }
     }
 
@@ -45,7 +45,7 @@ final class NoiseVectorTests: XCTestCase {
         for vector in try Self.loadVectors() {
             let name = vector.protocol_name.split(separator: "_")[1]
             guard let pattern = try? HandshakePattern.named(String(name)) else { continue }
-            try run(vector, pattern: pattern)
+            try Self.runVector(vector, pattern: pattern)
             ran += 1
         }
         XCTAssertEqual(ran, 36, "expected 15 fundamental + 21 psk vectors")
@@ -57,7 +57,11 @@ final class NoiseVectorTests: XCTestCase {
         XCTAssertEqual(HandshakePattern.NNpsk0.messages, [[.psk, .e], [.e, .ee]])
     }
 
-    private func run(_ vector: Vector, pattern: HandshakePattern, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// `checkHandshakeHash`: false for a vector file whose `handshake_hash` field follows another
+    /// definition (see Vectors/README.md); the ciphertexts still pin every key and hash, because
+    /// each handshake tag authenticates `h` and the transport messages use the split keys.
+    static func runVector(_ vector: Vector, pattern: HandshakePattern, cipher: NoiseCipher = .chaChaPoly, checkHandshakeHash: Bool = true,
+             file: StaticString = #filePath, line: UInt = #line) throws {
         func pair(_ hexKey: String?) throws -> X25519KeyPair? {
             try hexKey.map { X25519KeyPair(privateKey: try X25519PrivateKey(bytes: hexBytes($0))) }
         }
@@ -66,13 +70,13 @@ final class NoiseVectorTests: XCTestCase {
             staticKeyPair: pair(vector.init_static),
             remoteStaticKey: vector.init_remote_static.map { try X25519PublicKey(bytes: hexBytes($0)) },
             presharedKeys: (vector.init_psks ?? []).map { try NetworkKey(bytes: hexBytes($0)) },
-            fixedEphemeral: pair(vector.init_ephemeral))
+            fixedEphemeral: pair(vector.init_ephemeral), cipher: cipher)
         var responder = try HandshakeState(
             pattern: pattern, role: .responder, prologue: hexBytes(vector.resp_prologue),
             staticKeyPair: pair(vector.resp_static),
             remoteStaticKey: vector.resp_remote_static.map { try X25519PublicKey(bytes: hexBytes($0)) },
             presharedKeys: (vector.resp_psks ?? []).map { try NetworkKey(bytes: hexBytes($0)) },
-            fixedEphemeral: pair(vector.resp_ephemeral))
+            fixedEphemeral: pair(vector.resp_ephemeral), cipher: cipher)
 
         var initiatorCiphers: TransportCiphers?
         var responderCiphers: TransportCiphers?
@@ -92,8 +96,13 @@ final class NoiseVectorTests: XCTestCase {
                 }
                 if initiator.isComplete {
                     XCTAssertTrue(responder.isComplete, context, file: file, line: line)
+                    XCTAssertEqual(initiator.handshakeHash, responder.handshakeHash, context, file: file, line: line)
+                }
+                if initiator.isComplete, checkHandshakeHash {
                     XCTAssertEqual(hexString(initiator.handshakeHash), vector.handshake_hash, context, file: file, line: line)
                     XCTAssertEqual(hexString(responder.handshakeHash), vector.handshake_hash, context, file: file, line: line)
+                }
+                if initiator.isComplete {
                     initiatorCiphers = try initiator.split()
                     responderCiphers = try responder.split()
                 }

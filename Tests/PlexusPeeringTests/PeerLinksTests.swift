@@ -15,10 +15,12 @@ final class TestPeer: Sendable {
     let frames = NIOLockedValueBox<[(NodeID, PeerFrame)]>([])
     let failures = NIOLockedValueBox<[NodeID]>([])
 
-    init(key: NetworkKey, loop: EventLoop, outboundLimitBytes: Int = 16 * 1024 * 1024) async throws {
+    init(key: NetworkKey, loop: EventLoop, outboundLimitBytes: Int = 16 * 1024 * 1024,
+         configure: (inout PeerLinksConfiguration) -> Void = { _ in }) async throws {
         let identity = StaticIdentity.ephemeral()
-        let configuration = PeerLinksConfiguration(identity: identity, keyring: Keyring(primary: key),
+        var configuration = PeerLinksConfiguration(identity: identity, keyring: Keyring(primary: key),
                                                    outboundLimitBytes: outboundLimitBytes)
+        configure(&configuration)
         links = try await PeerLinks.start(configuration: configuration, on: loop)
         id = identity.nodeID
         port = try await loop.submit { [links] in links.value.port }.get()

@@ -36,7 +36,7 @@ final class SessionEstablishmentTests: XCTestCase {
 
     func peer(of completion: SessionHandshake.Completion) -> AuthenticatedPeer {
         AuthenticatedPeer(staticKey: completion.peerStaticKey, handshakeHash: completion.handshakeHash,
-                          keyIndex: completion.keyIndex)
+                          keyIndex: completion.keyIndex, cipher: completion.cipher)
     }
 
     func testBothSidesAgreeOnTheHighestSharedVersionAndLearnEachOther() throws {

@@ -90,4 +90,72 @@ final class InboundCumulationTests: XCTestCase {
         input.discard()
         XCTAssertEqual(input.bufferedBytes, 0)
     }
+
+    /// Only the packet that straddles two reads is copied: the packets after it are slices of the
+    /// second read's own storage (no copy of the whole read behind an unfinished packet).
+    func testPacketsAfterAStraddlingOneAreSlicesOfTheirRead() throws {
+        let packets: [ClientPacket] = (0..<40).map {
+            .publish(topic: ByteBuffer(string: "t"), event: ByteBuffer(repeating: UInt8($0), count: 1000))
+        }
+        let bytes = stream(packets) { $0.writeClientPacket($1) }
+        let first = bytes.getSlice(at: bytes.readerIndex, length: 1500)!
+        let second = ByteBuffer(bytes: Array(bytes.readableBytesView.dropFirst(1500)))  // its own storage
+        var input = InboundCumulation()
+        input.append(first)
+        XCTAssertNotNil(try input.nextClientPacket(limits: .default))
+        XCTAssertNil(try input.nextClientPacket(limits: .default))
+        input.readComplete()
+        input.append(second)
+        var decoded: [ClientPacket] = []
+        while let packet = try input.nextClientPacket(limits: .default) { decoded.append(packet) }
+        input.readComplete()
+        XCTAssertEqual(decoded, Array(packets.dropFirst()))
+        XCTAssertEqual(input.bufferedBytes, 0)
+        let range = second.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!)..<UInt(bitPattern: $0.baseAddress!) + UInt($0.count) }
+        for packet in decoded.dropFirst() {
+            guard case .publish(_, let event) = packet else { return XCTFail("not a PUBLISH") }
+            let address = event.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!) }
+            XCTAssertTrue(range.contains(address), "an event after the straddling packet was copied")
+        }
+    }
+
+    /// A straddling packet larger than the first prefix tried, and one that needs all of the read.
+    func testStraddlingPacketsOfEverySizeJoin() throws {
+        for size in [10, 2000, 5000, 70_000] {
+            let packets: [ClientPacket] = [
+                .publish(topic: ByteBuffer(string: "a"), event: ByteBuffer(repeating: 1, count: size)),
+                .subscribe(topic: ByteBuffer(string: "b")),
+                .publish(topic: ByteBuffer(string: "c"), event: ByteBuffer(repeating: 2, count: size)),
+            ]
+            let bytes = stream(packets) { $0.writeClientPacket($1) }
+            for cut in [1, 5, size / 2, bytes.readableBytes - 1] {
+                var input = InboundCumulation()
+                var decoded: [ClientPacket] = []
+                for read in [bytes.getSlice(at: 0, length: cut)!, bytes.getSlice(at: cut, length: bytes.readableBytes - cut)!] {
+                    input.append(read)
+                    while let packet = try input.nextClientPacket(limits: .default) { decoded.append(packet) }
+                    input.readComplete()
+                }
+                XCTAssertEqual(decoded, packets, "event of \(size) bytes, cut at \(cut)")
+                XCTAssertEqual(input.bufferedBytes, 0)
+            }
+        }
+    }
+
+    /// The owner may stop taking packets in the middle of a read (a connection closed by a
+    /// packet): what is left stays buffered in order.
+    func testStoppingBeforeTheJoinKeepsEverything() throws {
+        let packets: [ClientPacket] = (0..<3).map { .publish(topic: ByteBuffer(string: "t"), event: ByteBuffer(repeating: UInt8($0), count: 100)) }
+        let bytes = stream(packets) { $0.writeClientPacket($1) }
+        var input = InboundCumulation()
+        input.append(bytes.getSlice(at: 0, length: 50)!)
+        XCTAssertNil(try input.nextClientPacket(limits: .default))
+        input.readComplete()
+        input.append(bytes.getSlice(at: 50, length: bytes.readableBytes - 50)!)
+        input.readComplete()  // no packet taken
+        XCTAssertEqual(input.bufferedBytes, bytes.readableBytes)
+        var decoded: [ClientPacket] = []
+        while let packet = try input.nextClientPacket(limits: .default) { decoded.append(packet) }
+        XCTAssertEqual(decoded, packets)
+    }
 }

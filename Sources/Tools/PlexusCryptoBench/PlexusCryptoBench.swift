@@ -36,6 +36,20 @@ struct PlexusCryptoBench {
             print(pad("raw libsodium seal+open, \(size / 1024) KiB (median of \(rounds))") + "\(fixed(raw)) MB/s")
             print(pad("session encrypt+decrypt, \(size / 1024) KiB frames (median)") + "\(fixed(session)) MB/s  (\(share)% of raw)")
         }
+        // The two Noise suites (Docs/session-protocol.md 2.1), alternating slices as above.
+        guard NoiseCipher.aesGCM.isAvailable else {
+            print("AESGCM suite: not available on this CPU (no AES-NI/PCLMUL)")
+            return
+        }
+        for size in [1024, 65536] {
+            var chacha: [Double] = [], aes: [Double] = []
+            for _ in 0..<rounds {
+                chacha.append(try measureSession(size: size, seconds: seconds / Double(rounds), cipher: .chaChaPoly))
+                aes.append(try measureSession(size: size, seconds: seconds / Double(rounds), cipher: .aesGCM))
+            }
+            let ratio = median(aes) / median(chacha)
+            print(pad("session, \(size / 1024) KiB frames: ChaChaPoly / AESGCM") + "\(fixed(median(chacha))) / \(fixed(median(aes))) MB/s  (AESGCM \(fixed(ratio))x)")
+        }
     }
 
     static func median(_ values: [Double]) -> Double {
@@ -83,12 +97,15 @@ struct PlexusCryptoBench {
         }
     }
 
-    static func makePair(_ key: NetworkKey, loop: EmbeddedEventLoop) throws -> (EmbeddedChannel, EmbeddedChannel, Counter) {
+    static func makePair(_ key: NetworkKey, loop: EmbeddedEventLoop,
+                         cipher: NoiseCipher = .chaChaPoly) throws -> (EmbeddedChannel, EmbeddedChannel, Counter) {
         let logger = Logger(label: "bench")
         let initiator = EmbeddedChannel(loop: loop), responder = EmbeddedChannel(loop: loop)
         let counter = Counter()
-        try initiator.pipeline.syncOperations.addHandler(NoiseSessionHandler(configuration: SessionConfiguration(
-            role: .initiator, identity: identityA, keyring: Keyring(primary: key), logger: logger)))
+        var initiatorConfiguration = SessionConfiguration(role: .initiator, identity: identityA, keyring: Keyring(primary: key),
+                                                          logger: logger)
+        initiatorConfiguration.proposedCipher = cipher
+        try initiator.pipeline.syncOperations.addHandler(NoiseSessionHandler(configuration: initiatorConfiguration))
         try responder.pipeline.syncOperations.addHandlers([NoiseSessionHandler(configuration: SessionConfiguration(
             role: .responder, identity: identityB, keyring: Keyring(primary: key), logger: logger)), counter])
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
@@ -115,9 +132,10 @@ struct PlexusCryptoBench {
         }
     }
 
-    static func measureSession(size: Int, seconds: Double) throws -> Double {
+    static func measureSession(size: Int, seconds: Double, cipher: NoiseCipher = .chaChaPoly) throws -> Double {
         let loop = EmbeddedEventLoop()
-        let (initiator, responder, counter) = try makePair(NetworkKey.generate(), loop: loop)
+        let (initiator, responder, counter) = try makePair(NetworkKey.generate(), loop: loop, cipher: cipher)
+        precondition(counter.cipher == cipher, "the session did not run the requested suite")
         let payload = ByteBuffer(repeating: 0x5a, count: size)
         let framesPerFlush = max(1, (256 * 1024) / size)
         let flushesPerSecond = try rate(seconds: seconds, batch: 4) {
@@ -153,11 +171,15 @@ final class Counter: ChannelInboundHandler {
     var frames = 0
     var bytes = 0
     var established = false
+    var cipher: NoiseCipher?
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         frames += 1
         bytes += unwrapInboundIn(data).readableBytes
     }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is SessionEstablished { established = true }
+        if let event = event as? SessionEstablished {
+            established = true
+            cipher = event.cipher
+        }
     }
 }

@@ -1,0 +1,36 @@
+import PlexusMembership
+import PlexusNoise
+
+/// Named limits of the cipher fallback.
+enum PeerCipherFallback {
+    /// Peers remembered as refusing our proposed cipher; beyond it a refusing peer costs one
+    /// failed handshake per dial (still reaching it under ChaChaPoly on the redial).
+    static let maximumPeers = 4096
+}
+
+extension PeerLinks {
+    /// The cipher to propose to `peer`: ours, unless that peer refused it before.
+    func proposal(for peer: NodeID) -> NoiseCipher {
+        refusedProposal.contains(peer) ? .chaChaPoly : configuration.proposedCipher
+    }
+
+    /// Our dial to `peer` proposing a cipher other than ChaChaPoly was closed after message 1
+    /// without an answer: the peer's relay may not run that cipher (no hardware AES, or an older
+    /// version), which closes at message 1 (a wrong network key fails later, at message 3). Remember it and redial at once under the mandatory
+    /// ChaChaPoly suite on the same link, so the frames waiting for it are kept. Returns false
+    /// when this was already a ChaChaPoly dial (the caller fails the link as before).
+    func fallBack(_ link: Link, peer: NodeID) -> Bool {
+        guard link.dialCipher != .chaChaPoly, !closed else { return false }
+        if refusedProposal.count < PeerCipherFallback.maximumPeers { refusedProposal.insert(peer) }
+        counters.cipherFallbacks += 1
+        link.dial = nil
+        dial(link, to: peer, cipher: .chaChaPoly)
+        return true
+    }
+
+    /// The cipher of the established session to `peer`, if there is one.
+    public func sessionCipher(to peer: NodeID) -> NoiseCipher? {
+        guard let link = links[peer], link.channel != nil else { return nil }
+        return link.cipher
+    }
+}
