@@ -167,7 +167,6 @@ extension RelayCore {
         let routable = protection.routable(name, kind: .cluster)
         guard routable.allowed else { return refuseFromRelay(kind: "broadcast", name, from: node) }
         guard let keys = routable.keys else { return deliverBroadcastLocally(name, message: message) }
-        guard !routes.members(of: name).isEmpty else { return }
         let context = SealContext(kind: .broadcast, direction: .towardServer, name: keys.name, origin: node, identity: 0)
         guard let opened = open(message, keys: keys, context: context, from: node, sequenceFromHeader: true) else { return }
         deliverBroadcastLocally(name, message: opened)
@@ -179,7 +178,8 @@ extension RelayCore {
         let routable = protection.routable(name, kind: .topic)
         guard routable.allowed else { return refuseFromRelay(kind: "event", name, from: node) }
         guard let keys = routable.keys else { return deliverEventLocally(name, topic: topic, event: event) }
-        guard !routes.subscribers(of: name).isEmpty else { return }
+        // No lookup of the local subscribers first (delivery does it): a relay is sent events
+        // only for names it has subscribers for, and one more hash per event showed in profiles.
         let context = SealContext(kind: .event, direction: .towardServer, name: keys.name, origin: node, identity: 0)
         guard let opened = open(event, keys: keys, context: context, from: node, sequenceFromHeader: true) else { return }
         deliverEventLocally(name, topic: topic, event: opened)
