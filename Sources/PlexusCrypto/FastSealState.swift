@@ -63,6 +63,10 @@ public struct FastSealState: Sendable {
     public private(set) var counter: UInt64 = 0
     private var sendingKeys: [ClusterKeyFingerprint: AESGCMKey] = [:]
     private var openedKeys: [OpenedSlot: AESGCMKey] = [:]
+    /// The last key used each way (one comparison instead of a hashed lookup: a relay mostly
+    /// seals under one key and opens from one sender at a time).
+    private var lastSending: (fingerprint: ClusterKeyFingerprint, key: AESGCMKey)?
+    private var lastOpened: (slot: OpenedSlot, key: AESGCMKey)?
 
     private struct OpenedSlot: Hashable {
         let fingerprint: ClusterKeyFingerprint
@@ -82,14 +86,19 @@ public struct FastSealState: Sendable {
             epoch = .random()
             counter = 0
             sendingKeys.removeAll()
+            lastSending = nil
         }
         let aes: AESGCMKey
-        if let cached = sendingKeys[key.fingerprint] {
+        if let last = lastSending, last.fingerprint == key.fingerprint {
+            aes = last.key
+        } else if let cached = sendingKeys[key.fingerprint] {
             aes = cached
+            lastSending = (key.fingerprint, aes)
         } else {
             guard let derived = Self.derive(key, epoch: epoch) else { return nil }
             sendingKeys[key.fingerprint] = derived
             aes = derived
+            lastSending = (key.fingerprint, aes)
         }
         defer { counter &+= 1 }
         return (aes, epoch, counter)
@@ -97,16 +106,23 @@ public struct FastSealState: Sendable {
 
     /// The key of `epoch` under `key` (derived and not yet kept when it is new: call `keep` once a
     /// payload opened under it).
-    func openingKey(_ key: ClusterKey, epoch: SealEpoch) -> (key: AESGCMKey, isNew: Bool)? {
+    mutating func openingKey(_ key: ClusterKey, epoch: SealEpoch) -> (key: AESGCMKey, isNew: Bool)? {
         guard isEnabled else { return nil }
-        if let cached = openedKeys[OpenedSlot(fingerprint: key.fingerprint, epoch: epoch)] { return (cached, false) }
+        let slot = OpenedSlot(fingerprint: key.fingerprint, epoch: epoch)
+        if let last = lastOpened, last.slot == slot { return (last.key, false) }
+        if let cached = openedKeys[slot] {
+            lastOpened = (slot, cached)
+            return (cached, false)
+        }
         return Self.derive(key, epoch: epoch).map { ($0, true) }
     }
 
     /// Keeps the key of an epoch a payload opened under.
     mutating func keep(_ aes: AESGCMKey, for key: ClusterKey, epoch: SealEpoch) {
         if openedKeys.count >= Self.maxOpenedEpochs { openedKeys.removeAll(keepingCapacity: true) }
-        openedKeys[OpenedSlot(fingerprint: key.fingerprint, epoch: epoch)] = aes
+        let slot = OpenedSlot(fingerprint: key.fingerprint, epoch: epoch)
+        openedKeys[slot] = aes
+        lastOpened = (slot, aes)
     }
 
     /// The AES-256-GCM key of `epoch` under `key` (nil without AES-NI).
