@@ -59,6 +59,8 @@ public struct FastSealState: Sendable {
     public static let epochDomain = "plexus-seal-aes-v2"
 
     public let isEnabled: Bool
+    /// Payloads sealed under one epoch before the next (`messagesPerEpoch`; smaller in tests).
+    public let epochLimit: UInt64
     public private(set) var epoch: SealEpoch
     public private(set) var counter: UInt64 = 0
     private var sendingKeys: [ClusterKeyFingerprint: AESGCMKey] = [:]
@@ -73,16 +75,18 @@ public struct FastSealState: Sendable {
         let epoch: SealEpoch
     }
 
-    /// `enabled` defaults to what the CPU can do; `epoch` is random unless given (tests).
-    public init(enabled: Bool = AESGCM.isAvailable, epoch: SealEpoch? = nil) {
+    /// `enabled` defaults to what the CPU can do; `epoch` is random unless given (tests), and so
+    /// is every later epoch.
+    public init(enabled: Bool = AESGCM.isAvailable, epoch: SealEpoch? = nil, epochLimit: UInt64 = messagesPerEpoch) {
         isEnabled = enabled && AESGCM.isAvailable
         self.epoch = epoch ?? .random()
+        self.epochLimit = max(1, min(epochLimit, Self.messagesPerEpoch))
     }
 
     /// The key, epoch and counter of the next payload this relay seals under `key`.
     mutating func nextSending(_ key: ClusterKey) -> (key: AESGCMKey, epoch: SealEpoch, counter: UInt64)? {
         guard isEnabled else { return nil }
-        if counter >= Self.messagesPerEpoch {
+        if counter >= epochLimit {
             epoch = .random()
             counter = 0
             sendingKeys.removeAll()

@@ -61,6 +61,23 @@ final class FastSealTests: XCTestCase {
         }
     }
 
+    func testASenderMovesToAFreshEpochAfterItsLimit() throws {
+        var sender = FastSealState(epoch: Self.epoch, epochLimit: 2)
+        let sealed = (0..<5).map { sealFast("m\($0)", context: requestContext(), state: &sender) }
+        let epochs = sealed.map { Array($0[17..<33]) }
+        let counters = sealed.map { Array($0[33..<41]).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        XCTAssertEqual(counters, [0, 1, 0, 1, 0], "the counter starts again under each new epoch")
+        XCTAssertEqual(epochs[0], epochs[1])
+        XCTAssertNotEqual(epochs[1], epochs[2], "a fresh random epoch after 2 payloads")
+        XCTAssertEqual(epochs[2], epochs[3])
+        XCTAssertNotEqual(epochs[3], epochs[4])
+        XCTAssertNotEqual(epochs[0], epochs[4])
+        var receiver = FastSealState()
+        for (index, payload) in sealed.enumerated() {
+            XCTAssertEqual(try open(payload, context: requestContext(), state: &receiver), Array("m\(index)".utf8))
+        }
+    }
+
     func testBindingIsAsStrongAsSuite1() {
         var sender = FastSealState()
         let sealed = sealFast("secret", context: requestContext(), state: &sender)
