@@ -17,10 +17,21 @@ public enum ClaimProof {
     /// The domain-separation prefix of the MAC input.
     public static let domain = "plexus-claim-v1"
 
-    /// The proof of `name` for `node`'s record at `version` under `key`.
-    public static func make(key: ClusterKey, name: ProtectedName, node: NodeID, version: UInt64) -> [UInt8] {
+    /// The domain of a **suite claim**: a second claim for the same name whose proof also binds the
+    /// set of seal suites the relay opens (`suites`, bit n set = suite n), over
+    /// `"plexus-claim-v2" ‖ suites u8 ‖ kind u8 ‖ relay node ID (16) ‖ record version u64 BE ‖ name length u16 BE ‖ name`.
+    /// Relays that do not know it find a claim that does not verify and pass over it.
+    public static let suitesDomain = "plexus-claim-v2"
+    /// The suite set of a relay that opens suites 1 and 2 (XChaCha20-Poly1305 and AES-256-GCM).
+    public static let fastSuites: UInt8 = 1 << SealSuite.xchacha20poly1305.rawValue | 1 << SealSuite.aes256gcm.rawValue
+
+    /// The proof of `name` for `node`'s record at `version` under `key`; with `suites`, the proof
+    /// of a suite claim.
+    public static func make(key: ClusterKey, name: ProtectedName, node: NodeID, version: UInt64,
+                            suites: UInt8? = nil) -> [UInt8] {
         Sodium.ensureInitialized()
-        let message = input(name: name, node: node, version: version)
+        let prefix = suites.map { Array(suitesDomain.utf8) + [$0] } ?? Array(domain.utf8)
+        let message = input(prefix: prefix, name: name, node: node, version: version)
         var out = [UInt8](repeating: 0, count: byteCount)
         key.proofKey.withUnsafeBytes { k in
             _ = crypto_generichash(&out, byteCount, message, UInt64(message.count),
@@ -29,15 +40,16 @@ public enum ClaimProof {
         return out
     }
 
-    /// Whether `proof` is the proof of `name` for `node`'s record at `version` under `key`.
+    /// Whether `proof` is the proof of `name` for `node`'s record at `version` under `key` (with
+    /// `suites`: of a suite claim for exactly that suite set).
     public static func verify(_ proof: some Collection<UInt8>, key: ClusterKey, name: ProtectedName, node: NodeID,
-                              version: UInt64) -> Bool {
+                              version: UInt64, suites: UInt8? = nil) -> Bool {
         guard proof.count == byteCount else { return false }
-        return ConstantTime.equals(Array(proof), make(key: key, name: name, node: node, version: version))
+        return ConstantTime.equals(Array(proof), make(key: key, name: name, node: node, version: version, suites: suites))
     }
 
-    static func input(name: ProtectedName, node: NodeID, version: UInt64) -> [UInt8] {
-        var bytes = Array(domain.utf8)
+    static func input(prefix: [UInt8], name: ProtectedName, node: NodeID, version: UInt64) -> [UInt8] {
+        var bytes = prefix
         bytes.reserveCapacity(bytes.count + 1 + 16 + 8 + 2 + name.name.count)
         bytes.append(name.kind.rawValue)
         bytes += node.bytes

@@ -33,7 +33,7 @@ public struct ClusterKeyFingerprint: Hashable, Sendable, CustomStringConvertible
 }
 
 /// A 32-byte per-cluster (or per-topic) key, the same file format as the network key
-/// (`plexus keygen`). Three independent subkeys are derived from it with libsodium's
+/// (`plexus keygen`). Four independent subkeys are derived from it with libsodium's
 /// `crypto_kdf_derive_from_key` (keyed BLAKE2b), context `"plexusck"`:
 ///
 /// | subkey id | use |
@@ -41,6 +41,7 @@ public struct ClusterKeyFingerprint: Hashable, Sendable, CustomStringConvertible
 /// | 1 | claim proofs (`ClaimProof`), keyed BLAKE2b |
 /// | 2 | sealing (`SealedEnvelope`), XChaCha20-Poly1305 |
 /// | 3 | the fingerprint: its first 8 bytes |
+/// | 4 | AES-256-GCM sealing (`FastSealState`): the base of every sender epoch's key |
 ///
 /// Guarantees: distinct from every other key type; never printed (its description shows the
 /// fingerprint only); the key and its subkeys live in `SecretBytes`, wiped when the last reference
@@ -51,11 +52,12 @@ public struct ClusterKey: Sendable, CustomStringConvertible {
     /// The `crypto_kdf` context of every subkey.
     public static let derivationContext = "plexusck"
     /// Subkey ids under `derivationContext`.
-    public enum Subkey: UInt64, Sendable { case proof = 1, seal = 2, fingerprint = 3 }
+    public enum Subkey: UInt64, Sendable { case proof = 1, seal = 2, fingerprint = 3, fastSeal = 4 }
 
     let secret: SecretBytes
     let proofKey: SecretBytes
     let sealKey: XChaChaKey
+    let fastSealKey: SecretBytes
     /// The key's public fingerprint.
     public let fingerprint: ClusterKeyFingerprint
 
@@ -79,6 +81,7 @@ public struct ClusterKey: Sendable, CustomStringConvertible {
         self.secret = secret
         proofKey = Self.derive(.proof, from: secret)
         sealKey = XChaChaKey(secret: Self.derive(.seal, from: secret))
+        fastSealKey = Self.derive(.fastSeal, from: secret)
         let print = Self.derive(.fingerprint, from: secret)
         fingerprint = print.withUnsafeBytes { ClusterKeyFingerprint(bigEndian: UnsafeRawBufferPointer(rebasing: $0.prefix(8))) }
     }

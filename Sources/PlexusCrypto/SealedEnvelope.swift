@@ -40,34 +40,43 @@ public struct SealContext: Sendable, Hashable {
 
 /// The public header of a sealed payload.
 public struct SealedHeader: Sendable, Hashable {
+    public let suite: SealSuite
     public let fingerprint: ClusterKeyFingerprint
     public let sequence: UInt64
 }
 
 /// End-to-end sealing of a protected name's payloads between relays, on top of the relay-to-relay
-/// Noise session. Format (all integers big-endian):
+/// Noise session. Two suites, told apart by the first byte (all integers big-endian):
 ///
 /// ```
-/// sealed = version u8 (01) ‖ key fingerprint (8) ‖ sequence u64 ‖ nonce (24) ‖ ciphertext ‖ tag (16)
-/// AD     = "plexus-seal-v1" ‖ kind u8 ‖ direction u8 ‖ origin node ID (16) ‖ identity u64
-///          ‖ sequence u64 ‖ key fingerprint (8) ‖ kind of name u8 ‖ name length u16 ‖ name
+/// suite 1 = 01 ‖ key fingerprint (8) ‖ sequence u64 ‖ nonce (24)                 ‖ ciphertext ‖ tag (16)
+/// suite 2 = 02 ‖ key fingerprint (8) ‖ sequence u64 ‖ epoch (16) ‖ counter u64    ‖ ciphertext ‖ tag (16)
+/// AD      = "plexus-seal-v1" (suite 1) or "plexus-seal-v2" (suite 2) ‖ kind u8 ‖ direction u8
+///           ‖ origin node ID (16) ‖ identity u64 ‖ sequence u64 ‖ key fingerprint (8)
+///           ‖ kind of name u8 ‖ name length u16 ‖ name
 /// ```
 ///
-/// `crypto_aead_xchacha20poly1305_ietf` under the seal subkey of the cluster key, a random nonce.
+/// Suite 1: `crypto_aead_xchacha20poly1305_ietf` under the seal subkey of the cluster key, a random
+/// nonce. Suite 2: AES-256-GCM under the sender epoch's key, nonce = 4 zero bytes ‖ counter
+/// (`FastSealState`). Both add 57 bytes.
 ///
 /// Guarantees: `open` returns plaintext only when the tag verifies under a key of the set with
 /// the header's fingerprint and the receiver's own `SealContext`; anything else (truncation, an
 /// unknown version or key, tampering, another name, kind, direction, request, relay or chunk)
 /// throws and returns nothing.
 public enum SealedEnvelope {
-    /// Format version byte.
-    public static let version: UInt8 = 1
+    /// Format version byte of suite 1 (XChaCha20-Poly1305).
+    public static let version: UInt8 = SealSuite.xchacha20poly1305.rawValue
     /// Bytes before the ciphertext.
     public static let headerLength = 1 + ClusterKeyFingerprint.byteCount + 8 + XChaChaPoly.nonceLength
     /// Bytes a sealed payload adds to its plaintext (header + tag): 57.
     public static let overhead = headerLength + XChaChaPoly.tagLength
-    /// Domain-separation prefix of the associated data.
+    /// Domain-separation prefix of the associated data (suite 1).
     public static let domain = "plexus-seal-v1"
+    /// Domain-separation prefix of the associated data (suite 2).
+    public static let fastDomain = "plexus-seal-v2"
+    private static let domainBytes = Array(domain.utf8)
+    private static let fastDomainBytes = Array(fastDomain.utf8)
 
     /// Seals `plaintext` under `key`'s seal subkey into `out`, which must hold at least
     /// `plaintext.count + overhead` bytes; returns the bytes written. `nonce` is random unless
@@ -106,7 +115,7 @@ public enum SealedEnvelope {
         let noncePointer = base + 17
         fillNonce(noncePointer)
         var written: UInt64 = 0
-        withAssociatedData(context, fingerprint: key.fingerprint) { ad in
+        withAssociatedData(context, fingerprint: key.fingerprint, suite: .xchacha20poly1305) { ad in
             key.sealKey.secret.withUnsafeBytes { k in
                 _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
                     base + headerLength, &written, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
@@ -137,23 +146,115 @@ public enum SealedEnvelope {
             throw CryptoError(code: .malformedSealedPayload,
                               message: "sealed payload of \(sealed.count) bytes, shorter than the \(overhead)-byte header and tag")
         }
-        guard sealed[0] == version else {
-            throw CryptoError(code: .malformedSealedPayload, message: "sealed payload of format version \(sealed[0]), expected \(version)")
+        guard SealSuite(rawValue: sealed[0]) != nil else {
+            throw CryptoError(code: .malformedSealedPayload,
+                              message: "sealed payload of format version \(sealed[0]), expected \(SealSuite.allCases.map(\.rawValue))")
         }
         let fingerprint = ClusterKeyFingerprint(bigEndian: UnsafeRawBufferPointer(rebasing: sealed[1..<9]))
         let sequence = sealed[9..<17].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return SealedHeader(fingerprint: fingerprint, sequence: sequence)
+        return SealedHeader(suite: SealSuite(rawValue: sealed[0]) ?? .xchacha20poly1305, fingerprint: fingerprint,
+                            sequence: sequence)
     }
 
     /// The plaintext length of a sealed payload of `sealedCount` bytes (0 if it is too short).
     public static func plaintextCount(sealedCount: Int) -> Int { max(0, sealedCount - overhead) }
 
-    /// Opens `sealed` into `out` (at least `plaintextCount(sealedCount:)` bytes) with the key of
-    /// `keys` its header names, bound to `context` (whose `sequence` must equal the one sealed);
-    /// returns the plaintext length. `out` holds nothing usable when this throws.
+    /// Bytes `open` needs in its output buffer for a sealed payload of `sealedCount` bytes (the
+    /// plaintext and room for the tag: suite 2 opens in place).
+    public static func openBufferCount(sealedCount: Int) -> Int { max(0, sealedCount - headerLength) }
+
+    /// Opens `sealed` of either suite into `out` (at least `openBufferCount(sealedCount:)` bytes)
+    /// with the key of `keys` its header names, bound to `context` (whose `sequence` must equal
+    /// the one sealed); returns the plaintext length. `out` holds nothing usable when this throws.
+    /// Suite 2 needs `fast` enabled (AES-NI) and keeps the sender epoch's key there once it opened.
+    public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext,
+                            fast: inout FastSealState, into out: UnsafeMutableRawBufferPointer) throws -> Int {
+        let header = try header(sealed)
+        guard header.suite == .aes256gcm else {
+            return try openSuite1(sealed, header: header, keys: keys, context: context, into: out)
+        }
+        guard let key = keys.key(for: header.fingerprint) else {
+            throw CryptoError(code: .unknownClusterKey,
+                              message: "sealed with key \(header.fingerprint), which this relay does not hold for \(context.name)")
+        }
+        guard header.sequence == context.sequence else { throw CryptoError.authenticationFailed }
+        let epoch = SealEpoch(high: readBigEndian(sealed, at: 17), low: readBigEndian(sealed, at: 25))
+        guard let (aes, isNew) = fast.openingKey(key, epoch: epoch) else {
+            throw CryptoError(code: .malformedSealedPayload,
+                              message: "sealed with AES-256-GCM (suite 2), which this relay does not open (no AES-NI)")
+        }
+        let counter = readBigEndian(sealed, at: 33)
+        let cipherLength = sealed.count - headerLength
+        precondition(out.count >= cipherLength, "plaintext output buffer too small")
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: out[0..<cipherLength])
+        buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: sealed[headerLength...]))
+        let opened = try withAssociatedData(context, fingerprint: header.fingerprint, suite: .aes256gcm) { ad in
+            try AESGCM.openInPlace(key: aes, nonce: AESGCM.noiseNonce(counter), associatedData: ad, buffer: buffer)
+        }
+        if isNew { fast.keep(aes, for: key, epoch: epoch) }
+        return opened
+    }
+
+    /// Seals `plaintext` with suite 2 (AES-256-GCM, the next counter of `fast`) into `out` (at
+    /// least `plaintext.count + overhead` bytes); returns the bytes written, or nil when `fast`
+    /// is not enabled (then seal with suite 1).
+    public static func sealFast(_ plaintext: UnsafeRawBufferPointer, key: ClusterKey, context: SealContext,
+                                fast: inout FastSealState, into out: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let (aes, epoch, counter) = fast.nextSending(key) else { return nil }
+        let length = plaintext.count + overhead
+        precondition(out.count >= length, "sealed output buffer too small")
+        out[0] = SealSuite.aes256gcm.rawValue
+        writeBigEndian(key.fingerprint.value, to: out, at: 1)
+        writeBigEndian(context.sequence, to: out, at: 9)
+        writeBigEndian(epoch.high, to: out, at: 17)
+        writeBigEndian(epoch.low, to: out, at: 25)
+        writeBigEndian(counter, to: out, at: 33)
+        let body = UnsafeMutableRawBufferPointer(rebasing: out[headerLength..<length])
+        if plaintext.count > 0 { body.copyMemory(from: plaintext) }
+        withAssociatedData(context, fingerprint: key.fingerprint, suite: .aes256gcm) { ad in
+            _ = AESGCM.sealInPlace(key: aes, nonce: AESGCM.noiseNonce(counter), associatedData: ad, buffer: body,
+                                   plaintextLength: plaintext.count)
+        }
+        return length
+    }
+
+    /// Convenience: `plaintext` sealed with suite 2 as an array (nil without AES-NI).
+    public static func sealFast(_ plaintext: [UInt8], key: ClusterKey, context: SealContext,
+                                fast: inout FastSealState) -> [UInt8]? {
+        var written: Int?
+        let sealed = plaintext.withUnsafeBytes { plain in
+            [UInt8](unsafeUninitializedCapacity: plain.count + overhead) { buffer, count in
+                written = sealFast(plain, key: key, context: context, fast: &fast, into: UnsafeMutableRawBufferPointer(buffer))
+                count = written ?? 0
+            }
+        }
+        return written == nil ? nil : sealed
+    }
+
+    @inline(__always)
+    static func writeBigEndian(_ value: UInt64, to out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        out.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt64.self)
+    }
+
+    @inline(__always)
+    static func readBigEndian(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    /// Opens a payload of either suite with a fresh `FastSealState` for suite 2 (tests, fuzzing;
+    /// the relay core keeps one state so that it derives each sender's key once).
     public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext,
                             into out: UnsafeMutableRawBufferPointer) throws -> Int {
         let header = try header(sealed)
+        guard header.suite == .xchacha20poly1305 else {
+            var fast = FastSealState()
+            return try open(sealed, keys: keys, context: context, fast: &fast, into: out)
+        }
+        return try openSuite1(sealed, header: header, keys: keys, context: context, into: out)
+    }
+
+    private static func openSuite1(_ sealed: UnsafeRawBufferPointer, header: SealedHeader, keys: ClusterKeySet,
+                                   context: SealContext, into out: UnsafeMutableRawBufferPointer) throws -> Int {
         guard let key = keys.key(for: header.fingerprint) else {
             throw CryptoError(code: .unknownClusterKey,
                               message: "sealed with key \(header.fingerprint), which this relay does not hold for \(context.name)")
@@ -164,7 +265,7 @@ public enum SealedEnvelope {
         precondition(out.count >= cipherLength - XChaChaPoly.tagLength, "plaintext output buffer too small")
         var written: UInt64 = 0
         let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let rc = withAssociatedData(context, fingerprint: header.fingerprint) { ad in
+        let rc = withAssociatedData(context, fingerprint: header.fingerprint, suite: .xchacha20poly1305) { ad in
             key.sealKey.secret.withUnsafeBytes { k in
                 crypto_aead_xchacha20poly1305_ietf_decrypt(
                     out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil, base + headerLength,
@@ -179,7 +280,7 @@ public enum SealedEnvelope {
     /// Convenience: the plaintext as an array.
     public static func open(_ sealed: UnsafeRawBufferPointer, keys: ClusterKeySet, context: SealContext) throws -> [UInt8] {
         var failure: (any Error)?
-        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, plaintextCount(sealedCount: sealed.count))) { buffer, count in
+        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, openBufferCount(sealedCount: sealed.count))) { buffer, count in
             do {
                 count = try open(sealed, keys: keys, context: context, into: UnsafeMutableRawBufferPointer(buffer))
             } catch {
@@ -196,37 +297,40 @@ public enum SealedEnvelope {
         try sealed.withUnsafeBytes { try open($0, keys: keys, context: context) }
     }
 
-    /// The associated data of `context` under the key with `fingerprint`.
-    public static func associatedData(_ context: SealContext, fingerprint: ClusterKeyFingerprint) -> [UInt8] {
-        withAssociatedData(context, fingerprint: fingerprint) { Array($0) }
+    /// The associated data of `context` under the key with `fingerprint`, for `suite`.
+    public static func associatedData(_ context: SealContext, fingerprint: ClusterKeyFingerprint,
+                                      suite: SealSuite = .xchacha20poly1305) -> [UInt8] {
+        withAssociatedData(context, fingerprint: fingerprint, suite: suite) { Array($0) }
     }
 
     /// Bytes of the associated data before the name.
     static let associatedDataFixedLength = domain.utf8.count + 2 + 16 + 8 + 8 + 8 + 3
 
     /// Builds the associated data in temporary (stack) memory and hands it to `body`: no
-    /// allocation per sealed or opened payload.
-    static func withAssociatedData<R>(_ context: SealContext, fingerprint: ClusterKeyFingerprint,
+    /// allocation per sealed or opened payload, integers stored whole.
+    @inline(__always)
+    static func withAssociatedData<R>(_ context: SealContext, fingerprint: ClusterKeyFingerprint, suite: SealSuite,
                                       _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let name = context.name.name
-        let count = associatedDataFixedLength + name.count
+        let count = associatedDataFixedLength + context.name.name.count
         return try withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer in
-            var offset = 0
-            func put(_ byte: UInt8) { buffer[offset] = byte; offset += 1 }
-            func put(_ value: UInt64, _ width: Int) {
-                for index in (0..<width).reversed() { put(UInt8(truncatingIfNeeded: value >> UInt64(8 * index))) }
+            let prefix = suite == .aes256gcm ? fastDomainBytes : domainBytes
+            prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            var offset = prefix.count
+            buffer[offset] = context.kind.rawValue
+            buffer[offset + 1] = context.direction.rawValue
+            offset += 2
+            writeBigEndian(context.origin.high, to: buffer, at: offset)
+            writeBigEndian(context.origin.low, to: buffer, at: offset + 8)
+            writeBigEndian(context.identity, to: buffer, at: offset + 16)
+            writeBigEndian(context.sequence, to: buffer, at: offset + 24)
+            writeBigEndian(fingerprint.value, to: buffer, at: offset + 32)
+            offset += 40
+            buffer[offset] = context.name.kind.rawValue
+            buffer.storeBytes(of: UInt16(context.name.name.count).bigEndian, toByteOffset: offset + 1, as: UInt16.self)
+            offset += 3
+            context.name.name.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + $0.count]).copyMemory(from: $0)
             }
-            for byte in domain.utf8 { put(byte) }
-            put(context.kind.rawValue)
-            put(context.direction.rawValue)
-            put(context.origin.high, 8)
-            put(context.origin.low, 8)
-            put(context.identity, 8)
-            put(context.sequence, 8)
-            put(fingerprint.value, 8)
-            put(context.name.kind.rawValue)
-            put(UInt64(name.count), 2)
-            name.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + name.count]).copyMemory(from: $0) }
             return try body(UnsafeRawBufferPointer(buffer))
         }
     }

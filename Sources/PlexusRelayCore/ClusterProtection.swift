@@ -36,10 +36,18 @@ package struct ClusterProtection: Sendable {
     private(set) var foreignClusters: Set<WireName> = []
     private(set) var foreignTopics: Set<WireName> = []
     private(set) var isActive = false
+    /// Suite-2 (AES-256-GCM) sealing state of this relay: its sender epoch and counter, and the
+    /// keys of the epochs it opened (`Docs/cluster-keys.md`, "Two suites").
+    var fast: FastSealState
+    /// Other relays whose suite claim verified under a key this relay holds: they open suite 2.
+    private(set) var fastSealRelays: Set<NodeID> = []
 
-    package init(keyring: ClusterKeyring = .empty, protectedOnly: Bool = false) {
+    /// `fastSeal`: whether this relay seals and opens suite 2 where the CPU has AES-NI (its claims
+    /// must say the same: `claims(of:node:version:suites:)`).
+    package init(keyring: ClusterKeyring = .empty, protectedOnly: Bool = false, fastSeal: Bool = true) {
         self.keyring = keyring
         self.protectedOnly = protectedOnly
+        fast = FastSealState(enabled: fastSeal)
         for (name, keys) in keyring.entries {
             let wire = WireName(ByteBuffer(bytes: name.name))
             switch name.kind {
@@ -54,18 +62,25 @@ package struct ClusterProtection: Sendable {
     mutating func noteDirectory(_ snapshot: DirectorySnapshot, localNode: NodeID) {
         var clusters: Set<WireName> = []
         var topics: Set<WireName> = []
+        var fastRelays: Set<NodeID> = []
         for (node, record) in snapshot.records where node != localNode {
             for claim in record.claims {
                 let wire = WireName(ByteBuffer(bytes: claim.name.bytes))
-                switch claim.kind {
-                case .cluster where clusterKeys[wire] == nil: clusters.insert(wire)
-                case .topic where topicKeys[wire] == nil: topics.insert(wire)
-                default: break
+                guard let held = claim.kind == .cluster ? clusterKeys[wire] : topicKeys[wire] else {
+                    if claim.kind == .cluster { clusters.insert(wire) } else { topics.insert(wire) }
+                    continue
+                }
+                if fast.isEnabled, !fastRelays.contains(node),
+                   let key = held.keys.key(for: ClusterKeyFingerprint(value: claim.fingerprint)),
+                   ClaimProof.verify(claim.proof, key: key, name: held.name, node: node, version: record.version,
+                                     suites: ClaimProof.fastSuites) {
+                    fastRelays.insert(node)
                 }
             }
         }
         foreignClusters = clusters
         foreignTopics = topics
+        fastSealRelays = fastRelays
         updateActive()
     }
 
@@ -112,6 +127,17 @@ package struct ClusterProtection: Sendable {
         return (!foreign && !protectedOnly, nil)
     }
 
+    /// Whether a payload sealed toward `node` may use suite 2: this relay seals it and `node`
+    /// proved it opens it.
+    func sealsFast(toward node: NodeID) -> Bool { fast.isEnabled && fastSealRelays.contains(node) }
+
+    /// Whether a payload sealed toward every relay of `nodes` may use suite 2 (a fan-out frame is
+    /// sealed once for all of them).
+    func sealsFast(toward nodes: some Sequence<NodeID>) -> Bool {
+        guard fast.isEnabled else { return false }
+        return nodes.allSatisfy { fastSealRelays.contains($0) }
+    }
+
     /// Whether `record` proves it holds one of `keys` for their name.
     static func admits(_ record: DirectoryRecord, keys: LocalKeys) -> Bool { provenKey(of: record, keys: keys) != nil }
 
@@ -130,15 +156,27 @@ package struct ClusterProtection: Sendable {
 
     // MARK: This relay's own claims
 
+    /// The suites this relay advertises by default: 1 and 2 where the CPU has AES-NI, else none
+    /// beyond suite 1 (no suite claims).
+    package static var defaultSuites: UInt8? { AESGCM.isAvailable ? ClaimProof.fastSuites : nil }
+
     /// The claims of this relay's record at `version`: one per name it holds a key for, under the
-    /// primary key.
-    package static func claims(of keyring: ClusterKeyring, node: NodeID, version: UInt64) -> [ProtectedClaim] {
-        keyring.fingerprints.prefix(ProtectedClaim.maxPerRecord).compactMap { entry in
-            guard let keys = keyring.keys(for: entry.name) else { return nil }
-            return ProtectedClaim(kind: entry.name.kind == .cluster ? .cluster : .topic,
-                                  name: PlexusMembership.Name(bytes: entry.name.name),
-                                  fingerprint: keys.primary.fingerprint.value,
-                                  proof: ClaimProof.make(key: keys.primary, name: entry.name, node: node, version: version))
+    /// primary key; then, with `suites`, one suite claim per name (as many as the record has room
+    /// for), which tells key holders that this relay opens those seal suites.
+    package static func claims(of keyring: ClusterKeyring, node: NodeID, version: UInt64,
+                               suites: UInt8? = defaultSuites) -> [ProtectedClaim] {
+        let held = keyring.fingerprints.prefix(ProtectedClaim.maxPerRecord).compactMap { entry in
+            keyring.keys(for: entry.name).map { (entry.name, $0.primary) }
         }
+        func claim(_ name: ProtectedName, _ key: ClusterKey, suites: UInt8?) -> ProtectedClaim {
+            ProtectedClaim(kind: name.kind == .cluster ? .cluster : .topic, name: PlexusMembership.Name(bytes: name.name),
+                           fingerprint: key.fingerprint.value,
+                           proof: ClaimProof.make(key: key, name: name, node: node, version: version, suites: suites))
+        }
+        var claims = held.map { claim($0.0, $0.1, suites: nil) }
+        if let suites {
+            claims += held.prefix(ProtectedClaim.maxPerRecord - claims.count).map { claim($0.0, $0.1, suites: suites) }
+        }
+        return claims
     }
 }

@@ -14,7 +14,7 @@ extension RelayCore {
         if let refusal = protection.refusal(cluster: name) { return refuseFanOut(source, reason: refusal) }
         deliverBroadcastLocally(name, message: message)
         guard let relays = router.directory.clusters[name] else { return }
-        let message = fanOutPayload(message, name: name, kind: .broadcast)
+        let message = fanOutPayload(message, name: name, kind: .broadcast, toward: relays.lazy.map(\.node))
         var previous: NodeID?
         for server in relays where server.node != previous {
             previous = server.node
@@ -58,7 +58,7 @@ extension RelayCore {
         if let refusal = protection.refusal(topic: name) { return refuseFanOut(source, reason: refusal) }
         deliverEventLocally(name, topic: topic, event: event)
         guard let relays = router.directory.topics[name] else { return }
-        let event = fanOutPayload(event, name: name, kind: .event)
+        let event = fanOutPayload(event, name: name, kind: .event, toward: relays)
         for node in relays {
             guard router.reachable(node, now: now) else {
                 RelayCounters.countDrop(&counters.droppedEvents, name)

@@ -65,7 +65,7 @@ extension RelayCore {
         var requester = requester
         requester.sealing = keys
         let id = router.forwarded.register(to: node, deadline: deadline, context: requester)
-        let sent = keys.map { seal(payload, keys: $0, context: requestContext(.request, keys: $0, origin: router.settings.localNode, id: id)) }
+        let sent = keys.map { seal(payload, keys: $0, context: requestContext(.request, keys: $0, origin: router.settings.localNode, id: id), toward: node) }
         sendPeer(.request(id: id, cluster: cluster, millisecondsLeft: timeout, payload: sent ?? payload), to: node, dial: true)
     }
 

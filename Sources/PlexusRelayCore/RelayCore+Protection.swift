@@ -30,8 +30,11 @@ extension RelayCore {
     /// Replaces the cluster keys (start-up, or a reload on SIGHUP): names, keys and strict mode
     /// take effect for every message from now on; the directory view is rebuilt with the new keys.
     /// Requests already forwarded keep the keys they were sealed with (their replies still open).
-    package mutating func setClusterKeys(_ keyring: ClusterKeyring, protectedOnly: Bool) {
-        protection = ClusterProtection(keyring: keyring, protectedOnly: protectedOnly)
+    /// `fastSeal: false` keeps this relay to seal suite 1 (it must then not advertise suite 2:
+    /// `ClusterProtection.claims(of:node:version:suites: nil)`); the default uses AES-256-GCM
+    /// where the CPU has it.
+    package mutating func setClusterKeys(_ keyring: ClusterKeyring, protectedOnly: Bool, fastSeal: Bool = true) {
+        protection = ClusterProtection(keyring: keyring, protectedOnly: protectedOnly, fastSeal: fastSeal)
         protection.noteDirectory(router.snapshot, localNode: router.settings.localNode)
         router.directoryChanged(router.snapshot, protection: protection)
     }
@@ -58,17 +61,29 @@ extension RelayCore {
 
     // MARK: Sealing
 
-    /// `payload` sealed under the name's primary key (a copy; only protected names pay for it).
-    mutating func seal(_ payload: ByteBuffer, keys: LocalKeys, context: SealContext) -> ByteBuffer {
+    /// `payload` sealed under the name's primary key (a copy; only protected names pay for it):
+    /// with suite 2 (AES-256-GCM) when `fast` (every relay it goes to opens it,
+    /// `ClusterProtection.sealsFast`), else suite 1.
+    mutating func seal(_ payload: ByteBuffer, keys: LocalKeys, context: SealContext, fast: Bool) -> ByteBuffer {
         protectionCounters.sealed &+= 1
         let length = payload.readableBytes + SealedEnvelope.overhead
         var sealed = ByteBufferAllocator().buffer(capacity: length)
+        let key = keys.keys.primary
         payload.withUnsafeReadableBytes { plaintext in
             _ = sealed.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
-                SealedEnvelope.seal(plaintext, key: keys.keys.primary, context: context, nonces: &nonces, into: out)
+                if fast, let written = SealedEnvelope.sealFast(plaintext, key: key, context: context, fast: &protection.fast,
+                                                               into: out) {
+                    return written
+                }
+                return SealedEnvelope.seal(plaintext, key: key, context: context, nonces: &nonces, into: out)
             }
         }
         return sealed
+    }
+
+    /// `seal` toward relay `node` (suite 2 if it opens it).
+    mutating func seal(_ payload: ByteBuffer, keys: LocalKeys, context: SealContext, toward node: NodeID) -> ByteBuffer {
+        seal(payload, keys: keys, context: context, fast: protection.sealsFast(toward: node))
     }
 
     /// Opens a sealed payload from relay `node`, or counts and logs the failure and returns nil.
@@ -76,13 +91,13 @@ extension RelayCore {
     mutating func open(_ sealed: ByteBuffer, keys: LocalKeys, context: SealContext, from node: NodeID,
                        sequenceFromHeader: Bool = false) -> ByteBuffer? {
         do {
-            let length = SealedEnvelope.plaintextCount(sealedCount: sealed.readableBytes)
+            let length = SealedEnvelope.openBufferCount(sealedCount: sealed.readableBytes)
             var plaintext = ByteBufferAllocator().buffer(capacity: length)
             try sealed.withUnsafeReadableBytes { bytes in
                 var context = context
                 if sequenceFromHeader { context.sequence = try SealedEnvelope.header(bytes).sequence }
                 _ = try plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: max(1, length)) { out in
-                    try SealedEnvelope.open(bytes, keys: keys.keys, context: context, into: out)
+                    try SealedEnvelope.open(bytes, keys: keys.keys, context: context, fast: &protection.fast, into: out)
                 }
             }
             protectionCounters.opened &+= 1
@@ -152,7 +167,6 @@ extension RelayCore {
         let routable = protection.routable(name, kind: .cluster)
         guard routable.allowed else { return refuseFromRelay(kind: "broadcast", name, from: node) }
         guard let keys = routable.keys else { return deliverBroadcastLocally(name, message: message) }
-        guard !routes.members(of: name).isEmpty else { return }
         let context = SealContext(kind: .broadcast, direction: .towardServer, name: keys.name, origin: node, identity: 0)
         guard let opened = open(message, keys: keys, context: context, from: node, sequenceFromHeader: true) else { return }
         deliverBroadcastLocally(name, message: opened)
@@ -164,7 +178,8 @@ extension RelayCore {
         let routable = protection.routable(name, kind: .topic)
         guard routable.allowed else { return refuseFromRelay(kind: "event", name, from: node) }
         guard let keys = routable.keys else { return deliverEventLocally(name, topic: topic, event: event) }
-        guard !routes.subscribers(of: name).isEmpty else { return }
+        // No lookup of the local subscribers first (delivery does it): a relay is sent events
+        // only for names it has subscribers for, and one more hash per event showed in profiles.
         let context = SealContext(kind: .event, direction: .towardServer, name: keys.name, origin: node, identity: 0)
         guard let opened = open(event, keys: keys, context: context, from: node, sequenceFromHeader: true) else { return }
         deliverEventLocally(name, topic: topic, event: opened)
@@ -175,14 +190,15 @@ extension RelayCore {
         logProtection("\(kind) for protected \"\(name)\" from relay \(node) dropped: this relay holds no key for it")
     }
 
-    /// The sealed form of a broadcast or event toward other relays, or the message itself for an
-    /// unprotected name (no copy).
-    mutating func fanOutPayload(_ message: ByteBuffer, name: WireName, kind: SealedKind) -> ByteBuffer {
+    /// The sealed form of a broadcast or event toward the relays `nodes`, or the message itself for
+    /// an unprotected name (no copy). Suite 2 only if every one of them opens it.
+    mutating func fanOutPayload(_ message: ByteBuffer, name: WireName, kind: SealedKind,
+                                toward nodes: some Sequence<NodeID>) -> ByteBuffer {
         guard protection.isActive,
               let keys = protection.routable(name, kind: kind == .event ? .topic : .cluster).keys else { return message }
         let context = SealContext(kind: kind, direction: .towardServer, name: keys.name, origin: router.settings.localNode,
                                   identity: 0, sequence: nextFanOutSequence())
-        return seal(message, keys: keys, context: context)
+        return seal(message, keys: keys, context: context, fast: protection.sealsFast(toward: nodes))
     }
 
     /// A client's broadcast, publish or subscription on a name it may not use here: closed with
@@ -212,7 +228,7 @@ extension RelayCore {
         guard let tunnel = router.remoteTunnels.bridged[id], let keys = tunnel.sealing else { return data }
         router.remoteTunnels.bridged[id]?.sentChunks &+= 1
         return seal(data, keys: keys, context: tunnelContext(tunnel, keys: keys, id: id, outbound: true,
-                                                             sequence: tunnel.sentChunks))
+                                                             sequence: tunnel.sentChunks), toward: tunnel.node)
     }
 
     /// Opens the next chunk of tunnel `id` from the peer relay; one that does not open (another

@@ -177,9 +177,9 @@ extension RelayCore {
             case (.success(let bytes), nil): outcome = .success(reply: bytes)
             case (.fault(let text), nil): outcome = .fault(text)
             case (.success(let bytes), let keys?):
-                outcome = .success(reply: seal(bytes, keys: keys, context: requestContext(.reply, keys: keys, origin: node, id: requestID)))
+                outcome = .success(reply: seal(bytes, keys: keys, context: requestContext(.reply, keys: keys, origin: node, id: requestID), toward: node))
             case (.fault(let text), let keys?):
-                outcome = .fault(seal(text, keys: keys, context: requestContext(.fault, keys: keys, origin: node, id: requestID)))
+                outcome = .fault(seal(text, keys: keys, context: requestContext(.fault, keys: keys, origin: node, id: requestID), toward: node))
             case (.timedOut, _): outcome = .timedOut
             }
             sendPeer(.reply(id: requestID, outcome: outcome), to: node, dial: false)

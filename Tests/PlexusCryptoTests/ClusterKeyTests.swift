@@ -139,10 +139,13 @@ final class ClusterKeyTests: XCTestCase {
         // Cut inside the ciphertext: the header parses, the tag fails.
         assertAuthenticationFails(Array(sealed.dropLast()), context: requestContext())
         var other = sealed
-        other[0] = 2
+        other[0] = 3
         XCTAssertThrowsError(try SealedEnvelope.open(other, keys: ClusterKeySet(primary: key), context: requestContext())) {
             XCTAssertEqual(($0 as? CryptoError)?.code, .malformedSealedPayload)
         }
+        // Version 2 is the AES-256-GCM suite: suite-1 bytes under its header do not open.
+        other[0] = 2
+        if AESGCM.isAvailable { assertAuthenticationFails(other, context: requestContext(), "suite 1 relabelled as suite 2") }
     }
 
     func testHeaderCarriesFingerprintAndSequence() throws {

@@ -25,8 +25,9 @@ enum TestKeys {
 
 extension VirtualOverlay {
     /// Gives relay `relay` these keys (as a reload would) and remembers them for its claims.
-    mutating func setKeys(_ relay: Int, _ keyring: ClusterKeyring, protectedOnly: Bool = false) {
-        relays[relay].core.setClusterKeys(keyring, protectedOnly: protectedOnly)
+    /// `fastSeal: false`: a relay without AES-256-GCM (suite 1 only, no suite claims).
+    mutating func setKeys(_ relay: Int, _ keyring: ClusterKeyring, protectedOnly: Bool = false, fastSeal: Bool = true) {
+        relays[relay].core.setClusterKeys(keyring, protectedOnly: protectedOnly, fastSeal: fastSeal)
     }
 
     /// `publishDirectory`, then every relay's record carries the claims its own keys prove (as
@@ -36,7 +37,8 @@ extension VirtualOverlay {
         for index in relays.indices {
             let id = ids[index]
             let keyring = relays[index].core.clusterProtection.keyring
-            records[id]!.claims = ClusterProtection.claims(of: keyring, node: id, version: records[id]!.version)
+            let suites = relays[index].core.clusterProtection.fast.isEnabled ? ClaimProof.fastSuites : nil
+            records[id]!.claims = ClusterProtection.claims(of: keyring, node: id, version: records[id]!.version, suites: suites)
                 + (extraClaims[index] ?? [])
         }
         let snapshot = DirectorySnapshot(records: records)

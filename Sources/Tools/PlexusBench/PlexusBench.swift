@@ -116,7 +116,12 @@ struct PlexusBench: AsyncParsableCommand {
         for measurement in measurements where selected.contains(measurement.family) {
             for _ in 0..<max(1, self.repeat) {
                 do {
+                    let before = overlay?.relayCPUSeconds()
                     try await measurement.run()
+                    if let before, let after = overlay?.relayCPUSeconds() {
+                        // CPU per fixed work: steadier than rates on a shared machine.
+                        print(String(format: "  relay CPU in this measurement: A %.3f s, B %.3f s", after.a - before.a, after.b - before.b))
+                    }
                 } catch {
                     failed += 1
                     print("\(measurement.label): FAILED: \(error)")
@@ -133,6 +138,11 @@ struct PlexusBench: AsyncParsableCommand {
 struct TwoRelays {
     let processes: RelayProcesses
     let a = RelaySpec(name: "A"), b = RelaySpec(name: "B")
+
+    /// CPU seconds each relay process has used so far (`/proc/PID/stat`).
+    func relayCPUSeconds() -> (a: Double, b: Double) {
+        (processes.cpuSeconds(a.name) ?? 0, processes.cpuSeconds(b.name) ?? 0)
+    }
     let nodeB: String
 
     init(protectedNames: ProtectedBenchNames? = nil) throws {

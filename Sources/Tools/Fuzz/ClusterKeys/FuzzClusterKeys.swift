@@ -1,5 +1,6 @@
 // libFuzzer target for cluster-key input from other relays: sealed payloads
-// (`SealedEnvelope.header`/`open`) and directory claims (`MembershipDecoder` with claimed records,
+// of both suites (`SealedEnvelope.header`/`open`, XChaCha20-Poly1305 and AES-256-GCM with one
+// `FastSealState` kept across inputs, as a relay keeps it) and directory claims and suite claims (`MembershipDecoder` with claimed records,
 // then `ClaimProof.verify`). Nothing may trap; a payload sealed from the input must open to it and
 // fail after any one-byte change. Built only by scripts/fuzz.sh (-DPLEXUS_FUZZING); a stub otherwise.
 #if PLEXUS_FUZZING
@@ -13,6 +14,9 @@ private let keys = ClusterKeySet(primary: key, accepted: [(try? ClusterKey(bytes
 private let name = ProtectedName(kind: .cluster, name: Array("billing".utf8))!
 private let context = SealContext(kind: .request, direction: .towardServer, name: name,
                                   origin: NodeID(high: 1, low: 2), identity: 7)
+/// The opening relay's suite-2 state, kept across inputs (libFuzzer runs them on one thread).
+nonisolated(unsafe) private var receiver = FastSealState()
+nonisolated(unsafe) private var sender = FastSealState()
 
 /// Byte 0 picks what the rest is: a sealed payload from a relay, a membership packet carrying
 /// claims, or a plaintext to seal and open again.
@@ -25,6 +29,7 @@ private func fuzzOne(_ data: UnsafeRawBufferPointer) {
         var sequenced = context
         if let header = rest.withUnsafeBytes({ try? SealedEnvelope.header($0) }) { sequenced.sequence = header.sequence }
         _ = try? SealedEnvelope.open(rest, keys: keys, context: sequenced)
+        _ = try? open(rest, context: sequenced)
     case 1:
         guard let packet = try? MembershipDecoder.decode(rest) else { return }
         var records: [DirectoryRecord] = []
@@ -39,6 +44,8 @@ private func fuzzOne(_ data: UnsafeRawBufferPointer) {
                 let kind: ProtectedNameKind = claim.kind == .cluster ? .cluster : .topic
                 guard let claimed = ProtectedName(kind: kind, name: claim.name.bytes) else { fatalError("decoded an invalid name") }
                 _ = ClaimProof.verify(claim.proof, key: key, name: claimed, node: record.node, version: record.version)
+                _ = ClaimProof.verify(claim.proof, key: key, name: claimed, node: record.node, version: record.version,
+                                      suites: ClaimProof.fastSuites)
             }
             let again = MembershipEncoder.encode(MembershipPacket(sender: record.node, message: .gossip(updates: [.record(record)])))
             guard case .gossip(let updates)? = (try? MembershipDecoder.decode(again))?.message, updates == [.record(record)] else {
@@ -46,12 +53,33 @@ private func fuzzOne(_ data: UnsafeRawBufferPointer) {
             }
         }
     default:
-        let sealed = SealedEnvelope.seal(rest, key: key, context: context)
-        guard (try? SealedEnvelope.open(sealed, keys: keys, context: context)) == rest else { fatalError("seal/open round trip") }
+        // Bit 2 of the mode picks the suite (suite 2 only where the CPU has AES-NI).
+        let fast = mode & 4 != 0 && receiver.isEnabled
+        let sealed = fast ? SealedEnvelope.sealFast(rest, key: key, context: context, fast: &sender)!
+                          : SealedEnvelope.seal(rest, key: key, context: context)
+        guard (try? open(sealed, context: context)) == rest else { fatalError("seal/open round trip") }
         var changed = sealed
         let index = Int(mode) % changed.count
         changed[index] ^= 0x80
-        if (try? SealedEnvelope.open(changed, keys: keys, context: context)) != nil { fatalError("a changed byte still opened") }
+        if (try? open(changed, context: context)) != nil { fatalError("a changed byte still opened") }
+    }
+}
+
+/// Opens with the kept suite-2 state (the relay core's path).
+private func open(_ sealed: [UInt8], context: SealContext) throws -> [UInt8] {
+    try sealed.withUnsafeBytes { bytes in
+        var failure: (any Error)?
+        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, SealedEnvelope.openBufferCount(sealedCount: bytes.count))) { out, count in
+            do {
+                count = try SealedEnvelope.open(bytes, keys: keys, context: context, fast: &receiver,
+                                                into: UnsafeMutableRawBufferPointer(out))
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
+        return plaintext
     }
 }
 
