@@ -205,7 +205,7 @@ let package = Package(
         // Helpers shared by the test targets (hex literals and the like).
         .target(name: "PlexusTestSupport", dependencies: [nioCore], path: "Tests/PlexusTestSupport"),
         .testTarget(name: "PlexusWireTests", dependencies: ["PlexusWire", "PlexusTestSupport", nioCore, nioTestUtils]),
-        .testTarget(name: "PlexusPeerWireTests", dependencies: ["PlexusPeerWire", "PlexusTestSupport", nioCore]),
+        .testTarget(name: "PlexusPeerWireTests", dependencies: ["PlexusPeerWire", "PlexusMembership", "PlexusTestSupport", nioCore]),
         .testTarget(name: "PlexusCryptoTests", dependencies: ["PlexusCrypto", "PlexusNoise", "PlexusTestSupport"],
                     resources: [.copy("Vectors")]),
         .testTarget(name: "PlexusRelayCoreTests", dependencies: [
