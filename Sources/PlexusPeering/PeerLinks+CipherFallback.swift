@@ -1,3 +1,4 @@
+import NIOCore
 import PlexusMembership
 import PlexusNoise
 
@@ -6,12 +7,17 @@ enum PeerCipherFallback {
     /// Peers remembered as refusing our proposed cipher; beyond it a refusing peer costs one
     /// failed handshake per dial (still reaching it under ChaChaPoly on the redial).
     static let maximumPeers = 4096
+    /// How long a refusal is believed before our preferred cipher is proposed again: the refusal
+    /// may have been an admission limit of the moment, or the peer may have been upgraded.
+    static let retryAfterNanoseconds: UInt64 = 10 * 60 * 1_000_000_000
 }
 
 extension PeerLinks {
-    /// The cipher to propose to `peer`: ours, unless that peer refused it before.
+    /// The cipher to propose to `peer`: ours, unless that peer refused it in the last
+    /// `PeerCipherFallback.retryAfterNanoseconds`.
     func proposal(for peer: NodeID) -> NoiseCipher {
-        refusedProposal.contains(peer) ? .chaChaPoly : configuration.proposedCipher
+        refusedProposal.proposal(for: peer, preferred: configuration.proposedCipher,
+                                 now: NIODeadline.now().uptimeNanoseconds)
     }
 
     /// Our dial to `peer` proposing a cipher other than ChaChaPoly was closed after message 1
@@ -21,7 +27,7 @@ extension PeerLinks {
     /// when this was already a ChaChaPoly dial (the caller fails the link as before).
     func fallBack(_ link: Link, peer: NodeID) -> Bool {
         guard link.dialCipher != .chaChaPoly, !closed else { return false }
-        if refusedProposal.count < PeerCipherFallback.maximumPeers { refusedProposal.insert(peer) }
+        refusedProposal.recordRefusal(by: peer, now: NIODeadline.now().uptimeNanoseconds)
         counters.cipherFallbacks += 1
         link.dial = nil
         dial(link, to: peer, cipher: .chaChaPoly)

@@ -85,8 +85,9 @@ public final class PeerLinks {
     private(set) var closed = false
     private let decoder = PeerFrameDecoder()
     /// Peers whose relay refused our proposed cipher (closed our dial before the session was
-    /// established): dialed with ChaChaPoly from then on. At most `PeerCipherFallback.maximumPeers`.
-    var refusedProposal: Set<NodeID> = []
+    /// established): dialed with ChaChaPoly for `PeerCipherFallback.retryAfterNanoseconds`.
+    var refusedProposal = CipherFallbackMemory(capacity: PeerCipherFallback.maximumPeers,
+                                               retryAfter: PeerCipherFallback.retryAfterNanoseconds)
 
     private init(configuration: PeerLinksConfiguration, eventLoop: EventLoop) {
         self.configuration = configuration
