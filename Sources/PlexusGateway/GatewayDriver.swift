@@ -137,6 +137,10 @@ final class GatewayDriver {
                 hooks.deliverEvent(topic, event)
             case .remoteInterestChanged:
                 hooks.remoteInterestChanged(router.remoteInterest)
+            case let .openTunnel(tunnelID, cluster, left):
+                hooks.openTunnel(tunnelID, cluster, left)
+            case let .tunnelToRelay(relay, frame):
+                hooks.tunnelToRelay(relay, frame)
             case .overloaded(let link, let what):
                 overloaded += 1
                 logger.warning("gateway \(link): queue over its bound, refused \(what)")

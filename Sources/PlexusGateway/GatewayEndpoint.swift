@@ -110,6 +110,19 @@ public final class GatewayEndpoint: Sendable {
         driver.eventLoop.execute { driver.value.answer(ticket: ticket, outcome: outcome) }
     }
 
+    /// A relay-to-relay tunnel frame the relay core handed over: from relay `relay`
+    /// (`FederatedTunnels.gatewayNode` for the core itself).
+    public func tunnelFromRelay(_ frame: PeerFrame, relay: NodeID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.perform(driver.value.router.tunnelFromRelay(frame, relay: relay, now: .now())) }
+    }
+
+    /// The relay core lost relay `node`: tunnels whose end was there close toward the other overlay.
+    public func relayFailed(_ node: NodeID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.perform(driver.value.router.relayFailed(node)) }
+    }
+
     /// This overlay's interest (clusters with members, topics with subscribers) changed.
     public func localInterestChanged(clusters: Set<String>, topics: Set<String>) {
         let driver = self.driver

@@ -46,7 +46,9 @@ public final class GatewayService: Sendable {
             deliverEvent: { topic, event in relay.federationPublish(topic: topic, event: event) },
             remoteInterestChanged: { interest in
                 overlay.updateOwnRecord([.setGatewayRoutes(Self.routes(for: interest, logger: logger))])
-            })
+            },
+            openTunnel: { id, cluster, left in relay.federationOpenTunnel(tunnelID: id, cluster: cluster, millisecondsLeft: left) },
+            tunnelToRelay: { node, frame in relay.federationTunnelFrame(frame, relay: node) })
         let endpoint = try await GatewayEndpoint.start(configuration: configuration, hooks: hooks, on: loop)
         relay.setFederationOutlet { effect in
             switch effect {
@@ -60,6 +62,10 @@ public final class GatewayService: Sendable {
                 endpoint.publish(overlay: name, topic: String(buffer: topic), event: event, publisher: publisher)
             case let .answer(ticket, outcome):
                 endpoint.answer(ticket: ticket, outcome: outcome)
+            case let .tunnelFrame(frame, relay):
+                endpoint.tunnelFromRelay(frame, relay: relay)
+            case .relayFailed(let node):
+                endpoint.relayFailed(node)
             }
         }
         let poller = NIOLockedValueBox<RepeatedTask?>(nil)

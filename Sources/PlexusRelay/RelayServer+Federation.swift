@@ -1,6 +1,7 @@
 import NIOCore
 import PlexusPeerWire
 import PlexusRelayCore
+import PlexusVocabulary
 
 /// The relay's side of federation (`Docs/federation.md`): the gateway next to this relay receives
 /// the core's `FederationEffect`s and feeds traffic from other overlays back in. Every call runs
@@ -32,6 +33,19 @@ extension RelayServer {
     /// An event from another overlay, for every subscriber in this one.
     public func federationPublish(topic: ByteBuffer, event: ByteBuffer) {
         runOnCore { core, now in core.federationPublish(topic: topic, event: event, now: now) }
+    }
+
+    /// A relay-to-relay tunnel frame from the gateway (`GatewayAction.tunnelToRelay`): queued to
+    /// `relay`, or taken by the core itself when `relay` is `FederatedTunnels.gatewayNode`.
+    public func federationTunnelFrame(_ frame: PeerFrame, relay: NodeID) {
+        runOnCore { core, now in core.federationTunnelFrame(frame, relay: relay, now: now) }
+    }
+
+    /// A tunnel from another overlay (`GatewayAction.openTunnel`): offered in this overlay as if
+    /// TUNNEL_INIT(`tunnelID`) came from the relay `FederatedTunnels.gatewayNode`.
+    public func federationOpenTunnel(tunnelID: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64) {
+        federationTunnelFrame(.tunnelInit(tunnelID: tunnelID, cluster: cluster, millisecondsLeft: millisecondsLeft),
+                              relay: FederatedTunnels.gatewayNode)
     }
 
     private func runOnCore(_ body: @escaping @Sendable (inout RelayCore, NIODeadline) -> Void) {

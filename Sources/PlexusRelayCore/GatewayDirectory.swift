@@ -70,4 +70,9 @@ public enum FederationEffect: Sendable, Equatable {
     case publish(overlay: ByteBuffer, topic: ByteBuffer, event: ByteBuffer, publisher: NodeID)
     /// The answer to `RelayServer.federationRequest(ticket:…)`, a request from another overlay.
     case answer(ticket: UInt64, outcome: PeerReplyOutcome)
+    /// A relay-to-relay tunnel frame for the gateway (`GatewayEndpoint.tunnelFromRelay`): from
+    /// relay `relay`, or from this core when `relay` is `FederatedTunnels.gatewayNode`.
+    case tunnelFrame(PeerFrame, relay: NodeID)
+    /// This relay lost relay `node`: tunnels spliced to it must close (`GatewayEndpoint.relayFailed`).
+    case relayFailed(NodeID)
 }

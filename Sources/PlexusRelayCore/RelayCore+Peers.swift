@@ -184,6 +184,7 @@ extension RelayCore {
 
     /// `sendPeer` for a caller that already computed `frame.encodedSize`.
     package mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: NodeID, dial: Bool) {
+        if node == FederatedTunnels.gatewayNode { return effects.append(.federation(.tunnelFrame(frame, relay: node))) }
         router.enqueued(size, toward: node)
         effects.append(.sendPeer(node, frame, dial: dial, size: size))
     }
