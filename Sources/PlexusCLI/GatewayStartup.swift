@@ -16,7 +16,7 @@ enum FederationRegistry {
 
 /// Starts the gateway next to `node` when `--gateway-port` is given.
 enum GatewayStartup {
-    static func start(_ flags: GatewayFlags, node: RelayNode, identity: StaticIdentity, networkKeyring: Keyring, dev: Bool,
+    static func start(_ flags: GatewayOptions, node: RelayNode, identity: StaticIdentity, networkKeyring: Keyring, dev: Bool,
                       peerHost: String?, logger: Logger) async throws -> GatewayService? {
         let overlay = flags.overlay.flatMap(OverlayName.init) ?? OverlayName.derived(fromKeyFingerprint: networkKeyring.primary.fingerprint)
         FederationRegistry.state.withLockedValue { $0.overlay = overlay.value }
