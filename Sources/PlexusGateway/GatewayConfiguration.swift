@@ -65,6 +65,9 @@ public struct GatewayHooks: Sendable {
     public var openTunnel: @Sendable (_ tunnelID: UInt64, _ cluster: ByteBuffer, _ millisecondsLeft: UInt64) -> Void
     /// A relay-to-relay tunnel frame for `relay`, through the relay core (`GatewayAction.tunnelToRelay`).
     public var tunnelToRelay: @Sendable (_ relay: NodeID, _ frame: PeerFrame) -> Void
+    /// A broadcast or event the relay handed over for `overlay` left the gateway (written,
+    /// refused or unwanted): `bytes` (name + message length) for the relay's back-pressure count.
+    public var drained: @Sendable (_ overlay: OverlayName, _ bytes: Int) -> Void
 
     public init(requestAnswered: @escaping @Sendable (UInt64, PeerReplyOutcome) -> Void,
                 deliverRequest: @escaping @Sendable (UInt64, ByteBuffer, ByteBuffer, UInt64) -> Void,
@@ -72,7 +75,8 @@ public struct GatewayHooks: Sendable {
                 deliverEvent: @escaping @Sendable (ByteBuffer, ByteBuffer) -> Void,
                 remoteInterestChanged: @escaping @Sendable ([OverlayName: (clusters: Set<String>, topics: Set<String>)]) -> Void,
                 openTunnel: @escaping @Sendable (UInt64, ByteBuffer, UInt64) -> Void = { _, _, _ in },
-                tunnelToRelay: @escaping @Sendable (NodeID, PeerFrame) -> Void = { _, _ in }) {
+                tunnelToRelay: @escaping @Sendable (NodeID, PeerFrame) -> Void = { _, _ in },
+                drained: @escaping @Sendable (OverlayName, Int) -> Void = { _, _ in }) {
         self.requestAnswered = requestAnswered
         self.deliverRequest = deliverRequest
         self.deliverBroadcast = deliverBroadcast
@@ -80,5 +84,6 @@ public struct GatewayHooks: Sendable {
         self.remoteInterestChanged = remoteInterestChanged
         self.openTunnel = openTunnel
         self.tunnelToRelay = tunnelToRelay
+        self.drained = drained
     }
 }

@@ -48,7 +48,8 @@ public final class GatewayService: Sendable {
                 overlay.updateOwnRecord([.setGatewayRoutes(Self.routes(for: interest, logger: logger))])
             },
             openTunnel: { id, cluster, left in relay.federationOpenTunnel(tunnelID: id, cluster: cluster, millisecondsLeft: left) },
-            tunnelToRelay: { node, frame in relay.federationTunnelFrame(frame, relay: node) })
+            tunnelToRelay: { node, frame in relay.federationTunnelFrame(frame, relay: node) },
+            drained: { overlayName, bytes in relay.federationDrained(overlay: overlayName.value, bytes: bytes) })
         let endpoint = try await GatewayEndpoint.start(configuration: configuration, hooks: hooks, on: loop)
         relay.setFederationOutlet { effect in
             switch effect {

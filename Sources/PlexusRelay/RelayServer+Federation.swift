@@ -10,7 +10,13 @@ extension RelayServer {
     /// Where the core's federation effects go (nil: dropped; set before gateway routes exist).
     public func setFederationOutlet(_ outlet: (@Sendable (FederationEffect) -> Void)?) {
         let driver = coreDriver
-        driver.eventLoop.execute { driver.value.federationOutlet = outlet }
+        driver.eventLoop.execute {
+            driver.value.federationOutlet = outlet
+            guard outlet == nil else { return }
+            // Nothing handed over will be reported drained any more: publishers must not stay paused.
+            driver.value.core.federationGatewayStopped(now: .now())
+            driver.value.afterPeerEvent()
+        }
     }
 
     /// The answer to `FederationEffect.request(ticket:…)`.
@@ -46,6 +52,12 @@ extension RelayServer {
     public func federationOpenTunnel(tunnelID: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64) {
         federationTunnelFrame(.tunnelInit(tunnelID: tunnelID, cluster: cluster, millisecondsLeft: millisecondsLeft),
                               relay: FederatedTunnels.gatewayNode)
+    }
+
+    /// A broadcast or event handed to the gateway for `overlay` left it (`GatewayHooks.drained`):
+    /// the core's back-pressure count drops by `bytes`, resuming publishers below its bound.
+    public func federationDrained(overlay: String, bytes: Int) {
+        runOnCore { core, now in core.federationDrained(overlay: ByteBuffer(string: overlay), bytes: bytes, now: now) }
     }
 
     private func runOnCore(_ body: @escaping @Sendable (inout RelayCore, NIODeadline) -> Void) {

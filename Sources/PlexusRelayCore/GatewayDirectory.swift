@@ -45,10 +45,25 @@ struct GatewayDirectory: Sendable {
     }
 }
 
+/// One way out of this overlay: a gateway relay and the other overlay it links to.
+struct GatewayPath: Hashable, Sendable {
+    var gateway: NodeID
+    var overlay: ByteBuffer
+}
+
 /// Requests this relay handed to the federation (`FederationEffect.request`), by ticket.
 struct FederationTable: Sendable {
     var nextTicket: UInt64 = 1
     var pending: [UInt64: (requester: Requester, arrivedAt: NIODeadline)] = [:]
+    /// Back-pressure (`RelayCore+FederationBackPressure`): gateway paths (gateway relay, other
+    /// overlay) over their soft bound, the clients paused because of each, the relays that feed
+    /// this gateway, and how often a client was paused.
+    var congested: Set<GatewayPath> = []
+    var paused: [GatewayPath: Set<ConnectionID>] = [:]
+    var feeders: Set<NodeID> = []
+    /// On a gateway relay: bytes handed to the gateway per other overlay, not yet reported drained.
+    var handedOver: [ByteBuffer: Int] = [:]
+    var pauses = 0
 
     mutating func register(_ requester: Requester, now: NIODeadline) -> UInt64 {
         let ticket = nextTicket

@@ -97,8 +97,10 @@ extension RelayCore {
         }
     }
 
-    /// Relay `node` failed: the gateway next to this relay closes the tunnels whose end was there.
+    /// Relay `node` failed: its congestion no longer pauses anyone; the gateway next to this relay
+    /// closes the tunnels whose end was there.
     mutating func tellGatewayRelayFailed(_ node: NodeID) {
+        federationPeerFailed(node)
         guard router.gateways.clusters.values.contains(where: { $0.contains { $0.node == router.settings.localNode } }) else { return }
         effects.append(.federation(.relayFailed(node)))
     }

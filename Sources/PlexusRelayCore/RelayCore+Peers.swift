@@ -119,7 +119,7 @@ extension RelayCore {
             peerFailed(node, now: now)
         case .tunnelInit, .tunnelConfirm, .tunnelRefuse, .tunnelAllow, .tunnelTransfer, .tunnelClose:
             receiveTunnelFrame(frame, from: node, now: now)
-        case .gatewayBroadcast, .gatewayPublish:
+        case .gatewayBroadcast, .gatewayPublish, .gatewayCongestion:
             receiveGatewayFrame(frame, from: node)
         }
     }
