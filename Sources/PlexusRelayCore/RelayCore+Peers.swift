@@ -105,7 +105,10 @@ extension RelayCore {
             case .fault(let text): answerClient(entry.context, with: .fault(text))
             case .timedOut: answerClient(entry.context, with: .timedOut)
             // The protocol's REPLY has no "failed": the client sees a timeout, the metrics a failure.
-            case .failed: answerClient(entry.context, with: .timedOut, countedAs: .failed)
+            // A request from another overlay keeps the reason (its gateway answers with a fault).
+            case .failed(let reason):
+                if let ticket = entry.context.federationTicket { return answerFederation(ticket, .failed(reason: reason)) }
+                answerClient(entry.context, with: .timedOut, countedAs: .failed)
             }
         case let .broadcast(cluster, message):
             guard protection.isActive else { return deliverBroadcastLocally(WireName(cluster), message: message) }

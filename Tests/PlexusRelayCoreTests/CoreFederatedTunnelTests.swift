@@ -90,3 +90,29 @@ final class CoreFederatedTunnelTests: XCTestCase {
         }
     }
 }
+
+/// A request from another overlay that a relay of this overlay answers `failed` keeps its reason
+/// (`Docs/federation.md` §6): the federation gets `failed(reason)`, and the far client a fault.
+final class CoreFederationFailedReplyTests: XCTestCase {
+    func testAFailedReplyFromAnotherRelayReachesTheFederationWithItsReason() {
+        var overlay = VirtualOverlay(relays: 2)
+        let member = overlay.connect(1, "echo")
+        overlay.publishDirectory()
+        // The member leaves; relay 0's directory still lists relay 1 for echo.
+        _ = overlay.on(1) { harness in
+            harness.core.connectionClosed(member)
+            return harness.collect()
+        }
+        let out = overlay.on(0) { harness in
+            harness.core.federationRequest(ticket: 9, cluster: s("echo"), payload: s("x"), millisecondsLeft: 1000, now: harness.now)
+            return harness.collect()
+        }
+        let answers = out[0].compactMap { output -> PeerReplyOutcome? in
+            if case .federation(.answer(9, let outcome)) = output { return outcome } else { return nil }
+        }
+        guard case .failed(let reason)? = answers.first, answers.count == 1 else {
+            return XCTFail("answered once, failed with the reason, not timed out: \(out)")
+        }
+        XCTAssertTrue(String(buffer: reason).contains("no member"), String(buffer: reason))
+    }
+}
