@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 import PlexusMembership
 import PlexusPeerWire
@@ -63,6 +64,8 @@ struct FederationTable: Sendable {
     var feeders: Set<NodeID> = []
     /// On a gateway relay: bytes handed to the gateway per other overlay, not yet reported drained.
     var handedOver: [ByteBuffer: Int] = [:]
+    /// On a gateway relay: spliced tunnel frames from the gateway waiting for room toward a relay.
+    var splicedBacklog: [NodeID: Deque<PeerFrame>] = [:]
     var pauses = 0
 
     mutating func register(_ requester: Requester, now: NIODeadline) -> UInt64 {

@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 import PlexusPeerWire
 import PlexusVocabulary
@@ -88,18 +89,36 @@ extension RelayCore {
 
     /// A tunnel frame from the gateway next to this relay, for relay `relay` (queued to it), or
     /// for this core itself when `relay` is `FederatedTunnels.gatewayNode`.
+    ///
+    /// Frames toward a relay are paced like this relay's own tunnel chunks (`tunnelRoom`: only
+    /// under the soft bound of the queue toward it, an empty queue always takes one): what does
+    /// not fit waits here, in order, until that queue drains (`flushSplicedTunnelFrames`). Credit
+    /// bounds what waits to one window per tunnel direction.
     package mutating func federationTunnelFrame(_ frame: PeerFrame, relay: NodeID, now: NIODeadline) {
         clock = now
-        if relay == FederatedTunnels.gatewayNode {
-            receiveTunnelFrame(frame, from: relay, now: now)
-        } else {
-            sendPeer(frame, to: relay, dial: true)
+        guard relay != FederatedTunnels.gatewayNode else { return receiveTunnelFrame(frame, from: relay, now: now) }
+        if router.federation.splicedBacklog[relay] != nil || !tunnelRoom(toward: relay, bytes: frame.encodedSize) {
+            router.federation.splicedBacklog[relay, default: []].append(frame)
+            return
         }
+        sendPeer(frame, to: relay, dial: true)
+    }
+
+    /// The queue toward `node` drained: send the spliced tunnel frames waiting for it, in order,
+    /// as far as the soft bound allows.
+    mutating func flushSplicedTunnelFrames(toward node: NodeID) {
+        guard var backlog = router.federation.splicedBacklog.removeValue(forKey: node) else { return }
+        while let first = backlog.first, tunnelRoom(toward: node, bytes: first.encodedSize) {
+            backlog.removeFirst()
+            sendPeer(first, to: node, dial: true)
+        }
+        if !backlog.isEmpty { router.federation.splicedBacklog[node] = backlog }
     }
 
     /// Relay `node` failed: its congestion no longer pauses anyone; the gateway next to this relay
     /// closes the tunnels whose end was there.
     mutating func tellGatewayRelayFailed(_ node: NodeID) {
+        router.federation.splicedBacklog[node] = nil
         federationPeerFailed(node)
         guard router.gateways.clusters.values.contains(where: { $0.contains { $0.node == router.settings.localNode } }) else { return }
         effects.append(.federation(.relayFailed(node)))

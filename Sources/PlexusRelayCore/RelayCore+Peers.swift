@@ -218,6 +218,7 @@ extension RelayCore {
     package mutating func peerWritten(_ node: NodeID, bytes: Int) {
         for client in router.written(bytes, toward: node) { effects.append(.resumeReading(client)) }
         pumpRemoteTunnels(toward: node)
+        if !router.federation.splicedBacklog.isEmpty { flushSplicedTunnelFrames(toward: node) }
     }
 
     /// A frame the core counted could not be queued (no session for an answer, or the link's

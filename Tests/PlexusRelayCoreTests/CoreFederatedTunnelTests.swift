@@ -116,3 +116,29 @@ final class CoreFederationFailedReplyTests: XCTestCase {
         XCTAssertTrue(String(buffer: reason).contains("no member"), String(buffer: reason))
     }
 }
+
+/// Spliced tunnel frames toward a relay are paced by the queue's soft bound like the core's own
+/// tunnel chunks: what does not fit waits on the gateway relay, in order, and goes when it drains.
+final class CoreSplicedTunnelPacingTests: XCTestCase {
+    func testSplicedFramesWaitForRoomAndKeepTheirOrder() {
+        var harness = CoreHarness()
+        let relay = NodeID(high: 0, low: 0xa)
+        harness.stalledPeers.insert(relay)
+        let chunk = ByteBuffer(repeating: 0x61, count: 1 << 20)
+        var sent: [PeerFrame] = []
+        for index in 0..<12 {
+            harness.core.federationTunnelFrame(.tunnelTransfer(tunnelID: 5, sizeOrContinuation: UInt64(index), chunk: chunk),
+                                               relay: relay, now: harness.now)
+            sent += harness.collect().compactMap { if case .peer(relay, let frame, _) = $0 { return frame } else { return nil } }
+        }
+        harness.core.federationTunnelFrame(.tunnelClose(tunnelID: 5, reason: ByteBuffer()), relay: relay, now: harness.now)
+        sent += harness.collect().compactMap { if case .peer(relay, let frame, _) = $0 { return frame } else { return nil } }
+        XCTAssertEqual(sent.count, 7, "what fits under the 8 MiB soft bound with framing goes; the rest waits here")
+        sent += harness.drainPeer(relay).compactMap { if case .peer(relay, let frame, _) = $0 { return frame } else { return nil } }
+        let sizes = sent.compactMap { frame -> UInt64? in
+            if case .tunnelTransfer(5, let size, _) = frame { return size } else { return nil }
+        }
+        XCTAssertEqual(sizes, (0..<12).map(UInt64.init), "every chunk, in order")
+        XCTAssertEqual(sent.last, .tunnelClose(tunnelID: 5, reason: ByteBuffer()), "the close after the data")
+    }
+}
