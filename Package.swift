@@ -119,6 +119,7 @@ let package = Package(
         // The gateway shell: listener, dialer, Noise XXpsk3 links keyed by the federation key.
         .target(name: "PlexusGateway", dependencies: [
             "PlexusFederation", "PlexusSession", "PlexusCrypto", "PlexusPeerWire", "PlexusVocabulary", nioCore, nioPosix, logging,
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), // the swappable federation keyring (SIGHUP)
         ]),
 
         // ── Node ──

@@ -1,7 +1,8 @@
 import ArgumentParser
 
-/// The federation flags of `plexus relay` (`Docs/federation.md`). Flags only (no `PLEXUS_*`
-/// variable or config-file key yet). A relay is a gateway when `--gateway-port` is given.
+/// The federation flags of `plexus relay` (`Docs/federation.md`). Each also has its `PLEXUS_*`
+/// variable and config-file key (`GatewayOptions`, which checks the layered result). A relay is
+/// a gateway when `--gateway-port` is given.
 struct GatewayFlags: ParsableArguments {
     @Option(help: "Name of this relay's overlay, shown in status and sent to other overlays (a-z 0-9 . _ -, ≤ 64 bytes). Default: overlay-<network key fingerprint>.")
     var overlay: String?
@@ -29,21 +30,5 @@ struct GatewayFlags: ParsableArguments {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host.isEmpty ? nil : (host, port)
-    }
-
-    func validate() throws {
-        if gatewayPort != nil, federationKey == nil {
-            throw ValidationError("--gateway-port needs --federation-key FILE (the key every gateway of the federation shares)")
-        }
-        if gatewayPort == nil, !gatewayJoins.isEmpty || federationKey != nil {
-            throw ValidationError("--gateway-join and --federation-key need --gateway-port (only gateways link overlays)")
-        }
-        for join in gatewayJoins where Self.parseTarget(join) == nil {
-            throw ValidationError("--gateway-join \(join): expected HOST:PORT")
-        }
-        if let overlay, overlay.isEmpty || overlay.utf8.count > 64
-            || !overlay.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e }) {
-            throw ValidationError("--overlay \(overlay): 1 to 64 characters of a-z, 0-9, '.', '_' and '-'")
-        }
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 import PlexusCrypto
 import PlexusFederation
 import PlexusGateway
+import PlexusHTTP
 import PlexusMembership
 import PlexusNode
 import ServiceLifecycle
@@ -16,7 +17,7 @@ enum FederationRegistry {
 
 /// Starts the gateway next to `node` when `--gateway-port` is given.
 enum GatewayStartup {
-    static func start(_ flags: GatewayFlags, node: RelayNode, identity: StaticIdentity, networkKeyring: Keyring, dev: Bool,
+    static func start(_ flags: GatewayOptions, node: RelayNode, identity: StaticIdentity, networkKeyring: Keyring, dev: Bool,
                       peerHost: String?, logger: Logger) async throws -> GatewayService? {
         let overlay = flags.overlay.flatMap(OverlayName.init) ?? OverlayName.derived(fromKeyFingerprint: networkKeyring.primary.fingerprint)
         FederationRegistry.state.withLockedValue { $0.overlay = overlay.value }
@@ -108,6 +109,22 @@ struct FederationReport: Codable, Sendable {
             }
         }
         return report
+    }
+
+    /// The gateway's `/metrics` figures (nil when this relay is not a gateway).
+    static func metrics() async -> FederationMetricsSample? {
+        guard let gateway = FederationRegistry.state.withLockedValue({ $0.gateway }),
+              let status = try? await gateway.endpoint.status() else { return nil }
+        var sample = FederationMetricsSample()
+        sample.links = status.links.compactMap { link in
+            link.overlay.map {
+                FederationMetricsSample.Link(overlay: $0.value, queuedBytes: link.queuedBytes, pendingRequests: link.pendingRequests,
+                                             tunnels: link.tunnels, roundTripSeconds: link.roundTrip.map { Double($0.nanoseconds) / 1e9 })
+            }
+        }
+        sample.refusedFanOut = status.refusedFrames
+        sample.unauthenticatedClosed = status.unauthenticatedClosed
+        return sample
     }
 
     var lines: [String] {

@@ -24,11 +24,11 @@ struct RelayCommand: AsyncParsableCommand {
     @OptionGroup var gatewayFlags: GatewayFlags
 
     func validate() throws {
-        _ = try RelayOptions.resolve(flags, environment: ProcessInfo.processInfo.environment)
+        _ = try RelayOptions.resolve(flags, gateway: gatewayFlags.values, environment: ProcessInfo.processInfo.environment)
     }
 
     func run() async throws {
-        let options = try RelayOptions.resolve(flags, environment: ProcessInfo.processInfo.environment)
+        let options = try RelayOptions.resolve(flags, gateway: gatewayFlags.values, environment: ProcessInfo.processInfo.environment)
         let logger = Logs.bootstrap(options.logLevel, format: options.logFormat, label: "plexus.relay")
         if let file = options.configFile { logger.info("configuration file read", metadata: ["path": "\(file)"]) }
         if !options.unknownEnvironment.isEmpty {
@@ -102,7 +102,7 @@ struct RelayCommand: AsyncParsableCommand {
         let started = try await RelayStartup.start(relay: configuration, overlay: overlayConfiguration, discovery: discovery,
                                                    bindings: bindings, lifecycle: lifecycle, logger: logger)
         if dev { logger.info("development mode: random network key, joins nothing") }
-        let gateway = try await GatewayStartup.start(gatewayFlags, node: started.node, identity: identity, networkKeyring: keyring,
+        let gateway = try await GatewayStartup.start(options.gateway, node: started.node, identity: identity, networkKeyring: keyring,
                                                      dev: dev, peerHost: peerHost, logger: logger)
         let service = RelayDaemon(node: started.node, http: started.http, tokenFile: started.tokenFile, lifecycle: lifecycle, logger: logger)
         let group = ServiceGroup(
@@ -110,7 +110,11 @@ struct RelayCommand: AsyncParsableCommand {
                                             .init(service: ClusterKeyReloader(node: started.node, flags: ClusterKeyFlags(flags),
                                                                               logger: logger),
                                                   successTerminationBehavior: .ignore)]
-                                 + (gateway.map { [.init(service: GatewayDaemon(gateway: $0))] } ?? []),
+                                 + (gateway.map { [.init(service: GatewayDaemon(gateway: $0)),
+                                                   .init(service: FederationKeyReloader(gateway: $0, config: flags.config,
+                                                                                        flags: gatewayFlags.values, started: options.gateway,
+                                                                                        logger: logger),
+                                                         successTerminationBehavior: .ignore)] } ?? []),
                                  gracefulShutdownSignals: [.sigterm, .sigint],
                                  logger: logger))
         try await group.run()

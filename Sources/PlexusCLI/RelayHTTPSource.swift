@@ -83,6 +83,7 @@ extension StatusSource {
                 var sample = RelayMetricsSample(statistics, status)
                 sample.peers = PeerMetricsSample(try await node.relay.peerLinksReport(), status.counters)
                 sample.protection = ProtectionMetricsSample(try await node.relay.protectionStatus())
+                sample.federation = await FederationReport.metrics()
                 sample.process = ProcessMetrics.sample()
                 return sample
             })

@@ -42,6 +42,8 @@ struct RelayOptions: Sendable {
     var unknownEnvironment: [String] = []
     /// Where the config file was, if any.
     var configFile: String?
+    /// The federation settings (`GatewayOptions`).
+    var gateway = GatewayOptions()
 
     /// Every key a config file may hold, with its kind: the long flag names.
     static let kinds: [String: SettingKind] = [
@@ -52,12 +54,12 @@ struct RelayOptions: Sendable {
         "handshake-timeout": .number, "outbound-queue-limit": .integer, "log-level": .string, "log-format": .string,
         "cluster-key": .list, "accept-cluster-key": .list, "topic-key": .list, "accept-topic-key": .list,
         "protected-only": .boolean,
-    ]
+    ].merging(GatewayOptions.kinds) { relay, _ in relay }
 
     /// Environment variables with the prefix that are not settings.
     static let ignoredEnvironment: Set<String> = ["PLEXUS_CONFIG"]
 
-    static func resolve(_ flags: RelayFlags, environment: [String: String]) throws -> RelayOptions {
+    static func resolve(_ flags: RelayFlags, gateway: GatewayOptions.Flags = .init(), environment: [String: String]) throws -> RelayOptions {
         var options = RelayOptions()
         let path = flags.config ?? environment["PLEXUS_CONFIG"]
         var file: (path: String, bytes: [UInt8])?
@@ -140,6 +142,7 @@ struct RelayOptions: Sendable {
             }
             options.logFormat = parsed
         }
+        options.gateway = try GatewayOptions.resolve(gateway, settings: settings)
         try options.validate(origin: { key in origin(key) })
         return options
     }

@@ -41,6 +41,13 @@ public enum GatewayAction: Sendable, Equatable {
     /// The interest of remote overlays changed: re-announce it in this relay's directory record
     /// (`GatewayRouter.remoteInterest`).
     case remoteInterestChanged
+    /// A tunnel from another overlay: hand TUNNEL_INIT(`tunnelID`, …) to this gateway's relay
+    /// core as from `FederatedTunnels.gatewayNode`; its answers come back through
+    /// `GatewayRouter.tunnelFromRelay`.
+    case openTunnel(tunnelID: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64)
+    /// Give this relay-to-relay tunnel frame to `relay` (through this gateway's relay core; to
+    /// the core itself when `relay` is `FederatedTunnels.gatewayNode`).
+    case tunnelToRelay(NodeID, PeerFrame)
     /// `link` had no room for a frame (its queue is over the bound): it was refused, and counted.
     case overloaded(GatewayLinkID, what: String)
 }

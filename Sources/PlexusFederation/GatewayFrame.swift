@@ -32,6 +32,20 @@ public enum GatewayFrame: Equatable, Sendable {
     case ping(nonce: UInt64)
     /// The answer to `ping`.
     case pong(nonce: UInt64)
+    /// Open a tunnel to one member of `cluster` in the receiver's overlay; `tunnelID` is the
+    /// sender's id for it (`Docs/federation.md` §4, tunnels). The other tunnel frames mirror the
+    /// relay-to-relay ones: an id in ALLOW, TRANSFER and CLOSE is always the *receiver's* id.
+    case tunnelInit(tunnelID: UInt64, cluster: ByteBuffer, millisecondsLeft: UInt64)
+    /// The receiver's overlay linked the tunnel: `acceptorTunnelID` is the sender's id for it.
+    case tunnelConfirm(initiatorTunnelID: UInt64, acceptorTunnelID: UInt64, chunkLimit: UInt64)
+    /// The tunnel could not be opened (no member, timed out, link overloaded).
+    case tunnelRefuse(initiatorTunnelID: UInt64, reason: ByteBuffer)
+    /// End-to-end credit: the far end accepts `bytes` more chunk bytes.
+    case tunnelAllow(tunnelID: UInt64, bytes: UInt64)
+    /// One chunk, within the credit the far end granted.
+    case tunnelTransfer(tunnelID: UInt64, sizeOrContinuation: UInt64, chunk: ByteBuffer)
+    /// The tunnel closed; `reason` empty = graceful.
+    case tunnelClose(tunnelID: UInt64, reason: ByteBuffer)
 }
 
 /// One interest announcement (`GatewayFrame.interest`).
@@ -87,6 +101,12 @@ public enum GatewayFrameType: UInt8, Sendable, CaseIterable {
     case event = 0x06
     case ping = 0x07
     case pong = 0x08
+    case tunnelInit = 0x09
+    case tunnelConfirm = 0x0A
+    case tunnelRefuse = 0x0B
+    case tunnelAllow = 0x0C
+    case tunnelTransfer = 0x0D
+    case tunnelClose = 0x0E
 }
 
 extension GatewayFrame {
@@ -101,6 +121,12 @@ extension GatewayFrame {
         case .event: .event
         case .ping: .ping
         case .pong: .pong
+        case .tunnelInit: .tunnelInit
+        case .tunnelConfirm: .tunnelConfirm
+        case .tunnelRefuse: .tunnelRefuse
+        case .tunnelAllow: .tunnelAllow
+        case .tunnelTransfer: .tunnelTransfer
+        case .tunnelClose: .tunnelClose
         }
     }
 }

@@ -89,6 +89,33 @@ public struct GatewayFrameDecoder: Sendable {
             return .ping(nonce: try r.varint("nonce"))
         case .pong:
             return .pong(nonce: try r.varint("nonce"))
+        case .tunnelInit:
+            let id = try r.varint("tunnel id")
+            let cluster = try r.name("cluster", limit: limits.maxNameBytes)
+            return .tunnelInit(tunnelID: id, cluster: cluster, millisecondsLeft: try r.varint("milliseconds left"))
+        case .tunnelConfirm:
+            let initiator = try r.varint("initiator tunnel id")
+            let acceptor = try r.varint("acceptor tunnel id")
+            let limit = try r.varint("chunk limit")
+            guard limit > 0 else { throw .mustNotBeEmpty(field: "chunk limit") }
+            guard limit <= UInt64(limits.maxChunkBytes) else {
+                throw .lengthOverLimit(field: "chunk limit", length: limit, limit: limits.maxChunkBytes)
+            }
+            return .tunnelConfirm(initiatorTunnelID: initiator, acceptorTunnelID: acceptor, chunkLimit: limit)
+        case .tunnelRefuse:
+            let id = try r.varint("initiator tunnel id")
+            return .tunnelRefuse(initiatorTunnelID: id, reason: try r.bytes("reason", limit: limits.maxReasonBytes))
+        case .tunnelAllow:
+            let id = try r.varint("tunnel id")
+            return .tunnelAllow(tunnelID: id, bytes: try r.varint("allowance"))
+        case .tunnelTransfer:
+            let id = try r.varint("tunnel id")
+            let size = try r.varint("size or continuation")
+            let chunk = try r.name("chunk", limit: limits.maxChunkBytes)
+            return .tunnelTransfer(tunnelID: id, sizeOrContinuation: size, chunk: chunk)
+        case .tunnelClose:
+            let id = try r.varint("tunnel id")
+            return .tunnelClose(tunnelID: id, reason: try r.bytes("reason", limit: limits.maxReasonBytes))
         }
     }
 }

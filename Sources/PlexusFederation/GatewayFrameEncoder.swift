@@ -52,6 +52,24 @@ public enum GatewayFrameEncoder {
             writeBytes(event, into: &buffer)
         case .ping(let nonce), .pong(let nonce):
             writeVarint(nonce, into: &buffer)
+        case let .tunnelInit(tunnelID, cluster, millisecondsLeft):
+            writeVarint(tunnelID, into: &buffer)
+            writeBytes(cluster, into: &buffer)
+            writeVarint(millisecondsLeft, into: &buffer)
+        case let .tunnelConfirm(initiator, acceptor, chunkLimit):
+            writeVarint(initiator, into: &buffer)
+            writeVarint(acceptor, into: &buffer)
+            writeVarint(chunkLimit, into: &buffer)
+        case let .tunnelRefuse(tunnelID, reason), let .tunnelClose(tunnelID, reason):
+            writeVarint(tunnelID, into: &buffer)
+            writeBytes(reason, into: &buffer)
+        case let .tunnelAllow(tunnelID, bytes):
+            writeVarint(tunnelID, into: &buffer)
+            writeVarint(bytes, into: &buffer)
+        case let .tunnelTransfer(tunnelID, sizeOrContinuation, chunk):
+            writeVarint(tunnelID, into: &buffer)
+            writeVarint(sizeOrContinuation, into: &buffer)
+            writeBytes(chunk, into: &buffer)
         }
     }
 

@@ -14,13 +14,17 @@ public struct GatewayFrameLimits: Sendable, Hashable {
     public var maxReasonBytes: Int
     /// Most changes in one INTEREST frame.
     public var maxInterestChanges: Int
+    /// Largest tunnel chunk and chunk limit (as between relays: 1 MiB).
+    public var maxChunkBytes: Int
 
     public init(maxMessageBytes: Int = PeerFrameLimits.sessionFrameBytes - PeerFrameLimits.headroom,
-                maxNameBytes: Int = 1024, maxReasonBytes: Int = 64 * 1024, maxInterestChanges: Int = 16 * 1024) {
+                maxNameBytes: Int = 1024, maxReasonBytes: Int = 64 * 1024, maxInterestChanges: Int = 16 * 1024,
+                maxChunkBytes: Int = PeerFrameLimits.default.maxChunkBytes) {
         self.maxMessageBytes = maxMessageBytes
         self.maxNameBytes = maxNameBytes
         self.maxReasonBytes = maxReasonBytes
         self.maxInterestChanges = maxInterestChanges
+        self.maxChunkBytes = maxChunkBytes
     }
 
     /// The defaults described on each property.

@@ -48,6 +48,8 @@ public struct GatewayLinkStatus: Sendable, Equatable {
     public var refusedFrames: Int
     /// Events dropped because their sequence was not above the publisher's last one.
     public var droppedOutOfOrder: Int
+    /// Tunnels across overlays spliced through this link.
+    public var tunnels: Int = 0
     public var remoteClusters: [String]
     public var remoteTopics: [String]
 }

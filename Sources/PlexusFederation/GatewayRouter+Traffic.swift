@@ -134,6 +134,8 @@ extension GatewayRouter {
             return [.deliverEvent(from: overlay, topic: topic, event: event)]
         case .ping(let nonce):
             return [send(.pong(nonce: nonce), on: link, force: true)].compactMap { $0 }
+        case .tunnelInit, .tunnelConfirm, .tunnelRefuse, .tunnelAllow, .tunnelTransfer, .tunnelClose:
+            return receiveTunnel(frame, on: link, now: now)
         case .pong(let nonce):
             if let sent = state.lastPingSent, sent.nonce == nonce {
                 links[link]?.roundTrip = now - sent.at
@@ -198,6 +200,16 @@ extension GatewayFrameEncoder {
             return 1 + field(topic.readableBytes) + NodeID.byteCount + varint(sequence) + field(event.readableBytes)
         case .ping(let nonce), .pong(let nonce):
             return 1 + varint(nonce)
+        case let .tunnelInit(id, cluster, left):
+            return 1 + varint(id) + field(cluster.readableBytes) + varint(left)
+        case let .tunnelConfirm(initiator, acceptor, limit):
+            return 1 + varint(initiator) + varint(acceptor) + varint(limit)
+        case let .tunnelRefuse(id, reason), let .tunnelClose(id, reason):
+            return 1 + varint(id) + field(reason.readableBytes)
+        case let .tunnelAllow(id, bytes):
+            return 1 + varint(id) + varint(bytes)
+        case let .tunnelTransfer(id, size, chunk):
+            return 1 + varint(id) + varint(size) + field(chunk.readableBytes)
         }
     }
 }

@@ -16,6 +16,8 @@ public struct GatewayRouterSettings: Sendable {
     public var maxServedRequestsPerLink: Int
     /// How often a ready link is pinged to measure its round trip. Default 1 s.
     public var pingInterval: TimeAmount
+    /// Most tunnels spliced through this gateway at once; more are refused. Default 16,384.
+    public var maxSplicedTunnels: Int
 
     public init(overlay: OverlayName, gateway: NodeID) {
         self.overlay = overlay
@@ -23,6 +25,7 @@ public struct GatewayRouterSettings: Sendable {
         linkQueueLimitBytes = 8 * 1024 * 1024
         maxServedRequestsPerLink = 65_536
         pingInterval = .seconds(1)
+        maxSplicedTunnels = 16_384
     }
 }
 
@@ -46,6 +49,9 @@ public struct GatewayRouter: Sendable {
     var nextRequestID: UInt64 = 1
     var nextNonce: UInt64 = 1
     var nextSequence: [NodeID: UInt64] = [:]
+    /// Tunnels across overlays spliced here, by this gateway's id (`FederatedTunnels.idBit` set).
+    var tunnels: [UInt64: SplicedTunnel] = [:]
+    var nextTunnelID: UInt64 = 0
     public private(set) var announcer = InterestAnnouncer()
 
     public init(settings: GatewayRouterSettings) {
@@ -70,6 +76,7 @@ public struct GatewayRouter: Sendable {
             pending.removeValue(forKey: id)
             actions.append(.complete(entry.ticket, .failed(reason: ByteBuffer(string: "plexus: gateway link to \(name) closed"))))
         }
+        actions += closeTunnels(on: link, overlayName: name)
         if state.interest.isKnown, !state.interest.clusters.isEmpty || !state.interest.topics.isEmpty {
             actions.append(.remoteInterestChanged)
         }
@@ -105,7 +112,7 @@ public struct GatewayRouter: Sendable {
 
     /// Fails requests whose deadline passed (timed-out) and pings links that are due.
     public mutating func tick(now: NIODeadline) -> [GatewayAction] {
-        var actions: [GatewayAction] = []
+        var actions = expireTunnels(now: now)
         for (id, entry) in pending.sorted(by: { $0.key < $1.key }) where entry.deadline <= now {
             pending.removeValue(forKey: id)
             links[entry.link]?.pendingRequests -= 1
@@ -127,7 +134,7 @@ public struct GatewayRouter: Sendable {
     public var nextDeadline: NIODeadline? {
         let requestDeadline = pending.values.map(\.deadline).min()
         let pingDeadline = links.values.filter { $0.overlay != nil }.map(\.nextPingAt).min()
-        return [requestDeadline, pingDeadline].compactMap { $0 }.min()
+        return [requestDeadline, pingDeadline, nextTunnelDeadline].compactMap { $0 }.min()
     }
 
     // MARK: Status
@@ -139,7 +146,7 @@ public struct GatewayRouter: Sendable {
             return GatewayLinkStatus(link: link, overlay: state.overlay, gateway: gateway, queuedBytes: state.queuedBytes,
                                      pendingRequests: state.pendingRequests, servedRequests: state.servedRequests.count,
                                      roundTrip: state.roundTrip, refusedFrames: state.refusedFrames,
-                                     droppedOutOfOrder: state.droppedOutOfOrder,
+                                     droppedOutOfOrder: state.droppedOutOfOrder, tunnels: tunnelCount(on: link),
                                      remoteClusters: state.interest.clusters.sorted(), remoteTopics: state.interest.topics.sorted())
         }
     }

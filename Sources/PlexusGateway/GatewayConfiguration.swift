@@ -3,6 +3,7 @@ import NIOCore
 import PlexusCrypto
 import PlexusFederation
 import PlexusPeerWire
+import PlexusVocabulary
 
 /// Everything a gateway needs. Every property is a `var`; `init` gives the defaults.
 public struct GatewayConfiguration: Sendable {
@@ -59,16 +60,30 @@ public struct GatewayHooks: Sendable {
     public var deliverEvent: @Sendable (_ topic: ByteBuffer, _ event: ByteBuffer) -> Void
     /// What other overlays serve and want changed: (overlay, clusters, topics) per overlay.
     public var remoteInterestChanged: @Sendable (_ interest: [OverlayName: (clusters: Set<String>, topics: Set<String>)]) -> Void
+    /// A tunnel from another overlay: hand TUNNEL_INIT(id, cluster, ms-left) to the relay core as
+    /// from `FederatedTunnels.gatewayNode` (`GatewayAction.openTunnel`).
+    public var openTunnel: @Sendable (_ tunnelID: UInt64, _ cluster: ByteBuffer, _ millisecondsLeft: UInt64) -> Void
+    /// A relay-to-relay tunnel frame for `relay`, through the relay core (`GatewayAction.tunnelToRelay`).
+    public var tunnelToRelay: @Sendable (_ relay: NodeID, _ frame: PeerFrame) -> Void
+    /// A broadcast or event the relay handed over for `overlay` left the gateway (written,
+    /// refused or unwanted): `bytes` (name + message length) for the relay's back-pressure count.
+    public var drained: @Sendable (_ overlay: OverlayName, _ bytes: Int) -> Void
 
     public init(requestAnswered: @escaping @Sendable (UInt64, PeerReplyOutcome) -> Void,
                 deliverRequest: @escaping @Sendable (UInt64, ByteBuffer, ByteBuffer, UInt64) -> Void,
                 deliverBroadcast: @escaping @Sendable (ByteBuffer, ByteBuffer) -> Void,
                 deliverEvent: @escaping @Sendable (ByteBuffer, ByteBuffer) -> Void,
-                remoteInterestChanged: @escaping @Sendable ([OverlayName: (clusters: Set<String>, topics: Set<String>)]) -> Void) {
+                remoteInterestChanged: @escaping @Sendable ([OverlayName: (clusters: Set<String>, topics: Set<String>)]) -> Void,
+                openTunnel: @escaping @Sendable (UInt64, ByteBuffer, UInt64) -> Void = { _, _, _ in },
+                tunnelToRelay: @escaping @Sendable (NodeID, PeerFrame) -> Void = { _, _ in },
+                drained: @escaping @Sendable (OverlayName, Int) -> Void = { _, _ in }) {
         self.requestAnswered = requestAnswered
         self.deliverRequest = deliverRequest
         self.deliverBroadcast = deliverBroadcast
         self.deliverEvent = deliverEvent
         self.remoteInterestChanged = remoteInterestChanged
+        self.openTunnel = openTunnel
+        self.tunnelToRelay = tunnelToRelay
+        self.drained = drained
     }
 }

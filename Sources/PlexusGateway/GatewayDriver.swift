@@ -92,11 +92,44 @@ final class GatewayDriver {
     }
 
     func broadcast(overlay: OverlayName, cluster: String, message: ByteBuffer) {
-        perform(router.broadcast(cluster: cluster, message: message, origin: .localOverlay, only: overlay))
+        let handedOver = cluster.utf8.count + message.readableBytes
+        performFanOut(router.broadcast(cluster: cluster, message: message, origin: .localOverlay, only: overlay), overlay: overlay,
+                      handedOver: handedOver)
     }
 
     func publish(overlay: OverlayName, topic: String, event: ByteBuffer, publisher: NodeID) {
-        perform(router.publish(topic: topic, event: event, publisher: publisher, origin: .localOverlay, only: overlay))
+        let handedOver = topic.utf8.count + event.readableBytes
+        performFanOut(router.publish(topic: topic, event: event, publisher: publisher, origin: .localOverlay, only: overlay),
+                      overlay: overlay, handedOver: handedOver)
+    }
+
+    /// Carries out a broadcast's or event's actions and tells the relay core when the message has
+    /// left this gateway (written to its link's socket, refused, or wanted by no link), so the
+    /// core's count of what it handed over drops by `handedOver` (`RelayCore+FederationBackPressure`).
+    private func performFanOut(_ actions: [GatewayAction], overlay: OverlayName, handedOver: Int) {
+        var written: EventLoopFuture<Void>?
+        for action in actions {
+            guard case .send(let link, let frame) = action, let channel = channels[link] else {
+                perform([action])
+                continue
+            }
+            written = write(frame, on: link, channel: channel)
+        }
+        guard let written else { return hooks.drained(overlay, handedOver) }
+        let hooks = self.hooks
+        written.whenComplete { _ in hooks.drained(overlay, handedOver) }
+    }
+
+    /// Encodes and writes `frame`; the link's queue count drops when the socket took it.
+    @discardableResult
+    private func write(_ frame: GatewayFrame, on link: GatewayLinkID, channel: Channel) -> EventLoopFuture<Void> {
+        let size = GatewayFrameEncoder.encodedSize(frame)
+        var buffer = channel.allocator.buffer(capacity: size)
+        GatewayFrameEncoder.encode(frame, into: &buffer)
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.router.written(size, on: link) }
+        channel.writeAndFlush(buffer, promise: promise)
+        return promise.futureResult
     }
 
     func answer(ticket: UInt64, outcome: PeerReplyOutcome) {
@@ -115,12 +148,7 @@ final class GatewayDriver {
             switch action {
             case .send(let link, let frame):
                 guard let channel = channels[link] else { continue }
-                let size = GatewayFrameEncoder.encodedSize(frame)
-                var buffer = channel.allocator.buffer(capacity: size)
-                GatewayFrameEncoder.encode(frame, into: &buffer)
-                let promise = eventLoop.makePromise(of: Void.self)
-                promise.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.router.written(size, on: link) }
-                channel.writeAndFlush(buffer, promise: promise)
+                write(frame, on: link, channel: channel)
             case .close(let link, let reason):
                 logger.warning("gateway \(link): \(reason); closing the link")
                 channels[link]?.close(promise: nil)
@@ -137,6 +165,10 @@ final class GatewayDriver {
                 hooks.deliverEvent(topic, event)
             case .remoteInterestChanged:
                 hooks.remoteInterestChanged(router.remoteInterest)
+            case let .openTunnel(tunnelID, cluster, left):
+                hooks.openTunnel(tunnelID, cluster, left)
+            case let .tunnelToRelay(relay, frame):
+                hooks.tunnelToRelay(relay, frame)
             case .overloaded(let link, let what):
                 overloaded += 1
                 logger.warning("gateway \(link): queue over its bound, refused \(what)")

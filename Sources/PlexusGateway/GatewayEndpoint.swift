@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PlexusCrypto
@@ -17,11 +18,15 @@ import PlexusVocabulary
 public final class GatewayEndpoint: Sendable {
     private let driver: NIOLoopBound<GatewayDriver>
     private let server: Channel
+    /// The federation keyring every new handshake (accepted or dialled) uses; swapped by
+    /// `updateFederationKeyring`.
+    private let keyring: NIOLockedValueBox<Keyring>
     /// The port the gateway listens on.
     public let port: Int
     public var eventLoop: EventLoop { driver.eventLoop }
 
-    private init(driver: NIOLoopBound<GatewayDriver>, server: Channel, port: Int) {
+    private init(driver: NIOLoopBound<GatewayDriver>, server: Channel, port: Int, keyring: NIOLockedValueBox<Keyring>) {
+        self.keyring = keyring
         self.driver = driver
         self.server = server
         self.port = port
@@ -35,13 +40,15 @@ public final class GatewayEndpoint: Sendable {
             driver.startTicking()
             return NIOLoopBound(driver, eventLoop: loop)
         }.get()
-        let responder = SessionConfiguration(role: .responder, identity: configuration.identity, keyring: configuration.federationKeyring,
-                                             handshakeTimeout: configuration.handshakeTimeout, logger: configuration.logger)
+        let keyring = NIOLockedValueBox(configuration.federationKeyring)
         let server = try await ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let responder = SessionConfiguration(role: .responder, identity: configuration.identity,
+                                                         keyring: keyring.withLockedValue { $0 },
+                                                         handshakeTimeout: configuration.handshakeTimeout, logger: configuration.logger)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(NoiseSessionHandler(configuration: responder))
                     try sync.addHandler(driver.value.admission.makeHandler())
@@ -49,22 +56,24 @@ public final class GatewayEndpoint: Sendable {
                 }
             }
             .bind(host: configuration.host, port: configuration.port).get()
-        let endpoint = GatewayEndpoint(driver: driver, server: server, port: server.localAddress?.port ?? configuration.port)
+        let endpoint = GatewayEndpoint(driver: driver, server: server, port: server.localAddress?.port ?? configuration.port,
+                                       keyring: keyring)
         configuration.logger.info("gateway of overlay \(configuration.overlay) listening on \(configuration.host):\(endpoint.port)")
         for target in configuration.joins {
-            loop.execute { Self.dial(target, configuration: configuration, driver: driver) }
+            loop.execute { Self.dial(target, configuration: configuration, keyring: keyring, driver: driver) }
         }
         return endpoint
     }
 
     /// Dials `target`; when the link ends or the dial fails, dials again after `redialInterval`.
-    private static func dial(_ target: (host: String, port: Int), configuration: GatewayConfiguration, driver: NIOLoopBound<GatewayDriver>) {
+    private static func dial(_ target: (host: String, port: Int), configuration: GatewayConfiguration,
+                             keyring: NIOLockedValueBox<Keyring>, driver: NIOLoopBound<GatewayDriver>) {
         guard !driver.value.closed else { return }
         let loop = driver.eventLoop
-        let initiator = SessionConfiguration(role: .initiator, identity: configuration.identity, keyring: configuration.federationKeyring,
+        let initiator = SessionConfiguration(role: .initiator, identity: configuration.identity, keyring: keyring.withLockedValue { $0 },
                                              handshakeTimeout: configuration.handshakeTimeout, logger: configuration.logger)
         let again: @Sendable () -> Void = {
-            loop.scheduleTask(in: configuration.redialInterval) { dial(target, configuration: configuration, driver: driver) }
+            loop.scheduleTask(in: configuration.redialInterval) { dial(target, configuration: configuration, keyring: keyring, driver: driver) }
         }
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(3))
@@ -110,11 +119,35 @@ public final class GatewayEndpoint: Sendable {
         driver.eventLoop.execute { driver.value.answer(ticket: ticket, outcome: outcome) }
     }
 
+    /// A relay-to-relay tunnel frame the relay core handed over: from relay `relay`
+    /// (`FederatedTunnels.gatewayNode` for the core itself).
+    public func tunnelFromRelay(_ frame: PeerFrame, relay: NodeID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.perform(driver.value.router.tunnelFromRelay(frame, relay: relay, now: .now())) }
+    }
+
+    /// The relay core lost relay `node`: tunnels whose end was there close toward the other overlay.
+    public func relayFailed(_ node: NodeID) {
+        let driver = self.driver
+        driver.eventLoop.execute { driver.value.perform(driver.value.router.relayFailed(node)) }
+    }
+
     /// This overlay's interest (clusters with members, topics with subscribers) changed.
     public func localInterestChanged(clusters: Set<String>, topics: Set<String>) {
         let driver = self.driver
         driver.eventLoop.execute { driver.value.localInterestChanged(clusters: clusters, topics: topics) }
     }
+
+    /// Replaces the federation keyring (SIGHUP). Only handshakes started from now on use it:
+    /// established links keep their sessions (a Noise session's keys do not depend on the PSK
+    /// once the handshake is done), so a rotation drops no link. A peer that then has none of
+    /// these keys is refused at its next (re)connection.
+    public func updateFederationKeyring(_ keyring: Keyring) {
+        self.keyring.withLockedValue { $0 = keyring }
+    }
+
+    /// The fingerprint of the federation key new handshakes use as primary.
+    public var federationKeyFingerprint: String { keyring.withLockedValue { "\($0.primary.fingerprint)" } }
 
     /// The links, their state, queues, round trips and the interest each announced.
     public func status() async throws -> GatewayStatus {

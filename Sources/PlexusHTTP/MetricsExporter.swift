@@ -153,6 +153,7 @@ public final class MetricsExporter: Sendable {
             }
             if let t = s.traffic { write(t) }
             if let protection = s.protection { write(protection) }
+            if let federation = s.federation { write(federation) }
             if let p = s.process {
                 secondsCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", p.cpuSeconds)
                 gauge("process_resident_memory_bytes", "Resident memory size in bytes.", Double(p.residentBytes))

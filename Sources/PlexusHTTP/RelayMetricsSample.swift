@@ -54,6 +54,8 @@ public struct RelayMetricsSample: Sendable, Equatable {
     public var peers: PeerMetricsSample?
     /// Per-cluster-key protection (nil where the relay does not report it).
     public var protection: ProtectionMetricsSample?
+    /// The gateway's links to other overlays (nil unless this relay is a gateway).
+    public var federation: FederationMetricsSample?
 
     public init() {}
 }

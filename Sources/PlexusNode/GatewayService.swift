@@ -13,8 +13,9 @@ import PlexusRelayCore
 ///
 /// Guarantees:
 /// * This overlay's interest — the clusters with members and topics with subscribers of every
-///   relay's record, never the gateway routes — is what other overlays learn (re-read from the
-///   directory every `interestInterval`; only changes are sent, as deltas).
+///   relay's record, never the gateway routes — is what other overlays learn: re-read from the
+///   directory on every change of it (and every `interestInterval` as a safety net); only changes
+///   are sent, as deltas.
 /// * What other overlays announce becomes this relay's `GatewayRoute`s (at most
 ///   `GatewayRoute.maxPerRecord`; the rest is logged and left out), withdrawn when their last link
 ///   goes.
@@ -24,16 +25,18 @@ public final class GatewayService: Sendable {
     public let endpoint: GatewayEndpoint
     public let node: RelayNode
     private let poller: NIOLockedValueBox<RepeatedTask?>
+    private let listener: UInt64
 
-    private init(endpoint: GatewayEndpoint, node: RelayNode, poller: NIOLockedValueBox<RepeatedTask?>) {
+    private init(endpoint: GatewayEndpoint, node: RelayNode, poller: NIOLockedValueBox<RepeatedTask?>, listener: UInt64) {
         self.endpoint = endpoint
         self.node = node
         self.poller = poller
+        self.listener = listener
     }
 
     /// Starts the gateway next to `node` (`configuration.identity` should be the node's identity).
     public static func start(node: RelayNode, configuration: GatewayConfiguration, on loop: EventLoop,
-                             interestInterval: TimeAmount = .milliseconds(100)) async throws -> GatewayService {
+                             interestInterval: TimeAmount = .seconds(1)) async throws -> GatewayService {
         let relay = node.relay
         let overlay = node.overlay
         let logger = configuration.logger
@@ -46,7 +49,10 @@ public final class GatewayService: Sendable {
             deliverEvent: { topic, event in relay.federationPublish(topic: topic, event: event) },
             remoteInterestChanged: { interest in
                 overlay.updateOwnRecord([.setGatewayRoutes(Self.routes(for: interest, logger: logger))])
-            })
+            },
+            openTunnel: { id, cluster, left in relay.federationOpenTunnel(tunnelID: id, cluster: cluster, millisecondsLeft: left) },
+            tunnelToRelay: { node, frame in relay.federationTunnelFrame(frame, relay: node) },
+            drained: { overlayName, bytes in relay.federationDrained(overlay: overlayName.value, bytes: bytes) })
         let endpoint = try await GatewayEndpoint.start(configuration: configuration, hooks: hooks, on: loop)
         relay.setFederationOutlet { effect in
             switch effect {
@@ -60,7 +66,15 @@ public final class GatewayService: Sendable {
                 endpoint.publish(overlay: name, topic: String(buffer: topic), event: event, publisher: publisher)
             case let .answer(ticket, outcome):
                 endpoint.answer(ticket: ticket, outcome: outcome)
+            case let .tunnelFrame(frame, relay):
+                endpoint.tunnelFromRelay(frame, relay: relay)
+            case .relayFailed(let node):
+                endpoint.relayFailed(node)
             }
+        }
+        let listener = node.directoryListeners.add { snapshot in
+            let interest = localInterest(of: snapshot)
+            endpoint.localInterestChanged(clusters: interest.clusters, topics: interest.topics)
         }
         let poller = NIOLockedValueBox<RepeatedTask?>(nil)
         let task = loop.scheduleRepeatedTask(initialDelay: .zero, delay: interestInterval) { _ in
@@ -68,7 +82,7 @@ public final class GatewayService: Sendable {
             endpoint.localInterestChanged(clusters: interest.clusters, topics: interest.topics)
         }
         poller.withLockedValue { $0 = task }
-        return GatewayService(endpoint: endpoint, node: node, poller: poller)
+        return GatewayService(endpoint: endpoint, node: node, poller: poller, listener: listener)
     }
 
     /// Every relay's clusters (with capacity) and topics in `snapshot`; gateway routes excluded,
@@ -107,6 +121,7 @@ public final class GatewayService: Sendable {
     /// withdraws its routes from the directory. The relay keeps running.
     public func shutdown() async {
         poller.withLockedValue { $0?.cancel() }
+        node.directoryListeners.remove(listener)
         node.relay.setFederationOutlet(nil)
         await endpoint.shutdown()
         node.overlay.updateOwnRecord([.setGatewayRoutes([])])

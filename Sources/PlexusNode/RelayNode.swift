@@ -24,11 +24,14 @@ public final class RelayNode: Sendable {
     public let relay: RelayServer
     public let overlay: Overlay
     public let logger: Logger
+    /// Called with every new directory snapshot after the relay core got it (the gateway's interest).
+    let directoryListeners: DirectoryListeners
 
-    private init(relay: RelayServer, overlay: Overlay, logger: Logger) {
+    private init(relay: RelayServer, overlay: Overlay, logger: Logger, directoryListeners: DirectoryListeners) {
         self.relay = relay
         self.overlay = overlay
         self.logger = logger
+        self.directoryListeners = directoryListeners
     }
 
     /// This relay's node ID.
@@ -79,9 +82,12 @@ public final class RelayNode: Sendable {
 
         var overlayConfiguration = overlayConfiguration
         overlayConfiguration.sessionAcceptor = relay.sessionAcceptor
+        let directoryListeners = DirectoryListeners()
         overlayConfiguration.observer = { event in
             switch event {
-            case .directoryChanged(let snapshot): relay.updateDirectory(snapshot)
+            case .directoryChanged(let snapshot):
+                relay.updateDirectory(snapshot)
+                directoryListeners.notify(snapshot)
             case .relayGone(let node): relay.relayDeparted(node)
             }
         }
@@ -103,7 +109,7 @@ public final class RelayNode: Sendable {
             }
         }
         overlay.updateOwnRecord(early)
-        return RelayNode(relay: relay, overlay: overlay, logger: logger)
+        return RelayNode(relay: relay, overlay: overlay, logger: logger, directoryListeners: directoryListeners)
     }
 
     /// Graceful leave (see the type's guarantees), then every socket closes.

@@ -41,6 +41,10 @@ public enum PeerFrame: Equatable, Sendable {
     /// To a gateway relay: send this event, published on the sending relay, to the other overlay
     /// `overlay` (once; that overlay fans it out).
     case gatewayPublish(overlay: ByteBuffer, topic: ByteBuffer, event: ByteBuffer)
+    /// From a gateway relay: its link to the other overlay `overlay` is over (`true`) or back
+    /// under (`false`) its soft bound; a relay pauses the clients whose broadcasts and events it
+    /// hands to this gateway for that overlay until it is under again (`Docs/federation.md` §6).
+    case gatewayCongestion(overlay: ByteBuffer, congested: Bool)
 }
 
 /// How a forwarded request ended, as reported by the serving relay.
@@ -79,6 +83,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable {
     case departure = 0x0B
     case gatewayBroadcast = 0x0C
     case gatewayPublish = 0x0D
+    case gatewayCongestion = 0x0E
 }
 
 extension PeerFrame {
@@ -98,6 +103,7 @@ extension PeerFrame {
         case .departure: .departure
         case .gatewayBroadcast: .gatewayBroadcast
         case .gatewayPublish: .gatewayPublish
+        case .gatewayCongestion: .gatewayCongestion
         }
     }
 }

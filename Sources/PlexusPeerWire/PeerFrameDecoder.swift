@@ -91,6 +91,11 @@ public struct PeerFrameDecoder: Sendable {
             let overlay = try r.name("overlay", limit: limits.maxNameBytes)
             let topic = try r.name("topic", limit: limits.maxNameBytes)
             return .gatewayPublish(overlay: overlay, topic: topic, event: try r.bytes("event", limit: limits.maxMessageBytes))
+        case .gatewayCongestion:
+            let overlay = try r.name("overlay", limit: limits.maxNameBytes)
+            let flag = try r.byte("congested")
+            guard flag <= 1 else { throw .invalidByte(flag, field: "congested") }
+            return .gatewayCongestion(overlay: overlay, congested: flag == 1)
         }
     }
 }

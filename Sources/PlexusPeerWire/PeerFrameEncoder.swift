@@ -67,6 +67,9 @@ public enum PeerFrameEncoder {
             writeBytes(overlay, into: &buffer)
             writeBytes(topic, into: &buffer)
             writeBytes(event, into: &buffer)
+        case let .gatewayCongestion(overlay, congested):
+            writeBytes(overlay, into: &buffer)
+            buffer.writeInteger(UInt8(congested ? 1 : 0))
         }
     }
 
@@ -130,6 +133,7 @@ extension PeerFrame {
         case .departure: return 2
         case let .gatewayBroadcast(overlay, cluster, message): return 1 + bytes(overlay) + bytes(cluster) + bytes(message)
         case let .gatewayPublish(overlay, topic, event): return 1 + bytes(overlay) + bytes(topic) + bytes(event)
+        case let .gatewayCongestion(overlay, _): return 1 + bytes(overlay) + 1
         }
     }
 }

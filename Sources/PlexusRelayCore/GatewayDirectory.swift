@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 import PlexusMembership
 import PlexusPeerWire
@@ -45,10 +46,27 @@ struct GatewayDirectory: Sendable {
     }
 }
 
+/// One way out of this overlay: a gateway relay and the other overlay it links to.
+struct GatewayPath: Hashable, Sendable {
+    var gateway: NodeID
+    var overlay: ByteBuffer
+}
+
 /// Requests this relay handed to the federation (`FederationEffect.request`), by ticket.
 struct FederationTable: Sendable {
     var nextTicket: UInt64 = 1
     var pending: [UInt64: (requester: Requester, arrivedAt: NIODeadline)] = [:]
+    /// Back-pressure (`RelayCore+FederationBackPressure`): gateway paths (gateway relay, other
+    /// overlay) over their soft bound, the clients paused because of each, the relays that feed
+    /// this gateway, and how often a client was paused.
+    var congested: Set<GatewayPath> = []
+    var paused: [GatewayPath: Set<ConnectionID>] = [:]
+    var feeders: Set<NodeID> = []
+    /// On a gateway relay: bytes handed to the gateway per other overlay, not yet reported drained.
+    var handedOver: [ByteBuffer: Int] = [:]
+    /// On a gateway relay: spliced tunnel frames from the gateway waiting for room toward a relay.
+    var splicedBacklog: [NodeID: Deque<PeerFrame>] = [:]
+    var pauses = 0
 
     mutating func register(_ requester: Requester, now: NIODeadline) -> UInt64 {
         let ticket = nextTicket
@@ -70,4 +88,9 @@ public enum FederationEffect: Sendable, Equatable {
     case publish(overlay: ByteBuffer, topic: ByteBuffer, event: ByteBuffer, publisher: NodeID)
     /// The answer to `RelayServer.federationRequest(ticket:…)`, a request from another overlay.
     case answer(ticket: UInt64, outcome: PeerReplyOutcome)
+    /// A relay-to-relay tunnel frame for the gateway (`GatewayEndpoint.tunnelFromRelay`): from
+    /// relay `relay`, or from this core when `relay` is `FederatedTunnels.gatewayNode`.
+    case tunnelFrame(PeerFrame, relay: NodeID)
+    /// This relay lost relay `node`: tunnels spliced to it must close (`GatewayEndpoint.relayFailed`).
+    case relayFailed(NodeID)
 }

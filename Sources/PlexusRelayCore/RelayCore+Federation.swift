@@ -74,11 +74,13 @@ extension RelayCore {
               !protection.isActive || protection.routable(name, kind: .cluster).keys == nil else { return }
         for server in GatewayDirectory.onePerOverlay(servers, usable: { isUsableGateway($0, now: now) }) {
             if server.node == router.settings.localNode {
-                effects.append(.federation(.broadcast(overlay: server.overlay, cluster: cluster, message: message)))
+                handToGateway(.broadcast(overlay: server.overlay, cluster: cluster, message: message), overlay: server.overlay,
+                              name: cluster, message: message)
             } else if !sendFanOut(.gatewayBroadcast(overlay: server.overlay, cluster: cluster, message: message), to: server.node, from: source) {
                 RelayCounters.countDrop(&counters.droppedBroadcasts, name)
                 counters.lostBroadcasts.count(.relayQueueFull)
             }
+            pauseIfCongested(source, path: GatewayPath(gateway: server.node, overlay: server.overlay))
         }
     }
 
@@ -89,11 +91,13 @@ extension RelayCore {
               !protection.isActive || protection.routable(name, kind: .topic).keys == nil else { return }
         for server in GatewayDirectory.onePerOverlay(servers, usable: { isUsableGateway($0, now: now) }) {
             if server.node == router.settings.localNode {
-                effects.append(.federation(.publish(overlay: server.overlay, topic: topic, event: event, publisher: router.settings.localNode)))
+                handToGateway(.publish(overlay: server.overlay, topic: topic, event: event, publisher: router.settings.localNode),
+                              overlay: server.overlay, name: topic, message: event)
             } else if !sendFanOut(.gatewayPublish(overlay: server.overlay, topic: topic, event: event), to: server.node, from: source) {
                 RelayCounters.countDrop(&counters.droppedEvents, name)
                 counters.lostEvents.count(.relayQueueFull)
             }
+            pauseIfCongested(source, path: GatewayPath(gateway: server.node, overlay: server.overlay))
         }
     }
 
@@ -105,18 +109,22 @@ extension RelayCore {
     /// another overlay.
     mutating func receiveGatewayFrame(_ frame: PeerFrame, from node: NodeID) {
         switch frame {
+        case let .gatewayCongestion(overlay, congested):
+            gatewayCongestion(overlay: overlay, congested: congested, from: node)
         case let .gatewayBroadcast(overlay, cluster, message):
+            noteFeeder(node)
             guard routesLocally(overlay, cluster, in: router.gateways.clusters) else {
                 RelayCounters.countDrop(&counters.droppedBroadcasts, WireName(cluster))
                 return
             }
-            effects.append(.federation(.broadcast(overlay: overlay, cluster: cluster, message: message)))
+            handToGateway(.broadcast(overlay: overlay, cluster: cluster, message: message), overlay: overlay, name: cluster, message: message)
         case let .gatewayPublish(overlay, topic, event):
+            noteFeeder(node)
             guard routesLocally(overlay, topic, in: router.gateways.topics) else {
                 RelayCounters.countDrop(&counters.droppedEvents, WireName(topic))
                 return
             }
-            effects.append(.federation(.publish(overlay: overlay, topic: topic, event: event, publisher: node)))
+            handToGateway(.publish(overlay: overlay, topic: topic, event: event, publisher: node), overlay: overlay, name: topic, message: event)
         default:
             return
         }

@@ -105,7 +105,10 @@ extension RelayCore {
             case .fault(let text): answerClient(entry.context, with: .fault(text))
             case .timedOut: answerClient(entry.context, with: .timedOut)
             // The protocol's REPLY has no "failed": the client sees a timeout, the metrics a failure.
-            case .failed: answerClient(entry.context, with: .timedOut, countedAs: .failed)
+            // A request from another overlay keeps the reason (its gateway answers with a fault).
+            case .failed(let reason):
+                if let ticket = entry.context.federationTicket { return answerFederation(ticket, .failed(reason: reason)) }
+                answerClient(entry.context, with: .timedOut, countedAs: .failed)
             }
         case let .broadcast(cluster, message):
             guard protection.isActive else { return deliverBroadcastLocally(WireName(cluster), message: message) }
@@ -119,7 +122,7 @@ extension RelayCore {
             peerFailed(node, now: now)
         case .tunnelInit, .tunnelConfirm, .tunnelRefuse, .tunnelAllow, .tunnelTransfer, .tunnelClose:
             receiveTunnelFrame(frame, from: node, now: now)
-        case .gatewayBroadcast, .gatewayPublish:
+        case .gatewayBroadcast, .gatewayPublish, .gatewayCongestion:
             receiveGatewayFrame(frame, from: node)
         }
     }
@@ -184,6 +187,7 @@ extension RelayCore {
 
     /// `sendPeer` for a caller that already computed `frame.encodedSize`.
     package mutating func sendPeer(_ frame: PeerFrame, size: Int, to node: NodeID, dial: Bool) {
+        if node == FederatedTunnels.gatewayNode { return effects.append(.federation(.tunnelFrame(frame, relay: node))) }
         router.enqueued(size, toward: node)
         effects.append(.sendPeer(node, frame, dial: dial, size: size))
     }
@@ -214,6 +218,7 @@ extension RelayCore {
     package mutating func peerWritten(_ node: NodeID, bytes: Int) {
         for client in router.written(bytes, toward: node) { effects.append(.resumeReading(client)) }
         pumpRemoteTunnels(toward: node)
+        if !router.federation.splicedBacklog.isEmpty { flushSplicedTunnelFrames(toward: node) }
     }
 
     /// A frame the core counted could not be queued (no session for an answer, or the link's

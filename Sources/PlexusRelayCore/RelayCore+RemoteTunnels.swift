@@ -30,6 +30,7 @@ extension RelayCore {
 
     /// A tunnel frame from relay `node`.
     mutating func receiveTunnelFrame(_ frame: PeerFrame, from node: NodeID, now: NIODeadline) {
+        if takeFederatedTunnelFrame(frame, from: node, now: now) { return }
         switch frame {
         case let .tunnelInit(tunnelID, cluster, left):
             offerRemoteTunnel(tunnelID, cluster: cluster, millisecondsLeft: left, from: node, now: now)
@@ -193,5 +194,6 @@ extension RelayCore {
             guard let offers = connections[connection]?.offers, offers.values.contains(where: { $0.remote == node }) else { continue }
             connections[connection]?.offers = offers.filter { $0.value.remote != node }
         }
+        tellGatewayRelayFailed(node)
     }
 }

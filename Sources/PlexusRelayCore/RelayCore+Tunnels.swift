@@ -62,6 +62,8 @@ extension RelayCore {
         }
         switch route(to: WireName(cluster), now: now) {
         case .none:
+            if tunnelThroughGateway(from: initiator, tunnelID: tunnelID, cluster: cluster, milliseconds: clamped,
+                                    deadline: now + requested, now: now) { return }
             counters.noMembers += 1
             send(.tunnelResult(id: tunnelID, chunkLimit: nil), to: initiator)
             return

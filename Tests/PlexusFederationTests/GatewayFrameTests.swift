@@ -30,6 +30,12 @@ let goldenGatewayFrames: [(name: String, frame: GatewayFrame, hex: String)] = [
      "06 04 6e 65 77 73 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 01 02 65 31"),
     ("ping", .ping(nonce: 5), "07 05"),
     ("pong", .pong(nonce: 300), "08 ac 02"),
+    ("tunnel init", .tunnelInit(tunnelID: 9, cluster: text("echo"), millisecondsLeft: 1500), "09 09 04 65 63 68 6f dc 0b"),
+    ("tunnel confirm", .tunnelConfirm(initiatorTunnelID: 9, acceptorTunnelID: 2, chunkLimit: 65536), "0a 09 02 80 80 04"),
+    ("tunnel refuse", .tunnelRefuse(initiatorTunnelID: 9, reason: text("no")), "0b 09 02 6e 6f"),
+    ("tunnel allow", .tunnelAllow(tunnelID: 2, bytes: 300), "0c 02 ac 02"),
+    ("tunnel transfer", .tunnelTransfer(tunnelID: 2, sizeOrContinuation: 3, chunk: text("abc")), "0d 02 03 03 61 62 63"),
+    ("tunnel close", .tunnelClose(tunnelID: 2, reason: ByteBuffer()), "0e 02 00"),
 ]
 
 final class GatewayFrameTests: XCTestCase {
@@ -61,7 +67,7 @@ final class GatewayFrameTests: XCTestCase {
     func testRejectsMalformedFrames() {
         let cases: [(String, String, GatewayFrameError.Code)] = [
             ("unknown type 00", "00", .unknownFrameType),
-            ("unknown type 09", "09 00", .unknownFrameType),
+            ("unknown type 0f", "0f 00", .unknownFrameType),
             ("trailing bytes", "07 05 00", .trailingBytes),
             ("hello version 0", "01 00 02 65 75 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f", .invalidByte),
             ("hello bad overlay", "01 01 02 45 55 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f", .invalidText),
@@ -82,6 +88,22 @@ final class GatewayFrameTests: XCTestCase {
         for (name, hex, code) in cases {
             XCTAssertThrowsError(try GatewayFrameDecoder().decode(ByteBuffer(hex: hex)), name) { error in
                 XCTAssertEqual((error as? GatewayFrameError)?.code, code, "\(name): \(error)")
+            }
+        }
+    }
+
+    func testRejectsMalformedTunnelFrames() {
+        let cases: [(hex: String, code: GatewayFrameError.Code)] = [
+            ("0a 09 02 00", .mustNotBeEmpty),             // chunk limit 0
+            ("0a 09 02 81 80 40", .lengthOverLimit),      // chunk limit over 1 MiB
+            ("0d 02 03 00", .mustNotBeEmpty),             // empty chunk
+            ("09 09 00 05", .mustNotBeEmpty),             // empty cluster
+            ("0e 02 00 ff", .trailingBytes),
+            ("0f", .unknownFrameType),
+        ]
+        for example in cases {
+            XCTAssertThrowsError(try GatewayFrameDecoder().decode(ByteBuffer(hex: example.hex)), example.hex) { error in
+                XCTAssertEqual((error as? GatewayFrameError)?.code, example.code, "\(example.hex): \(error)")
             }
         }
     }

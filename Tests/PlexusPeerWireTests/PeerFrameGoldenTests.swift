@@ -34,6 +34,8 @@ let goldenFrames: [(name: String, frame: PeerFrame, hex: String)] = [
      "0c 02 65 75 04 65 63 68 6f 01 78"),
     ("gateway publish", .gatewayPublish(overlay: text("eu"), topic: text("news"), event: text("e1")),
      "0d 02 65 75 04 6e 65 77 73 02 65 31"),
+    ("gateway congestion on", .gatewayCongestion(overlay: text("eu"), congested: true), "0e 02 65 75 01"),
+    ("gateway congestion off", .gatewayCongestion(overlay: text("eu"), congested: false), "0e 02 65 75 00"),
 ]
 
 final class PeerFrameGoldenTests: XCTestCase {

@@ -39,7 +39,7 @@ final class PeerFrameMalformedTests: XCTestCase {
     }
 
     func testUnknownFrameTypes() {
-        for type: UInt8 in [0x00, 0x0e, 0x7f, 0xff] {
+        for type: UInt8 in [0x00, 0x0f, 0x7f, 0xff] {
             assertRejects(String(format: "%02x 00", type), .unknownFrameType(type))
         }
     }
@@ -48,6 +48,7 @@ final class PeerFrameMalformedTests: XCTestCase {
         assertRejects("02 07 04", .invalidByte(4, field: "outcome"))
         assertRejects("02 07 ff", .invalidByte(0xff, field: "outcome"))
         assertRejects("0b 02", .invalidByte(2, field: "departure"))
+        assertRejects("0e 02 65 75 02", .invalidByte(2, field: "congested"))
     }
 
     func testOversizeLengths() {
