@@ -75,15 +75,15 @@ pids+=($!)
     --gateway-port "$us_gateway" --federation-key "$work/federation.key" \
     --gateway-join "127.0.0.1:$proxy_port" > "$work/us.log" 2>&1 &
 pids+=($!)
-wait_for 30 "$bin" status --http "127.0.0.1:$eu_http"
-wait_for 30 "$bin" status --http "127.0.0.1:$us_http"
+wait_for 30 "$bin" status --http "127.0.0.1:$eu_http" --data-dir "$work/data-eu"
+wait_for 30 "$bin" status --http "127.0.0.1:$us_http" --data-dir "$work/data-us"
 "$bin" serve echo --echo --port "$us_client" > "$work/service.log" 2>&1 &
 pids+=($!)
 
 echo "== waiting until overlay eu learns that us serves cluster echo"
 wait_for 30 "$bin" request echo probe --port "$eu_client" --timeout 1000
 echo "== route (plexus status of the eu relay):"
-"$bin" status --http "127.0.0.1:$eu_http" | grep -E "overlay|link to"
+"$bin" status --http "127.0.0.1:$eu_http" --data-dir "$work/data-eu" | grep -E "overlay|link to"
 echo "== a client in eu → gateway eu → (40 ms) → gateway us → member of echo in us, and back:"
 for i in 1 2 3 4 5; do
     start=$(date +%s%N)
