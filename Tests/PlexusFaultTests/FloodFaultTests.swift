@@ -10,14 +10,18 @@ import XCTest
 /// port; `idlePeerConnections` idle TCP connections and junk datagrams on its peer port from a
 /// stranger's namespace (relay 2's, no relay there); `httpConnections` never-finished HTTP
 /// requests on its HTTP port. Asserted: every probe request is answered, p99 under
-/// `latencyBound`, the relay keeps running with RSS under `memoryBound`, and the overlay is whole
+/// `latencyBound(baselineP99:)`, the relay keeps running with RSS under `memoryBound`, and the overlay is whole
 /// when the flood ends.
 final class FloodFaultTests: XCTestCase {
     static let garbageConnections = 100, partialConnections = 60, idlePeerConnections = 200, httpConnections = 100
     /// Probe requests: with 200, p99 is the second slowest, so one scheduling hiccup of this shared 2-core machine
     /// does not decide the run (with 100 it would be the slowest).
     static let probeRequests = 200
-    static let latencyBound = 250.0
+    /// The p99 bound during the flood: 250 ms, or ten times the p99 the same client measured just
+    /// before the flood when the machine is so loaded (other builds on these 2 cores) that the
+    /// unflooded relay is already slow. The test is about starvation, not about this machine's load.
+    static let latencyFloor = 250.0, latencyFactorOverBaseline = 10.0
+    static func latencyBound(baselineP99: Double) -> Double { max(latencyFloor, latencyFactorOverBaseline * baselineP99) }
     static let memoryBound = 512 << 20
     static let floodSeconds = 25
 
@@ -67,7 +71,9 @@ final class FloodFaultTests: XCTestCase {
         guard let probe else { return XCTFail("the latency probe never finished during the flood") }
         let p99 = (probe["p99Ms"] as? Double) ?? .infinity
         XCTAssertEqual(probe["answered"] as? Int, Self.probeRequests, "probe failures: \(probe["failures"] ?? "-")")
-        XCTAssertLessThan(p99, Self.latencyBound, "p99 of the well-behaved client during the flood")
+        let baselineP99 = (baseline["p99Ms"] as? Double) ?? 0
+        XCTAssertLessThan(p99, Self.latencyBound(baselineP99: baselineP99),
+                          "p99 of the well-behaved client during the flood (before the flood: \(baselineP99) ms)")
         XCTAssertLessThan(peakRSS, Self.memoryBound, "relay memory during the flood")
         XCTAssertNotNil(whole, "relay 1 no longer sees relay 0 (\(a)) alive after the flood")
         print("fault-bed floods for \(seconds) s on relay 0: "
