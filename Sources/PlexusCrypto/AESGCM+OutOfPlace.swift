@@ -23,3 +23,25 @@ extension AESGCM {
         return Int(written)
     }
 }
+
+extension AESGCM {
+    /// Encrypts `plaintext` into `ciphertext` (which must not overlap it and must hold
+    /// `plaintext.count + tagLength` bytes: ciphertext, then tag). Returns the bytes written. The
+    /// same output as `sealInPlace` without first copying the plaintext into the output (sealed
+    /// cluster payloads go straight from the client's buffer into the sealed buffer).
+    @inline(__always)
+    public static func seal(key: AESGCMKey, nonce: Nonce, associatedData: UnsafeRawBufferPointer,
+                            plaintext: UnsafeRawBufferPointer, into ciphertext: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(ciphertext.count >= plaintext.count + tagLength, "ciphertext buffer too small")
+        var nonce = nonce
+        var written: UInt64 = 0
+        withUnsafeBytes(of: &nonce) { n in
+            _ = crypto_aead_aes256gcm_encrypt_afternm(
+                ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), &written,
+                plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
+                associatedData.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(associatedData.count),
+                nil, n.baseAddress!.assumingMemoryBound(to: UInt8.self), key.precomputed)
+        }
+        return Int(written)
+    }
+}

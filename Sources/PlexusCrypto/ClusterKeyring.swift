@@ -19,6 +19,12 @@ public struct ClusterKeySet: Sendable {
     /// Primary first, then the accepted keys.
     public var all: [ClusterKey] { [primary] + accepted }
 
+    /// Whether this set holds the key with `fingerprint` (no copy of the key).
+    @inline(__always)
+    public func holds(_ fingerprint: ClusterKeyFingerprint) -> Bool {
+        primary.fingerprint == fingerprint || accepted.contains { $0.fingerprint == fingerprint }
+    }
+
     /// The key with `fingerprint`, if this set holds it.
     public func key(for fingerprint: ClusterKeyFingerprint) -> ClusterKey? {
         if primary.fingerprint == fingerprint { return primary }

@@ -108,23 +108,26 @@ public struct FastSealState: Sendable {
         return (aes, epoch, counter)
     }
 
-    /// The key of `epoch` under `key` (derived and not yet kept when it is new: call `keep` once a
-    /// payload opened under it).
-    mutating func openingKey(_ key: ClusterKey, epoch: SealEpoch) -> (key: AESGCMKey, isNew: Bool)? {
+    /// The key of `epoch` under the key of `keys` with `fingerprint` (derived and not yet kept
+    /// when it is new: call `keep` once a payload opened under it). The caller has checked that
+    /// `keys` holds `fingerprint`; the cluster key is only read (copied) when a key is derived.
+    mutating func openingKey(_ fingerprint: ClusterKeyFingerprint, in keys: ClusterKeySet,
+                             epoch: SealEpoch) -> (key: AESGCMKey, isNew: Bool)? {
         guard isEnabled else { return nil }
-        let slot = OpenedSlot(fingerprint: key.fingerprint, epoch: epoch)
+        let slot = OpenedSlot(fingerprint: fingerprint, epoch: epoch)
         if let last = lastOpened, last.slot == slot { return (last.key, false) }
         if let cached = openedKeys[slot] {
             lastOpened = (slot, cached)
             return (cached, false)
         }
+        guard let key = keys.key(for: fingerprint) else { return nil }
         return Self.derive(key, epoch: epoch).map { ($0, true) }
     }
 
     /// Keeps the key of an epoch a payload opened under.
-    mutating func keep(_ aes: AESGCMKey, for key: ClusterKey, epoch: SealEpoch) {
+    mutating func keep(_ aes: AESGCMKey, for fingerprint: ClusterKeyFingerprint, epoch: SealEpoch) {
         if openedKeys.count >= Self.maxOpenedEpochs { openedKeys.removeAll(keepingCapacity: true) }
-        let slot = OpenedSlot(fingerprint: key.fingerprint, epoch: epoch)
+        let slot = OpenedSlot(fingerprint: fingerprint, epoch: epoch)
         openedKeys[slot] = aes
         lastOpened = (slot, aes)
     }

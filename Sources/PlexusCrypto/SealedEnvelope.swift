@@ -150,10 +150,10 @@ public enum SealedEnvelope {
             throw CryptoError(code: .malformedSealedPayload,
                               message: "sealed payload of format version \(sealed[0]), expected \(SealSuite.allCases.map(\.rawValue))")
         }
-        let fingerprint = ClusterKeyFingerprint(bigEndian: UnsafeRawBufferPointer(rebasing: sealed[1..<9]))
-        let sequence = sealed[9..<17].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return SealedHeader(suite: SealSuite(rawValue: sealed[0]) ?? .xchacha20poly1305, fingerprint: fingerprint,
-                            sequence: sequence)
+        // Whole 64-bit loads (the length was checked above), no generic slice arithmetic.
+        return SealedHeader(suite: SealSuite(rawValue: sealed[0]) ?? .xchacha20poly1305,
+                            fingerprint: ClusterKeyFingerprint(value: readBigEndian(sealed, at: 1)),
+                            sequence: readBigEndian(sealed, at: 9))
     }
 
     /// The plaintext length of a sealed payload of `sealedCount` bytes (0 if it is too short).
@@ -173,25 +173,28 @@ public enum SealedEnvelope {
         guard header.suite == .aes256gcm else {
             return try openSuite1(sealed, header: header, keys: keys, context: context, into: out)
         }
-        guard let key = keys.key(for: header.fingerprint) else {
+        // `keys` (this name's keys) must hold the header's key: the epoch keys `fast` keeps are
+        // shared by every name, so this check is what keeps one name's key from opening another's.
+        guard keys.holds(header.fingerprint) else {
             throw CryptoError(code: .unknownClusterKey,
                               message: "sealed with key \(header.fingerprint), which this relay does not hold for \(context.name)")
         }
         guard header.sequence == context.sequence else { throw CryptoError.authenticationFailed }
         let epoch = SealEpoch(high: readBigEndian(sealed, at: 17), low: readBigEndian(sealed, at: 25))
-        guard let (aes, isNew) = fast.openingKey(key, epoch: epoch) else {
+        guard let (aes, isNew) = fast.openingKey(header.fingerprint, in: keys, epoch: epoch) else {
             throw CryptoError(code: .malformedSealedPayload,
                               message: "sealed with AES-256-GCM (suite 2), which this relay does not open (no AES-NI)")
         }
         let counter = readBigEndian(sealed, at: 33)
         let cipherLength = sealed.count - headerLength
-        precondition(out.count >= cipherLength, "plaintext output buffer too small")
-        let buffer = UnsafeMutableRawBufferPointer(rebasing: out[0..<cipherLength])
-        buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: sealed[headerLength...]))
+        precondition(out.count >= cipherLength - AESGCM.tagLength, "plaintext output buffer too small")
+        // Decrypted straight from the sealed bytes into `out` (no copy first); libsodium zeroes
+        // the output when the tag does not verify.
         let opened = try withAssociatedData(context, fingerprint: header.fingerprint, suite: .aes256gcm) { ad in
-            try AESGCM.openInPlace(key: aes, nonce: AESGCM.noiseNonce(counter), associatedData: ad, buffer: buffer)
+            try AESGCM.open(key: aes, nonce: AESGCM.noiseNonce(counter), associatedData: ad,
+                            ciphertext: UnsafeRawBufferPointer(rebasing: sealed[headerLength...]), into: out)
         }
-        if isNew { fast.keep(aes, for: key, epoch: epoch) }
+        if isNew { fast.keep(aes, for: header.fingerprint, epoch: epoch) }
         return opened
     }
 
@@ -210,10 +213,9 @@ public enum SealedEnvelope {
         writeBigEndian(epoch.low, to: out, at: 25)
         writeBigEndian(counter, to: out, at: 33)
         let body = UnsafeMutableRawBufferPointer(rebasing: out[headerLength..<length])
-        if plaintext.count > 0 { body.copyMemory(from: plaintext) }
+        // Encrypted straight from the caller's plaintext into `out` (no copy first).
         withAssociatedData(context, fingerprint: key.fingerprint, suite: .aes256gcm) { ad in
-            _ = AESGCM.sealInPlace(key: aes, nonce: AESGCM.noiseNonce(counter), associatedData: ad, buffer: body,
-                                   plaintextLength: plaintext.count)
+            _ = AESGCM.seal(key: aes, nonce: AESGCM.noiseNonce(counter), associatedData: ad, plaintext: plaintext, into: body)
         }
         return length
     }

@@ -108,6 +108,15 @@ package struct ClusterProtection: Sendable {
         return nil
     }
 
+    /// A client's broadcast (`.cluster`) or publish (`.topic`) with one hashed lookup for a keyed
+    /// name: the refusal (then no keys), or the name's keys when this relay holds them (nil for an
+    /// unprotected name). The same answers as `refusal` followed by `routable`.
+    func fanOutCheck(_ name: WireName, kind: ProtectedNameKind) -> (refusal: String?, keys: LocalKeys?) {
+        guard isActive else { return (nil, nil) }
+        if let keys = kind == .cluster ? clusterKeys[name] : topicKeys[name] { return (nil, keys) }
+        return (kind == .cluster ? refusal(cluster: name) : refusal(topic: name), nil)
+    }
+
     static func notHeldRefusal(kind: String, _ name: WireName) -> String {
         "plexus: refused: \(kind) \"\(name)\" is protected by a key this relay does not hold"
     }

@@ -11,10 +11,11 @@ extension RelayCore {
     mutating func broadcast(cluster: ByteBuffer, message: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         counters.traffic.broadcastsIn &+= 1
         let name = WireName(cluster)
-        if let refusal = protection.refusal(cluster: name) { return refuseFanOut(source, reason: refusal) }
+        let check = protection.fanOutCheck(name, kind: .cluster)
+        if let refusal = check.refusal { return refuseFanOut(source, reason: refusal) }
         deliverBroadcastLocally(name, message: message)
         guard let relays = router.directory.clusters[name] else { return }
-        let message = fanOutPayload(message, name: name, kind: .broadcast, toward: relays.lazy.map(\.node))
+        let message = fanOutPayload(message, keys: check.keys, kind: .broadcast, toward: relays.lazy.map(\.node))
         var previous: NodeID?
         for server in relays where server.node != previous {
             previous = server.node
@@ -55,10 +56,11 @@ extension RelayCore {
     mutating func publish(topic: ByteBuffer, event: ByteBuffer, from source: ConnectionID?, now: NIODeadline) {
         counters.traffic.eventsIn &+= 1
         let name = WireName(topic)
-        if let refusal = protection.refusal(topic: name) { return refuseFanOut(source, reason: refusal) }
+        let check = protection.fanOutCheck(name, kind: .topic)
+        if let refusal = check.refusal { return refuseFanOut(source, reason: refusal) }
         deliverEventLocally(name, topic: topic, event: event)
         guard let relays = router.directory.topics[name] else { return }
-        let event = fanOutPayload(event, name: name, kind: .event, toward: relays)
+        let event = fanOutPayload(event, keys: check.keys, kind: .event, toward: relays)
         for node in relays {
             guard router.reachable(node, now: now) else {
                 RelayCounters.countDrop(&counters.droppedEvents, name)

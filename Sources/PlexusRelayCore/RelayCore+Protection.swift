@@ -190,12 +190,12 @@ extension RelayCore {
         logProtection("\(kind) for protected \"\(name)\" from relay \(node) dropped: this relay holds no key for it")
     }
 
-    /// The sealed form of a broadcast or event toward the relays `nodes`, or the message itself for
-    /// an unprotected name (no copy). Suite 2 only if every one of them opens it.
-    mutating func fanOutPayload(_ message: ByteBuffer, name: WireName, kind: SealedKind,
+    /// The sealed form of a broadcast or event toward the relays `nodes` under `keys` (the name's,
+    /// from `ClusterProtection.fanOutCheck`), or the message itself for an unprotected name (no
+    /// copy). Suite 2 only if every one of them opens it.
+    mutating func fanOutPayload(_ message: ByteBuffer, keys: LocalKeys?, kind: SealedKind,
                                 toward nodes: some Sequence<NodeID>) -> ByteBuffer {
-        guard protection.isActive,
-              let keys = protection.routable(name, kind: kind == .event ? .topic : .cluster).keys else { return message }
+        guard let keys else { return message }
         let context = SealContext(kind: kind, direction: .towardServer, name: keys.name, origin: router.settings.localNode,
                                   identity: 0, sequence: nextFanOutSequence())
         return seal(message, keys: keys, context: context, fast: protection.sealsFast(toward: nodes))

@@ -28,6 +28,43 @@ final class AESGCMTests: XCTestCase {
         XCTAssertThrowsError(try AESGCM.open(key: try key(8), nonce: AESGCM.noiseNonce(5), associatedData: [1, 2], ciphertext: sealed))
     }
 
+    /// Sealing from one buffer into another gives the bytes of sealing in place; opening into
+    /// another buffer returns the plaintext, and zeroes it when the tag does not verify.
+    func testOutOfPlaceSealAndOpenMatchInPlace() throws {
+        try XCTSkipUnless(AESGCM.isAvailable, "this CPU has no AES-NI/PCLMUL")
+        let k = try key(9)
+        let plaintext = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let inPlace = AESGCM.seal(key: k, nonce: AESGCM.noiseNonce(3), associatedData: [4, 5], plaintext: plaintext)
+        var outOfPlace = [UInt8](repeating: 0, count: plaintext.count + AESGCM.tagLength)
+        let written = plaintext.withUnsafeBytes { plain in
+            [UInt8]([4, 5]).withUnsafeBytes { ad in
+                outOfPlace.withUnsafeMutableBytes {
+                    AESGCM.seal(key: k, nonce: AESGCM.noiseNonce(3), associatedData: ad, plaintext: plain, into: $0)
+                }
+            }
+        }
+        XCTAssertEqual(written, inPlace.count)
+        XCTAssertEqual(outOfPlace, inPlace)
+        func openOutOfPlace(_ sealed: [UInt8]) -> (Int?, [UInt8]) {
+            var out = [UInt8](repeating: 0xAA, count: sealed.count - AESGCM.tagLength)
+            let count = sealed.withUnsafeBytes { cipher in
+                [UInt8]([4, 5]).withUnsafeBytes { ad in
+                    out.withUnsafeMutableBytes {
+                        try? AESGCM.open(key: k, nonce: AESGCM.noiseNonce(3), associatedData: ad, ciphertext: cipher, into: $0)
+                    }
+                }
+            }
+            return (count, out)
+        }
+        XCTAssertEqual(openOutOfPlace(inPlace).0, plaintext.count)
+        XCTAssertEqual(openOutOfPlace(inPlace).1, plaintext)
+        var tampered = inPlace
+        tampered[10] ^= 1
+        let failed = openOutOfPlace(tampered)
+        XCTAssertNil(failed.0)
+        XCTAssertEqual(failed.1, [UInt8](repeating: 0, count: plaintext.count), "no plaintext left behind")
+    }
+
     /// The Noise AESGCM nonce is 4 zero bytes then the counter big-endian (ChaChaPoly's is little-endian).
     func testNoiseNonceLayout() {
         var nonce = AESGCM.noiseNonce(0x0102_0304_0506_0708)

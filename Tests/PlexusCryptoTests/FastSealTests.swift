@@ -117,6 +117,26 @@ final class FastSealTests: XCTestCase {
                        Array("x".utf8))
     }
 
+    /// The opened epoch keys are cached per relay for every name; a name whose keys do not hold
+    /// the header's key is refused by fingerprint even when that epoch's key is cached.
+    func testACachedEpochKeyOpensOnlyForANameThatHoldsItsKey() throws {
+        var sender = FastSealState()
+        let sealed = sealFast("x", context: requestContext(), state: &sender)
+        var receiver = FastSealState()
+        XCTAssertEqual(try open(sealed, context: requestContext(), state: &receiver), Array("x".utf8))
+        var other = requestContext()
+        other.name = ProtectedName(kind: .cluster, name: Array("payroll".utf8))!
+        XCTAssertThrowsError(try sealed.withUnsafeBytes { bytes in
+            try [UInt8](unsafeUninitializedCapacity: SealedEnvelope.openBufferCount(sealedCount: bytes.count)) { out, count in
+                count = 0
+                count = try SealedEnvelope.open(bytes, keys: ClusterKeySet(primary: otherKey), context: other, fast: &receiver,
+                                                into: UnsafeMutableRawBufferPointer(out))
+            }
+        }) { XCTAssertEqual(($0 as? CryptoError)?.code, .unknownClusterKey) }
+        XCTAssertTrue(keys.holds(key.fingerprint))
+        XCTAssertFalse(keys.holds(otherKey.fingerprint))
+    }
+
     func testARelayWithoutTheSuiteRefusesItClearly() throws {
         var sender = FastSealState()
         let sealed = sealFast("x", context: requestContext(), state: &sender)
