@@ -85,6 +85,7 @@ struct ClusterKeyReloader: Service {
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
+        logger.info("SIGHUP reloads the cluster keys from now on")
         for await _ in signals.cancelOnGracefulShutdown() {
             await reload()
         }

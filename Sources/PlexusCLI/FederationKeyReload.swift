@@ -43,6 +43,7 @@ struct FederationKeyReloader: Service {
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
+        logger.info("SIGHUP reloads the federation keys from now on")
         for await _ in signals.cancelOnGracefulShutdown() {
             reload(environment: ProcessInfo.processInfo.environment)
         }

@@ -28,6 +28,10 @@ struct RelayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A reload signal (e.g. `systemctl reload`) that arrives while the relay starts is ignored
+        // instead of ending the process; the key reloaders trap it once they run (they log
+        // "SIGHUP reloads …").
+        signal(SIGHUP, SIG_IGN)
         let options = try RelayOptions.resolve(flags, gateway: gatewayFlags.values, environment: ProcessInfo.processInfo.environment)
         let logger = Logs.bootstrap(options.logLevel, format: options.logFormat, label: "plexus.relay")
         if let file = options.configFile { logger.info("configuration file read", metadata: ["path": "\(file)"]) }

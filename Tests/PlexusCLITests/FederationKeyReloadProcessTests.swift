@@ -68,4 +68,36 @@ final class FederationKeyReloadProcessTests: XCTestCase {
         XCTAssertTrue(admitted, "c (new key only) links after the reload: \(a.standardError)")
         XCTAssertFalse(a.standardError.contains("to overlay b closed"), "the a–b link stayed up: \(a.standardError)")
     }
+    /// A gateway relay that also holds cluster keys traps SIGHUP twice (cluster keys and federation
+    /// keys, two services): one signal must reload both, and again on the next signal.
+    func testOneSighupReloadsBothClusterAndFederationKeysOfAGatewayRelay() async throws {
+        for name in ["fed-old.key", "fed-new.key", "billing-old.key", "billing-new.key"] {
+            let made = try await runPlexus(["keygen", "--out", path(name)])
+            XCTAssertEqual(made.status, 0, made.stderr)
+        }
+        let gateway = freePort(), http = freePort()
+        let config = path("both.json")
+        try Data(#"{"overlay": "a", "gateway-port": \#(gateway), "federation-key": "\#(path("fed-old.key"))", "cluster-key": ["billing=\#(path("billing-old.key"))"]}"#.utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let relay = try start(["relay", "--dev", "--port", "\(freePort())", "--http", "127.0.0.1:\(http)", "--http-auth", "off",
+                               "--config", config])
+        // Both traps are installed (before that, SIGHUP would be ignored, or end a process without them).
+        let up = await eventually(timeout: .seconds(20)) {
+            relay.standardError.contains("SIGHUP reloads the cluster keys") && relay.standardError.contains("SIGHUP reloads the federation keys")
+        }
+        XCTAssertTrue(up, relay.standardError)
+
+        try Data(#"{"overlay": "a", "gateway-port": \#(gateway), "federation-key": "\#(path("fed-new.key"))", "accept-federation-key": ["\#(path("fed-old.key"))"], "cluster-key": ["billing=\#(path("billing-new.key"))"], "accept-cluster-key": ["billing=\#(path("billing-old.key"))"]}"#.utf8)
+            .write(to: URL(fileURLWithPath: config))
+        func count(_ line: String) -> Int { relay.standardError.components(separatedBy: line).count - 1 }
+        for round in 1...2 {
+            relay.signal(SIGHUP)
+            let both = await eventually(timeout: .seconds(10)) {
+                count("federation keys reloaded") == round && count("cluster keys reloaded") == round
+            }
+            XCTAssertTrue(both, "SIGHUP \(round): both keyrings reloaded once each: \(relay.standardError)")
+        }
+        XCTAssertFalse(relay.standardError.contains("not reloaded"), relay.standardError)
+        XCTAssertTrue(relay.process.isRunning, "the relay survives both reloads")
+    }
 }
